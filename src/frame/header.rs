@@ -131,8 +131,8 @@ impl FrameHeader {
     /// Decodes the header at the start of `buf`.
     ///
     /// Returns the header and its length in bytes, or [`Status::Incomplete`] with how many
-    /// more bytes are needed at least; a violation fails as soon as the bytes that show it are
-    /// present, without waiting for the rest of the header. Never panics, whatever `buf` holds.
+    /// more bytes the rest of the header takes at least; a violation fails as soon as the bytes
+    /// that show it are present, without waiting for the rest of the header. Never panics, whatever `buf` holds.
     ///
     /// Checked, each with its own [`FrameError`]: the opcode is not reserved and the RSV bits
     /// are allowed (§5.2); control frames are final and at most 125 bytes (§5.5); the mask bit

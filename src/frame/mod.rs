@@ -33,8 +33,10 @@ pub const MAX_CONTROL_PAYLOAD_LEN: usize = 125;
 
 /// The outcome of decoding from input that may not all have arrived yet.
 ///
-/// Running out of input is not an error: the caller keeps the bytes and calls again when at
-/// least `needed` more have arrived.
+/// Running out of input is not an error: the caller keeps the bytes and calls again when more
+/// have arrived. `needed` is how many more bytes, at least, a complete result takes, so a caller
+/// may wait for that many; a violation can show earlier, and a caller that calls again on every
+/// arrival sees it as soon as its bytes are in.
 ///
 /// ```
 /// use wsmachine::frame::Status;
@@ -49,7 +51,7 @@ pub enum Status<T> {
     Complete(T),
     /// More input is needed: at least `needed` bytes (always 1 or more).
     Incomplete {
-        /// The fewest further bytes that can change the outcome.
+        /// The fewest further bytes after which the result can be complete.
         needed: usize,
     },
 }

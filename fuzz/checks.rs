@@ -1,0 +1,410 @@
+//! The property checks behind every fuzz target, shared with the stable corpus replay.
+//!
+//! Each check takes the raw fuzz input, runs one part of the frame core on it and panics when a
+//! property fails: the fuzz targets in `fuzz/fuzz_targets/` call them under libFuzzer, and
+//! `tests/fuzz_corpus.rs` runs every committed corpus file through them with `cargo test`, so
+//! both run exactly the same assertions. Only `wsmachine`, `core` and `std` are used here.
+//!
+//! Input layouts (so that seeds can be written by hand):
+//!
+//! - [`frame_header`]: one byte choosing the [`HeaderRules`] (see [`rules_from_byte`]), then the
+//!   bytes to parse.
+//! - [`mask`]: a 4-byte key, one byte of payload offset, one byte of buffer alignment, then the
+//!   payload.
+//! - [`utf8_incremental`]: one byte whose low 3 bits give the number of split points, that many
+//!   split-position bytes, then the text.
+//! - [`close_body`]: the Close payload itself.
+
+// Every fuzz target includes this whole file but calls only its own check.
+#![allow(dead_code)]
+
+use wsmachine::frame::{
+    apply_mask, apply_mask_at, apply_mask_naive, CloseBody, CloseBodyError, FrameError,
+    FrameHeader, HeaderRules, Opcode, Rsv, Status, Utf8Validator, DEFAULT_MAX_PAYLOAD_LEN,
+    MAX_HEADER_LEN, MAX_PAYLOAD_LEN,
+};
+use wsmachine::Role;
+
+/// The payload limits [`rules_from_byte`] picks from: the default, the edges of the 7-bit,
+/// 16-bit and 64-bit length forms, and no limit at all.
+const MAX_PAYLOAD_CHOICES: [u64; 8] =
+    [DEFAULT_MAX_PAYLOAD_LEN, 0, 125, 126, 0xFFFF, 0x1_0000, MAX_PAYLOAD_LEN, u64::MAX];
+
+/// The [`HeaderRules`] a frame-header input's first byte selects.
+///
+/// Bit 0: the receiver is a server (else a client); bits 1–3: the allowed RSV bits (RSV1 is
+/// bit 3); bit 4: non-minimal lengths allowed; bits 5–7: an index into
+/// [`MAX_PAYLOAD_CHOICES`].
+pub(crate) fn rules_from_byte(byte: u8) -> HeaderRules {
+    let role = if byte & 1 != 0 { Role::Server } else { Role::Client };
+    let mut rules = HeaderRules::new(role);
+    rules.allowed_rsv = Rsv::from_bits_truncate(byte >> 1);
+    rules.allow_non_minimal_length = byte & 0x10 != 0;
+    rules.max_payload_len = MAX_PAYLOAD_CHOICES[usize::from(byte >> 5)];
+    rules
+}
+
+/// The payload length the header bytes declare, if the length field is all there.
+fn declared_len(bytes: &[u8]) -> Option<u64> {
+    let code = bytes.get(1)? & 0x7F;
+    match code {
+        126 => {
+            let field: [u8; 2] = bytes.get(2..4)?.try_into().ok()?;
+            Some(u64::from(u16::from_be_bytes(field)))
+        }
+        127 => {
+            let field: [u8; 8] = bytes.get(2..10)?.try_into().ok()?;
+            Some(u64::from_be_bytes(field))
+        }
+        short => Some(u64::from(short)),
+    }
+}
+
+/// Whether the header bytes carry their length in a longer form than the value needs.
+fn length_is_non_minimal(bytes: &[u8]) -> bool {
+    match (bytes.get(1).map(|second| second & 0x7F), declared_len(bytes)) {
+        (Some(126), Some(len)) => len < 126,
+        (Some(127), Some(len)) => len < 0x1_0000,
+        _ => false,
+    }
+}
+
+/// Frame header decoding (§5.2): parses the input after the rules byte and checks that a
+/// complete header re-encodes to the same bytes, that every error is justified by the bytes and
+/// reported as soon as they show it, and that incomplete input asks for a sensible amount more.
+pub(crate) fn frame_header(data: &[u8]) {
+    let (rules, bytes) = match data.split_first() {
+        Some((&first, rest)) => (rules_from_byte(first), rest),
+        None => (HeaderRules::new(Role::Server), data),
+    };
+    let outcome = FrameHeader::parse(bytes, &rules);
+    match outcome {
+        Ok(Status::Complete((header, len))) => check_complete_header(bytes, &rules, header, len),
+        Ok(Status::Incomplete { needed }) => {
+            assert!(needed >= 1, "Incomplete must ask for at least one byte");
+            assert!(bytes.len() < MAX_HEADER_LEN, "{} bytes hold a whole header", bytes.len());
+            assert!(
+                bytes.len() + needed <= MAX_HEADER_LEN,
+                "{} bytes plus needed {needed} exceed the longest header",
+                bytes.len()
+            );
+        }
+        Err(error) => check_header_error(bytes, &rules, error),
+    }
+}
+
+fn check_complete_header(bytes: &[u8], rules: &HeaderRules, header: FrameHeader, len: usize) {
+    assert!(len <= bytes.len(), "header length {len} > input length {}", bytes.len());
+    assert!(matches!(len, 2 | 4 | 6 | 8 | 10 | 14), "impossible header length {len}");
+
+    // The header obeys the rules it was parsed under.
+    assert_eq!(header.mask.is_some(), rules.role.expects_masked_frames(), "mask vs role");
+    assert!(rules.allowed_rsv.contains(header.rsv), "RSV {:?} not allowed", header.rsv);
+    if header.opcode.is_control() {
+        assert!(header.fin, "fragmented control frame accepted");
+        assert!(header.payload_len <= 125, "control frame of {} accepted", header.payload_len);
+    }
+    assert!(header.payload_len <= rules.max_payload_len, "over the payload limit");
+    assert!(header.payload_len <= MAX_PAYLOAD_LEN, "64-bit length with the top bit set");
+    assert_eq!(Some(header.payload_len), declared_len(bytes), "payload length");
+
+    // Encoding gives back the input bytes, except for a tolerated non-minimal length.
+    let mut encoded = [0u8; MAX_HEADER_LEN];
+    let encoded_len = header.encode(&mut encoded).expect("a parsed header encodes");
+    assert_eq!(encoded_len, header.encoded_len());
+    let encoded = &encoded[..encoded_len];
+    if length_is_non_minimal(bytes) {
+        assert!(rules.allow_non_minimal_length, "non-minimal length accepted");
+        assert!(encoded_len < len, "the minimal encoding is shorter");
+        assert_eq!(
+            FrameHeader::parse(encoded, rules),
+            Ok(Status::Complete((header, encoded_len))),
+            "the minimal re-encoding parses to the same header"
+        );
+    } else {
+        assert_eq!(encoded, &bytes[..len], "encode(parse(bytes)) != bytes");
+    }
+
+    // Bytes after the header do not matter.
+    assert_eq!(FrameHeader::parse(&bytes[..len], rules), Ok(Status::Complete((header, len))));
+
+    // Every strict prefix is incomplete, and asks for no more than the header still lacks.
+    for k in 0..len {
+        match FrameHeader::parse(&bytes[..k], rules) {
+            Ok(Status::Incomplete { needed }) => {
+                assert!(needed >= 1, "prefix of {k} bytes: needed 0");
+                assert!(k + needed <= len, "prefix of {k} bytes: needed {needed} > {}", len - k);
+            }
+            other => panic!("prefix of {k} of {len} header bytes gave {other:?}"),
+        }
+    }
+}
+
+fn check_header_error(bytes: &[u8], rules: &HeaderRules, error: FrameError) {
+    // Errors are reported as soon as the bytes show them: the shortest failing prefix already
+    // fails the same way, and every shorter prefix is merely incomplete.
+    let mut first_failure = None;
+    for k in 0..=bytes.len().min(MAX_HEADER_LEN) {
+        match FrameHeader::parse(&bytes[..k], rules) {
+            Ok(Status::Incomplete { needed }) => assert!(needed >= 1, "prefix {k}: needed 0"),
+            Ok(Status::Complete(done)) => {
+                panic!("prefix of {k} bytes is complete ({done:?}) but the input fails")
+            }
+            Err(prefix_error) => {
+                first_failure = Some((k, prefix_error));
+                break;
+            }
+        }
+    }
+    let (shortest, prefix_error) = first_failure.expect("an error shows within 14 bytes");
+    assert_eq!(prefix_error, error, "the first {shortest} bytes fail differently");
+
+    // The error is justified by the bytes, and names the right close code (§7.4.1).
+    let first = bytes[0];
+    let opcode_bits = first & 0x0F;
+    let code = error.close_code().as_u16();
+    match error {
+        FrameError::FrameTooLarge { len, max } => {
+            assert_eq!(code, 1009);
+            assert_eq!(max, rules.max_payload_len);
+            assert!(len > max);
+            assert_eq!(Some(len), declared_len(bytes));
+        }
+        _ => assert_eq!(code, 1002, "{error:?} closes with {code}"),
+    }
+    match error {
+        FrameError::ReservedOpcode(bits) => {
+            assert_eq!(bits, opcode_bits);
+            assert!(Opcode::from_u8(bits).is_none(), "opcode {bits:#x} is not reserved");
+        }
+        FrameError::ReservedBitsSet { rsv } => {
+            assert!(!rsv.is_empty());
+            assert_eq!(rsv, Rsv::from_bits_truncate(first >> 4).difference(rules.allowed_rsv));
+        }
+        FrameError::FragmentedControlFrame { opcode } => {
+            assert_eq!(opcode.as_u8(), opcode_bits);
+            assert!(opcode.is_control() && first & 0x80 == 0);
+        }
+        FrameError::ControlFrameTooLong { opcode, len } => {
+            assert_eq!(opcode.as_u8(), opcode_bits);
+            assert!(opcode.is_control() && len > 125);
+            assert_eq!(Some(len), declared_len(bytes));
+        }
+        FrameError::UnmaskedFrame => {
+            assert_eq!(rules.role, Role::Server);
+            assert_eq!(bytes[1] & 0x80, 0);
+        }
+        FrameError::MaskedFrame => {
+            assert_eq!(rules.role, Role::Client);
+            assert_ne!(bytes[1] & 0x80, 0);
+        }
+        FrameError::LengthHighBitSet => {
+            assert_eq!(bytes[1] & 0x7F, 127);
+            assert!(declared_len(bytes).is_some_and(|len| len > MAX_PAYLOAD_LEN));
+        }
+        FrameError::NonMinimalLength { len, length_bytes } => {
+            assert!(!rules.allow_non_minimal_length, "non-minimal lengths are allowed");
+            assert!(length_is_non_minimal(bytes));
+            assert_eq!(Some(len), declared_len(bytes));
+            let expected_bytes = if bytes[1] & 0x7F == 126 { 2 } else { 8 };
+            assert_eq!(length_bytes, expected_bytes);
+        }
+        _ => {}
+    }
+}
+
+/// Payload masking (§5.3): the fast [`apply_mask_at`] against the byte-at-a-time oracle at any
+/// buffer alignment and payload offset, masking twice is the identity, and masking in pieces
+/// with running offsets equals masking whole.
+pub(crate) fn mask(data: &[u8]) {
+    let Some((&[k0, k1, k2, k3, offset_byte, align_byte], payload)) = data.split_first_chunk()
+    else {
+        return;
+    };
+    let key = [k0, k1, k2, k3];
+    // High offsets too, where `offset + i` wraps around in the oracle.
+    let offset = if offset_byte & 0x80 != 0 {
+        usize::MAX - usize::from(offset_byte & 0x7F)
+    } else {
+        usize::from(offset_byte)
+    };
+    let align = usize::from(align_byte % 16);
+    let len = payload.len();
+
+    // The payload sits `align` bytes into a buffer, with guard bytes on both sides.
+    let mut original = vec![0xA5u8; align + len + 16];
+    original[align..align + len].copy_from_slice(payload);
+    let range = align..align + len;
+
+    let mut fast = original.clone();
+    apply_mask_at(&mut fast[range.clone()], key, offset);
+    let mut naive = original.clone();
+    apply_mask_naive(&mut naive[range.clone()], key, offset);
+    assert_eq!(fast, naive, "apply_mask_at != oracle (align {align}, offset {offset})");
+
+    let mut twice = fast.clone();
+    apply_mask_at(&mut twice[range.clone()], key, offset);
+    assert_eq!(twice, original, "masking twice is not the identity");
+
+    if offset % 4 == 0 {
+        let mut whole = original.clone();
+        apply_mask(&mut whole[range.clone()], key);
+        assert_eq!(whole, fast, "apply_mask != apply_mask_at at a multiple of 4");
+    }
+
+    // Three pieces at split points taken from the data, each masked at its running offset.
+    let seed = usize::from(k0 ^ k2) | (usize::from(k1 ^ k3) << 8);
+    let first_split = seed % (len + 1);
+    let second_split = first_split + (seed >> 3) % (len - first_split + 1);
+    let mut pieces = original.clone();
+    let (head, tail) = pieces[range].split_at_mut(first_split);
+    let (middle, last) = tail.split_at_mut(second_split - first_split);
+    apply_mask_at(head, key, offset);
+    apply_mask_at(middle, key, offset.wrapping_add(first_split));
+    apply_mask_at(last, key, offset.wrapping_add(second_split));
+    assert_eq!(pieces, fast, "masking split at {first_split} and {second_split} differs");
+}
+
+/// Incremental UTF-8 validation (§8.1): feeding the text in pieces agrees with
+/// [`core::str::from_utf8`] on the whole text, including `valid_up_to`, and an invalid sequence
+/// fails in exactly the feed call that brings the byte making the text certainly invalid.
+pub(crate) fn utf8_incremental(data: &[u8]) {
+    let Some((&count_byte, rest)) = data.split_first() else {
+        return;
+    };
+    let count = usize::from(count_byte & 7).min(rest.len());
+    let (split_bytes, text) = rest.split_at(count);
+    let mut splits: Vec<usize> =
+        split_bytes.iter().map(|&byte| usize::from(byte) % (text.len() + 1)).collect();
+    splits.sort_unstable();
+    let mut bounds = Vec::with_capacity(splits.len() + 2);
+    bounds.push(0);
+    bounds.extend(splits);
+    bounds.push(text.len());
+
+    let expected = core::str::from_utf8(text);
+    // The end of the shortest prefix that is certainly invalid; only bytes after the valid
+    // part can end it, and a code point is at most 4 bytes long.
+    let fail_at = expected.err().and_then(|error| {
+        error.error_len()?;
+        let start = error.valid_up_to() + 1;
+        let end = (error.valid_up_to() + 4).min(text.len());
+        let shortest = (start..=end).find(|&k| {
+            core::str::from_utf8(&text[..k]).is_err_and(|prefix| prefix.error_len().is_some())
+        });
+        Some(shortest.expect("an invalid sequence shows within 4 bytes"))
+    });
+
+    let mut validator = Utf8Validator::new();
+    let mut failure = None;
+    for window in bounds.windows(2) {
+        let (start, end) = (window[0], window[1]);
+        let result = validator.feed(&text[start..end]);
+        match (failure, fail_at) {
+            // Already failed: the error sticks.
+            (Some(error), _) => assert_eq!(result, Err(error), "the first error is final"),
+            // This piece brings the byte that makes the text invalid.
+            (None, Some(at)) if start < at && at <= end => {
+                let error = result.expect_err("the piece that makes the text invalid must fail");
+                assert!(!error.is_incomplete(), "an invalid sequence is not incomplete");
+                failure = Some(error);
+            }
+            (None, _) => {
+                if let Err(error) = result {
+                    panic!(
+                        "piece {start}..{end} failed early with {error:?} (invalid at {fail_at:?})"
+                    )
+                }
+            }
+        }
+    }
+    if failure.is_none() {
+        let ends_mid_code_point = expected.is_err_and(|error| error.error_len().is_none());
+        assert_eq!(validator.is_mid_code_point(), ends_mid_code_point, "is_mid_code_point");
+    }
+    let finished = validator.finish();
+
+    match expected {
+        Ok(_) => assert_eq!(finished, Ok(()), "valid text rejected"),
+        Err(error) => {
+            let reported = finished.expect_err("invalid text accepted");
+            assert_eq!(reported.valid_up_to(), error.valid_up_to(), "valid_up_to differs");
+            assert_eq!(reported.is_incomplete(), error.error_len().is_none());
+            assert_eq!(reported.close_code().as_u16(), 1007);
+            if let Some(error) = failure {
+                assert_eq!(reported, error, "finish reports a different error");
+            }
+        }
+    }
+
+    // A reset validator given the whole text at once agrees.
+    validator.reset();
+    let whole = validator.feed(text).and_then(|()| validator.finish());
+    assert_eq!(whole, finished, "whole text and pieces disagree");
+}
+
+/// Whether a close code may appear in a Close frame (§7.4.1, §7.4.2 and the IANA registry),
+/// written out here independently of [`wsmachine::frame::CloseCode::is_allowed_on_wire`].
+fn close_code_allowed(code: u16) -> bool {
+    matches!(code, 1000..=1003 | 1007..=1014 | 3000..=4999)
+}
+
+/// Close payload parsing (§5.5.1): accepted exactly when empty or a wire-allowed code and a
+/// UTF-8 reason within 125 bytes, re-encodes to the same bytes, and every error is justified
+/// and names its close code (1007 for a bad reason, 1002 otherwise).
+pub(crate) fn close_body(data: &[u8]) {
+    let code = match data {
+        [hi, lo, ..] => Some(u16::from_be_bytes([*hi, *lo])),
+        _ => None,
+    };
+    if let Some(code) = code {
+        assert_eq!(
+            wsmachine::frame::CloseCode::from(code).is_allowed_on_wire(),
+            close_code_allowed(code),
+            "is_allowed_on_wire({code})"
+        );
+    }
+    let reason = data.get(2..).map(core::str::from_utf8);
+    let valid = data.is_empty()
+        || (data.len() <= 125
+            && code.is_some_and(close_code_allowed)
+            && reason.is_some_and(|reason| reason.is_ok()));
+
+    match CloseBody::parse(data) {
+        Ok(None) => assert!(data.is_empty(), "a non-empty payload parsed to no body"),
+        Ok(Some(body)) => {
+            assert!(valid, "invalid close payload accepted");
+            assert_eq!(Some(body.code().as_u16()), code);
+            assert_eq!(body.reason().as_bytes(), &data[2..]);
+            assert_eq!(body.encoded_len(), data.len());
+            let mut encoded = [0u8; 125];
+            let len = body.encode(&mut encoded).expect("a parsed body fits 125 bytes");
+            assert_eq!(&encoded[..len], data, "encode(parse(payload)) != payload");
+            assert_eq!(CloseBody::new(body.code(), body.reason()), Ok(body));
+        }
+        Err(error) => {
+            assert!(!valid, "valid close payload rejected with {error:?}");
+            let expected_code = match error {
+                CloseBodyError::ReasonNotUtf8 { .. } => 1007,
+                _ => 1002,
+            };
+            assert_eq!(error.close_code().as_u16(), expected_code, "{error:?}");
+            match error {
+                CloseBodyError::Truncated => assert_eq!(data.len(), 1),
+                CloseBodyError::TooLong { len } => {
+                    assert_eq!(len, data.len());
+                    assert!(len > 125);
+                }
+                CloseBodyError::CodeNotAllowed(reported) => {
+                    assert_eq!(Some(reported.as_u16()), code);
+                    assert!(!close_code_allowed(reported.as_u16()));
+                }
+                CloseBodyError::ReasonNotUtf8 { valid_up_to } => {
+                    let std_error = reason.and_then(Result::err).expect("the reason is invalid");
+                    assert_eq!(valid_up_to, std_error.valid_up_to());
+                }
+                _ => {}
+            }
+        }
+    }
+}
