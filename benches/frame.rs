@@ -8,7 +8,7 @@ use std::hint::black_box;
 use std::io::Cursor;
 use std::time::Duration;
 
-use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use wsmachine::frame::{apply_mask, FrameHeader, HeaderRules, Opcode, Status};
 use wsmachine::Role;
 
@@ -67,7 +67,7 @@ fn parse(c: &mut Criterion) {
     group.throughput(Throughput::Elements(FRAMES as u64));
     group.warm_up_time(Duration::from_millis(500)).measurement_time(Duration::from_secs(3));
 
-    group.bench_function("parse/wsmachine", |b| {
+    group.bench_function(BenchmarkId::new("wsmachine", "parse"), |b| {
         b.iter(|| {
             let mut rest = black_box(&buffer[..]);
             let mut payload_bytes = 0u64;
@@ -79,7 +79,7 @@ fn parse(c: &mut Criterion) {
             payload_bytes
         })
     });
-    group.bench_function("parse/tungstenite", |b| {
+    group.bench_function(BenchmarkId::new("tungstenite", "parse"), |b| {
         b.iter(|| {
             let mut cursor = Cursor::new(black_box(&buffer[..]));
             let mut payload_bytes = 0u64;
@@ -93,7 +93,7 @@ fn parse(c: &mut Criterion) {
         })
     });
 
-    group.bench_function("parse_unmask/wsmachine", |b| {
+    group.bench_function(BenchmarkId::new("wsmachine", "parse_unmask"), |b| {
         b.iter(|| {
             let mut rest = black_box(&mut buffer[..]);
             while let Ok(Status::Complete((header, header_len))) = FrameHeader::parse(rest, &rules)
@@ -107,7 +107,7 @@ fn parse(c: &mut Criterion) {
             }
         })
     });
-    group.bench_function("parse_unmask/tungstenite", |b| {
+    group.bench_function(BenchmarkId::new("tungstenite", "parse_unmask"), |b| {
         b.iter(|| {
             let mut rest = black_box(&mut buffer[..]);
             loop {

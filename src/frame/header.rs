@@ -169,7 +169,10 @@ impl FrameHeader {
         if !rules.allowed_rsv.contains(rsv) {
             return Err(FrameError::ReservedBitsSet { rsv: rsv.difference(rules.allowed_rsv) });
         }
-        if opcode.is_control() && !fin {
+        // Bitwise `&` rather than `&&` in these checks: a single branch that is never taken
+        // for valid input, where a short circuit would branch on the opcode of every frame.
+        let control = opcode.is_control();
+        if control & !fin {
             return Err(FrameError::FragmentedControlFrame { opcode });
         }
 
@@ -202,7 +205,7 @@ impl FrameHeader {
             (126 | 127, _) => return Ok(incomplete),
             (short, _) => u64::from(short),
         };
-        if opcode.is_control() && payload_len > MAX_CONTROL_PAYLOAD_LEN as u64 {
+        if control & (payload_len > MAX_CONTROL_PAYLOAD_LEN as u64) {
             return Err(FrameError::ControlFrameTooLong { opcode, len: payload_len });
         }
         if payload_len > rules.max_payload_len {
