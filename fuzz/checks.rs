@@ -14,6 +14,9 @@
 //! - [`utf8_incremental`]: one byte whose low 3 bits give the number of split points, that many
 //!   split-position bytes, then the text.
 //! - [`close_body`]: the Close payload itself.
+//! - [`handshake_request`]: the bytes a client sends to a server.
+//! - [`handshake_response`]: the bytes a server sends back to a client that offered
+//!   subprotocol `chat` and `permessage-deflate` with the key `AAAAAAAAAAAAAAAAAAAAAA==`.
 
 // Every fuzz target includes this whole file but calls only its own check.
 #![allow(dead_code)]
@@ -22,6 +25,10 @@ use wsmachine::frame::{
     apply_mask, apply_mask_at, apply_mask_naive, CloseBody, CloseBodyError, FrameError,
     FrameHeader, HeaderRules, Opcode, Rsv, Status, Utf8Validator, DEFAULT_MAX_PAYLOAD_LEN,
     MAX_HEADER_LEN, MAX_PAYLOAD_LEN,
+};
+use wsmachine::handshake::{
+    accept_key, is_valid_key, ClientHandshake, Extension, HeadLimits, Incoming, PendingHandshake,
+    Request, ResponseError,
 };
 use wsmachine::Role;
 
@@ -406,5 +413,119 @@ pub(crate) fn close_body(data: &[u8]) {
                 _ => {}
             }
         }
+    }
+}
+
+/// The limits the handshake checks run with: small, so that the limits themselves are reached.
+fn handshake_limits() -> HeadLimits {
+    let mut limits = HeadLimits::default();
+    limits.max_head_len = 2048;
+    limits.max_headers = 16;
+    limits
+}
+
+/// Server handshake (§4.2): reading a request never panics; a complete head is complete at
+/// exactly one length whatever comes after it; an accepted upgrade yields a 101 response whose
+/// `Sec-WebSocket-Accept` verifies and which no header value can split; every failure has an
+/// HTTP status from the handshake's set and a rejection that says it.
+pub(crate) fn handshake_request(data: &[u8]) {
+    let limits = handshake_limits();
+    let (request, head_len) = match Request::parse(data, &limits) {
+        Ok(Status::Complete(parsed)) => parsed,
+        Ok(Status::Incomplete { needed }) => {
+            assert!(needed >= 1);
+            assert!(data.len() < limits.max_head_len, "incomplete past the head limit");
+            return;
+        }
+        Err(error) => {
+            assert!(matches!(error.status(), 400 | 405 | 426 | 431), "{error:?}");
+            let mut out = Vec::new();
+            error.rejection().write(&mut out);
+            assert!(out.starts_with(format!("HTTP/1.1 {} ", error.status()).as_bytes()));
+            return;
+        }
+    };
+    assert!(head_len <= data.len() && head_len <= limits.max_head_len);
+    // The same head, with or without what follows, and incomplete before its end.
+    assert_eq!(
+        Request::parse(&data[..head_len], &limits),
+        Ok(Status::Complete((request.clone(), head_len)))
+    );
+    for cut in [0, head_len / 2, head_len - 1] {
+        assert!(
+            matches!(Request::parse(&data[..cut], &limits), Ok(Status::Incomplete { .. })),
+            "a prefix of {cut} bytes of a {head_len}-byte head is not incomplete"
+        );
+    }
+    match request.classify() {
+        Ok(Incoming::WebSocket(upgrade)) => {
+            assert!(is_valid_key(upgrade.key().as_bytes()));
+            let mut response = Vec::new();
+            let mut accept = upgrade.accept();
+            if let Some(protocol) = upgrade.protocols().first() {
+                accept = accept.protocol(protocol);
+            }
+            if let Some(extension) = upgrade.extensions().first() {
+                accept = accept.extension(extension.clone());
+            }
+            let negotiated = accept.write(&mut response).expect("offered choices are accepted");
+            assert_eq!(negotiated.protocol(), upgrade.protocols().first().map(String::as_str));
+            let expected =
+                format!("\r\nSec-WebSocket-Accept: {}\r\n", accept_key(upgrade.key().as_bytes()));
+            assert!(contains(&response, expected.as_bytes()), "accept key missing or wrong");
+            let blank_lines = response.windows(4).filter(|w| w == b"\r\n\r\n").count();
+            assert_eq!(blank_lines, 1, "the response head was split");
+            assert!(response.ends_with(b"\r\n\r\n"));
+        }
+        Ok(Incoming::Http(_)) => {}
+        Err(error) => assert!(matches!(error.status(), 400 | 405 | 426 | 431), "{error:?}"),
+    }
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|window| window == needle)
+}
+
+/// The client the response checks answer: offered `chat` and `permessage-deflate`, key of 16
+/// zero bytes.
+fn fuzz_client() -> PendingHandshake {
+    let mut request = Vec::new();
+    ClientHandshake::new("ws://example.com/chat")
+        .expect("a valid URI")
+        .protocol("chat")
+        .extension(Extension::new("permessage-deflate").expect("a token"))
+        .write_request(&mut |buf: &mut [u8]| buf.fill(0), &mut request)
+        .expect("a valid request")
+}
+
+/// Client handshake (§4.1): reading a response never panics; an accepted response verified
+/// the accept key and selected only what was offered, and is incomplete before its head ends;
+/// a rejection carries a status other than 101 and a bounded body.
+pub(crate) fn handshake_response(data: &[u8]) {
+    let pending = fuzz_client();
+    match pending.read_response(data) {
+        Ok(Status::Complete((accepted, head_len))) => {
+            assert!(head_len <= data.len());
+            let accept = accept_key(pending.key().as_bytes());
+            assert!(accepted
+                .headers()
+                .iter()
+                .any(|h| h.is("sec-websocket-accept") && h.value() == accept.as_bytes()));
+            let negotiated = accepted.negotiated();
+            assert!(matches!(negotiated.protocol(), None | Some("chat")));
+            assert!(negotiated.extensions().iter().all(|e| e.name() == "permessage-deflate"));
+            for cut in [0, head_len / 2, head_len - 1] {
+                assert!(matches!(
+                    pending.read_response(&data[..cut]),
+                    Ok(Status::Incomplete { .. })
+                ));
+            }
+        }
+        Ok(Status::Incomplete { needed }) => assert!(needed >= 1),
+        Err(ResponseError::Rejected(rejection)) => {
+            assert_ne!(rejection.status(), 101);
+            assert!(rejection.body().len() <= 64 * 1024);
+        }
+        Err(_) => {}
     }
 }

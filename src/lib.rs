@@ -4,7 +4,14 @@
 // Lengths are u64 on the wire and usize in memory: every narrowing must be deliberate.
 #![cfg_attr(not(test), warn(clippy::cast_possible_truncation))]
 
+extern crate alloc;
+
 pub mod frame;
+pub mod handshake;
+mod random;
 mod role;
 
+#[cfg(feature = "std")]
+pub use random::OsSeededRandom;
+pub use random::RandomSource;
 pub use role::Role;

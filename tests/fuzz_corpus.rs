@@ -52,3 +52,13 @@ fn utf8_incremental_corpus() {
 fn close_body_corpus() {
     replay("close_body", checks::close_body);
 }
+
+#[test]
+fn handshake_request_corpus() {
+    replay("handshake_request", checks::handshake_request);
+}
+
+#[test]
+fn handshake_response_corpus() {
+    replay("handshake_response", checks::handshake_response);
+}

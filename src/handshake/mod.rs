@@ -1,0 +1,28 @@
+//! The opening handshake (RFC 6455 §4): HTTP/1.1 upgrade requests and responses, server and
+//! client, sans-IO.
+//!
+//! The server reads a [`Request`] from whatever bytes arrived, [`classifies`](Request::classify)
+//! it as a WebSocket [`UpgradeRequest`] or a plain HTTP request (one port can serve both), then
+//! writes either the 101 response through [`UpgradeRequest::accept`] or a [`Rejection`]. Every
+//! invalid request is a typed [`RequestError`] with the status to answer and a ready rejection.
+//! Bytes that follow the request head are never consumed: they are the client's first frames.
+
+mod client;
+mod extension;
+mod http1;
+mod key;
+mod server;
+mod tokens;
+
+pub use client::{
+    Accepted, ClientHandshake, PendingHandshake, RejectedResponse, RequestBuildError,
+    ResponseError, UriError, WsUri,
+};
+pub use extension::{
+    format_extensions, parse_extensions, Extension, ExtensionHeaderError, ExtensionParam,
+};
+pub use http1::{HeadLimits, Header, InvalidHeader};
+pub use key::{accept_key, generate_key, is_valid_key};
+pub use server::{
+    Accept, AcceptError, Incoming, Negotiated, Rejection, Request, RequestError, UpgradeRequest,
+};
