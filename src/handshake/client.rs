@@ -399,29 +399,55 @@ impl PendingHandshake {
             Ok(Some(accept)) if accept == accept_key(self.key.as_bytes()).as_bytes() => {}
             _ => return Err(ResponseError::BadAccept),
         }
-        let mut selected = list_elements(http1::values(&headers, "sec-websocket-protocol"));
-        let selection = (selected.next(), selected.next());
-        drop(selected);
-        let protocol = match selection {
-            (None, _) => None,
-            (Some(protocol), None) => {
-                match self.protocols.iter().find(|p| p.as_bytes() == protocol) {
-                    Some(offered) => Some(offered.clone()),
-                    None => return Err(ResponseError::UnofferedProtocol),
-                }
-            }
-            (Some(_), Some(_)) => return Err(ResponseError::UnofferedProtocol),
-        };
-        let extensions = parse_extensions(http1::values(&headers, "sec-websocket-extensions"))
-            .map_err(ResponseError::InvalidExtensions)?;
-        if let Some(extension) = extensions
-            .iter()
-            .find(|e| !self.extensions.iter().any(|offer| offer.name() == e.name()))
-        {
-            return Err(ResponseError::UnofferedExtension(extension.name().to_string()));
-        }
-        Ok(Accepted { negotiated: Negotiated { protocol, extensions }, headers })
+        let negotiated = check_selection(
+            http1::values(&headers, "sec-websocket-protocol"),
+            http1::values(&headers, "sec-websocket-extensions"),
+            &self.protocols,
+            &self.extensions,
+        )
+        .map_err(|error| match error {
+            Unoffered::Protocol => ResponseError::UnofferedProtocol,
+            Unoffered::Extension(name) => ResponseError::UnofferedExtension(name),
+            Unoffered::InvalidExtensions(error) => ResponseError::InvalidExtensions(error),
+        })?;
+        Ok(Accepted { negotiated, headers })
     }
+}
+
+/// Checks the server's choices against the client's offer: at most one subprotocol and one
+/// that was offered (§4.1, item 6), only offered extensions (item 5). Shared by the HTTP/1.1
+/// and HTTP/2 handshakes.
+pub(crate) fn check_selection<'a>(
+    protocol_values: impl IntoIterator<Item = &'a [u8]>,
+    extension_values: impl IntoIterator<Item = &'a [u8]>,
+    offered_protocols: &[impl AsRef<str>],
+    offered_extensions: &[Extension],
+) -> Result<Negotiated, Unoffered> {
+    let mut selected = list_elements(protocol_values);
+    let protocol = match (selected.next(), selected.next()) {
+        (None, _) => None,
+        (Some(protocol), None) => {
+            match offered_protocols.iter().find(|p| p.as_ref().as_bytes() == protocol) {
+                Some(offered) => Some(offered.as_ref().to_string()),
+                None => return Err(Unoffered::Protocol),
+            }
+        }
+        (Some(_), Some(_)) => return Err(Unoffered::Protocol),
+    };
+    let extensions = parse_extensions(extension_values).map_err(Unoffered::InvalidExtensions)?;
+    if let Some(extension) =
+        extensions.iter().find(|e| !offered_extensions.iter().any(|offer| offer.name() == e.name()))
+    {
+        return Err(Unoffered::Extension(extension.name().to_string()));
+    }
+    Ok(Negotiated { protocol, extensions })
+}
+
+/// What [`check_selection`] found wrong.
+pub(crate) enum Unoffered {
+    Protocol,
+    Extension(String),
+    InvalidExtensions(ExtensionHeaderError),
 }
 
 /// A rejection, once its body (as far as `Content-Length` says) has arrived.

@@ -9,6 +9,7 @@
 
 mod client;
 mod extension;
+mod h2;
 mod http1;
 mod key;
 mod server;
@@ -20,6 +21,9 @@ pub use client::{
 };
 pub use extension::{
     format_extensions, parse_extensions, Extension, ExtensionHeaderError, ExtensionParam,
+};
+pub use h2::{
+    h2_check_response, h2_connect_fields, H2Request, H2RequestError, H2Response, H2ResponseError,
 };
 pub use http1::{HeadLimits, Header, InvalidHeader};
 pub use key::{accept_key, generate_key, is_valid_key};
