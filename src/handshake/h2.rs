@@ -10,8 +10,7 @@ use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 
 use super::client::{check_selection, Unoffered, WsUri};
-use super::server::{AcceptError, Negotiated};
-use super::tokens::{is_token, list_elements};
+use super::server::{check_choice, parse_protocol_offer, AcceptError, Negotiated};
 use super::{format_extensions, parse_extensions, Extension, ExtensionHeaderError};
 
 /// A validated extended CONNECT request for WebSocket (RFC 8441 §4, §5).
@@ -108,13 +107,8 @@ impl H2Request {
             return Err(H2RequestError::UnsupportedVersion);
         }
         let origin = origin.and_then(|value| core::str::from_utf8(value).ok()).map(Into::into);
-        let mut protocols = Vec::new();
-        for element in list_elements(protocol_values) {
-            if !is_token(element) {
-                return Err(H2RequestError::InvalidProtocolList);
-            }
-            protocols.push(String::from_utf8_lossy(element).into_owned());
-        }
+        let protocols =
+            parse_protocol_offer(protocol_values).ok_or(H2RequestError::InvalidProtocolList)?;
         let extensions =
             parse_extensions(extension_values).map_err(H2RequestError::InvalidExtensions)?;
         Ok(H2Request { scheme, authority, path, origin, protocols, extensions })
@@ -163,17 +157,10 @@ impl H2Request {
         protocol: Option<&str>,
         extensions: Vec<Extension>,
     ) -> Result<H2Response, AcceptError> {
+        check_choice(&self.protocols, &self.extensions, protocol, &extensions)?;
         let mut fields = Vec::new();
         if let Some(protocol) = protocol {
-            if !self.protocols.iter().any(|offered| offered == protocol) {
-                return Err(AcceptError::ProtocolNotOffered(protocol.into()));
-            }
             fields.push(("sec-websocket-protocol".to_string(), protocol.to_string()));
-        }
-        for extension in &extensions {
-            if !self.extensions.iter().any(|offered| offered.name() == extension.name()) {
-                return Err(AcceptError::ExtensionNotOffered(extension.name().into()));
-            }
         }
         if !extensions.is_empty() {
             fields.push(("sec-websocket-extensions".to_string(), format_extensions(&extensions)));

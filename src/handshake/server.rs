@@ -224,13 +224,8 @@ impl UpgradeRequest {
             Ok(_) => return Err(RequestError::InvalidKey),
             Err(()) => return Err(RequestError::DuplicateHeader("Sec-WebSocket-Key")),
         };
-        let mut protocols = Vec::new();
-        for protocol in list_elements(request.header_values("sec-websocket-protocol")) {
-            if !is_token(protocol) {
-                return Err(RequestError::InvalidProtocolList);
-            }
-            protocols.push(String::from_utf8_lossy(protocol).into_owned());
-        }
+        let protocols = parse_protocol_offer(request.header_values("sec-websocket-protocol"))
+            .ok_or(RequestError::InvalidProtocolList)?;
         let extensions = parse_extensions(request.header_values("sec-websocket-extensions"))
             .map_err(RequestError::InvalidExtensions)?;
         Ok(UpgradeRequest { request, key, protocols, extensions })
@@ -330,16 +325,8 @@ impl Accept<'_> {
     /// nothing, if the subprotocol or an extension was not offered.
     pub fn write(self, out: &mut Vec<u8>) -> Result<Negotiated, AcceptError> {
         let offered = self.request;
-        if let Some(protocol) = &self.protocol {
-            if !offered.protocols.iter().any(|candidate| candidate == protocol) {
-                return Err(AcceptError::ProtocolNotOffered(protocol.clone()));
-            }
-        }
-        for extension in &self.extensions {
-            if !offered.extensions.iter().any(|candidate| candidate.name() == extension.name()) {
-                return Err(AcceptError::ExtensionNotOffered(extension.name().to_string()));
-            }
-        }
+        let protocol = self.protocol.as_deref();
+        check_choice(&offered.protocols, &offered.extensions, protocol, &self.extensions)?;
         let mut headers = vec![
             Header::trusted("Upgrade", b"websocket"),
             Header::trusted("Connection", b"Upgrade"),
@@ -355,6 +342,37 @@ impl Accept<'_> {
         headers.extend(self.headers);
         http1::write_response_head(out, 101, &headers);
         Ok(Negotiated { protocol: self.protocol, extensions: self.extensions })
+    }
+}
+
+/// The subprotocols of `Sec-WebSocket-Protocol` lines, in order, or `None` if one is not a
+/// token (§4.1, item 10). Shared by the HTTP/1.1 and HTTP/2 servers.
+pub(crate) fn parse_protocol_offer<'a>(
+    values: impl IntoIterator<Item = &'a [u8]>,
+) -> Option<Vec<String>> {
+    list_elements(values)
+        .map(|protocol| is_token(protocol).then(|| String::from_utf8_lossy(protocol).into_owned()))
+        .collect()
+}
+
+/// Checks the server's choice against the client's offer: the subprotocol must be one offered
+/// (§4.2.2, item 5.4), and each extension one whose name was offered (§9.1).
+pub(crate) fn check_choice(
+    offered_protocols: &[String],
+    offered_extensions: &[Extension],
+    protocol: Option<&str>,
+    extensions: &[Extension],
+) -> Result<(), AcceptError> {
+    if let Some(protocol) = protocol {
+        if !offered_protocols.iter().any(|offered| offered == protocol) {
+            return Err(AcceptError::ProtocolNotOffered(protocol.into()));
+        }
+    }
+    let unoffered =
+        extensions.iter().find(|e| !offered_extensions.iter().any(|o| o.name() == e.name()));
+    match unoffered {
+        Some(extension) => Err(AcceptError::ExtensionNotOffered(extension.name().into())),
+        None => Ok(()),
     }
 }
 
