@@ -268,6 +268,13 @@ impl ClientHandshake {
         self
     }
 
+    /// The URI the request is for, as text.
+    #[cfg(feature = "http")]
+    pub(crate) fn uri_string(&self) -> String {
+        let scheme = if self.uri.is_secure() { "wss" } else { "ws" };
+        [scheme, "://", &self.uri.host_header(), self.uri.resource()].concat()
+    }
+
     /// Sets the limits for reading the response head.
     #[must_use]
     pub fn limits(mut self, limits: HeadLimits) -> ClientHandshake {
@@ -282,6 +289,18 @@ impl ClientHandshake {
         random: &mut impl RandomSource,
         out: &mut Vec<u8>,
     ) -> Result<PendingHandshake, RequestBuildError> {
+        let resource = self.uri.resource().to_string();
+        let (headers, pending) = self.finish(random)?;
+        let _ = write!(ByteWriter(out), "GET {resource} HTTP/1.1\r\n");
+        http1::write_headers(out, &headers);
+        Ok(pending)
+    }
+
+    /// The request headers with a fresh key, and the handshake that waits for the answer.
+    pub(crate) fn finish(
+        self,
+        random: &mut impl RandomSource,
+    ) -> Result<(Vec<Header>, PendingHandshake), RequestBuildError> {
         if let Some(protocol) = self.protocols.iter().find(|p| !is_token(p.as_bytes())) {
             return Err(RequestBuildError::InvalidProtocol(protocol.clone()));
         }
@@ -293,7 +312,6 @@ impl ClientHandshake {
             None => None,
         };
         let key = generate_key(random);
-        let _ = write!(ByteWriter(out), "GET {} HTTP/1.1\r\n", self.uri.resource());
         let mut headers = vec![
             Header::trusted("Host", self.uri.host_header().as_bytes()),
             Header::trusted("Upgrade", b"websocket"),
@@ -313,13 +331,13 @@ impl ClientHandshake {
         }
         headers.extend(origin);
         headers.extend(self.headers);
-        http1::write_headers(out, &headers);
-        Ok(PendingHandshake {
+        let pending = PendingHandshake {
             key,
             protocols: self.protocols,
             extensions: self.extensions,
             limits: self.limits,
-        })
+        };
+        Ok((headers, pending))
     }
 }
 
@@ -327,6 +345,9 @@ impl ClientHandshake {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum RequestBuildError {
+    /// The URI cannot be expressed as an `http::Uri`.
+    #[error("the URI cannot be expressed as an http::Uri")]
+    InvalidUri,
     /// A subprotocol that is not an HTTP token (§4.1, item 10).
     #[error("subprotocol {0:?} is not an HTTP token")]
     InvalidProtocol(String),
@@ -388,7 +409,7 @@ impl PendingHandshake {
     }
 
     /// Checks a 101 response against §4.1's list.
-    fn validate(&self, headers: Vec<Header>) -> Result<Accepted, ResponseError> {
+    pub(crate) fn validate(&self, headers: Vec<Header>) -> Result<Accepted, ResponseError> {
         if !list_contains_token_ignore_case(http1::values(&headers, "upgrade"), "websocket") {
             return Err(ResponseError::MissingUpgrade);
         }
@@ -450,6 +471,11 @@ pub(crate) enum Unoffered {
     InvalidExtensions(ExtensionHeaderError),
 }
 
+/// A rejection with everything the server sent.
+pub(crate) fn rejection(status: u16, headers: Vec<Header>, body: Vec<u8>) -> ResponseError {
+    ResponseError::Rejected(RejectedResponse { status, headers, body })
+}
+
 /// A rejection, once its body (as far as `Content-Length` says) has arrived.
 fn rejected(
     status: u16,
@@ -469,11 +495,7 @@ fn rejected(
         Some(len) => len.min(MAX_BODY),
         None => after_head.len().min(MAX_BODY),
     };
-    Err(ResponseError::Rejected(RejectedResponse {
-        status,
-        headers,
-        body: after_head[..body_len].to_vec(),
-    }))
+    Err(rejection(status, headers, after_head[..body_len].to_vec()))
 }
 
 /// A server's 101 response that passed every check: what was negotiated, and the headers (for

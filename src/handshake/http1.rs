@@ -55,14 +55,16 @@ pub struct Header {
 }
 
 impl Header {
-    /// A header to send: the name must be a token and the value must not contain CR, LF or
-    /// NUL, so that no value can end the head early or add a header of its own.
+    /// A header to send: the name must be a token and the value must hold no control character
+    /// but tab (RFC 9110 §5.5), so that no value can end the head early or add a header of its
+    /// own.
     pub fn new(name: &str, value: impl AsRef<[u8]>) -> Result<Header, InvalidHeader> {
         let value = value.as_ref();
         if !is_token(name.as_bytes()) {
             return Err(InvalidHeader::Name);
         }
-        if value.iter().any(|&byte| matches!(byte, b'\r' | b'\n' | 0)) {
+        // RFC 9110 §5.5: visible characters, obs-text, space and tab; no other control byte.
+        if value.iter().any(|&byte| (byte < 0x20 && byte != b'\t') || byte == 0x7F) {
             return Err(InvalidHeader::Value);
         }
         Ok(Header { name: name.into(), value: value.into() })
@@ -71,6 +73,12 @@ impl Header {
     /// A header the crate builds from values it has already checked.
     pub(crate) fn trusted(name: &str, value: &[u8]) -> Header {
         debug_assert!(Header::new(name, value).is_ok(), "untrusted header {name}");
+        Header { name: name.into(), value: value.into() }
+    }
+
+    /// A header from an `http` header map, which has already checked it.
+    #[cfg(feature = "http")]
+    pub(crate) fn from_http(name: &str, value: &[u8]) -> Header {
         Header { name: name.into(), value: value.into() }
     }
 
@@ -111,8 +119,8 @@ pub enum InvalidHeader {
     /// The name is not an HTTP token.
     #[error("header name is not an HTTP token")]
     Name,
-    /// The value contains CR, LF or NUL.
-    #[error("header value contains CR, LF or NUL")]
+    /// The value contains a control character other than tab (CR, LF, NUL...).
+    #[error("header value contains a control character")]
     Value,
 }
 

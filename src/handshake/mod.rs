@@ -11,6 +11,8 @@ mod client;
 mod extension;
 mod h2;
 mod http1;
+#[cfg(feature = "http")]
+mod http_interop;
 mod key;
 mod server;
 mod tokens;

@@ -76,12 +76,8 @@ impl Request {
         else {
             return Err(RequestError::Malformed);
         };
-        let request = Request {
-            method: method.into(),
-            target: target.into(),
-            minor_version,
-            headers: parsed.headers.iter().map(Header::received).collect(),
-        };
+        let headers = parsed.headers.iter().map(Header::received).collect();
+        let request = Request::from_parts(method.into(), target.into(), minor_version, headers);
         Ok(Status::Complete((request, head_len)))
     }
 
@@ -108,6 +104,16 @@ impl Request {
             return Ok(Incoming::Http(self));
         }
         UpgradeRequest::validate(self).map(Incoming::WebSocket)
+    }
+
+    /// A request from its parts, however they were read.
+    pub(crate) fn from_parts(
+        method: String,
+        target: String,
+        minor_version: u8,
+        headers: Vec<Header>,
+    ) -> Request {
+        Request { method, target, minor_version, headers }
     }
 
     /// The method, such as `GET`.
@@ -324,6 +330,13 @@ impl Accept<'_> {
     /// Appends the response to `out` and returns what was negotiated, or fails, writing
     /// nothing, if the subprotocol or an extension was not offered.
     pub fn write(self, out: &mut Vec<u8>) -> Result<Negotiated, AcceptError> {
+        let (headers, negotiated) = self.finish()?;
+        http1::write_response_head(out, 101, &headers);
+        Ok(negotiated)
+    }
+
+    /// The headers of the 101 response and what it negotiates, once the choices are checked.
+    pub(crate) fn finish(self) -> Result<(Vec<Header>, Negotiated), AcceptError> {
         let offered = self.request;
         let protocol = self.protocol.as_deref();
         check_choice(&offered.protocols, &offered.extensions, protocol, &self.extensions)?;
@@ -340,8 +353,7 @@ impl Accept<'_> {
             headers.push(Header::trusted("Sec-WebSocket-Extensions", value.as_bytes()));
         }
         headers.extend(self.headers);
-        http1::write_response_head(out, 101, &headers);
-        Ok(Negotiated { protocol: self.protocol, extensions: self.extensions })
+        Ok((headers, Negotiated { protocol: self.protocol, extensions: self.extensions }))
     }
 }
 
@@ -461,6 +473,12 @@ impl Rejection {
     #[must_use]
     pub fn headers(&self) -> &[Header] {
         &self.headers
+    }
+
+    /// The body.
+    #[must_use]
+    pub fn body_bytes(&self) -> &[u8] {
+        &self.body
     }
 
     /// Appends the response to `out`.
