@@ -6,11 +6,19 @@
 
 extern crate alloc;
 
+mod config;
+mod connection;
+mod error;
+mod event;
 pub mod frame;
 pub mod handshake;
 mod random;
 mod role;
 
+pub use config::Config;
+pub use connection::{Connection, DefaultRandom, Receiver, Reply, Sender, ServerOnly, Waiting};
+pub use error::{ProtocolError, SendError};
+pub use event::{CloseFrame, Closed, Event, MessageKind, Piece, Text};
 #[cfg(feature = "std")]
 pub use random::OsSeededRandom;
 pub use random::RandomSource;

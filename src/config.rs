@@ -1,0 +1,66 @@
+//! Limits and switches of a connection.
+
+use crate::handshake::HeadLimits;
+
+/// Limits and behaviour of a [`Connection`](crate::Connection), with defaults safe for a public
+/// server.
+///
+/// Every limit bounds memory: no input can make a connection hold more than about
+/// `max_message_len + max_frame_len` bytes of received data, and no buffer is reserved for a
+/// declared length before the bytes arrive.
+///
+/// ```
+/// use wsmachine::Config;
+///
+/// let mut config = Config::default();
+/// config.max_message_len = 1 << 20;
+/// config.stream_messages_above = Some(64 << 10); // deliver larger messages in pieces
+/// assert!(config.auto_pong);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Config {
+    /// The largest frame payload accepted; a larger frame fails the connection with 1009 as
+    /// soon as its header arrives. Default 16 MiB.
+    pub max_frame_len: u64,
+    /// The largest message accepted, all fragments together; a larger one fails with 1009 as
+    /// soon as a frame header shows it would be exceeded. Default 64 MiB.
+    pub max_message_len: u64,
+    /// The most frames one message may span; more fail with 1008 (a flood of tiny or empty
+    /// fragments costs work per frame and gains nothing). Default 1024.
+    pub max_fragments: u32,
+    /// Messages larger than this are not assembled but delivered as
+    /// [`Event::Piece`](crate::Event::Piece)s as their bytes arrive, so a message of any
+    /// allowed size flows in constant memory. `None` (the default) assembles every message.
+    pub stream_messages_above: Option<u64>,
+    /// Limits on the opening handshake's HTTP head.
+    pub handshake: HeadLimits,
+    /// The most bytes of output the connection buffers before `send_*` refuses more with
+    /// [`SendError::OutputFull`](crate::SendError::OutputFull) (control frames always fit).
+    /// Default 16 MiB.
+    pub max_buffered_output: usize,
+    /// Outgoing messages longer than this are sent in fragments of this size (§5.4). `None`
+    /// (the default) sends each message as one frame.
+    pub fragment_size: Option<usize>,
+    /// Answer every Ping with a Pong automatically (§5.5.2). Default true.
+    pub auto_pong: bool,
+    /// Accept frame lengths written in a longer form than needed (§5.2 forbids it). Default
+    /// false.
+    pub allow_non_minimal_length: bool,
+}
+
+impl Default for Config {
+    fn default() -> Config {
+        Config {
+            max_frame_len: 16 << 20,
+            max_message_len: 64 << 20,
+            max_fragments: 1024,
+            stream_messages_above: None,
+            handshake: HeadLimits::default(),
+            max_buffered_output: 16 << 20,
+            fragment_size: None,
+            auto_pong: true,
+            allow_non_minimal_length: false,
+        }
+    }
+}

@@ -1,0 +1,512 @@
+//! The connection state machine (RFC 6455 §4–§8): one type for both roles, from the opening
+//! handshake to the end.
+
+mod receiver;
+mod sender;
+
+use alloc::vec::Vec;
+
+pub use receiver::Receiver;
+pub use sender::{Reply, Sender};
+
+use crate::error::{ProtocolError, SendError};
+use crate::event::{Closed, Event, MessageKind};
+use crate::frame::CloseCode;
+use crate::frame::Status;
+use crate::handshake::{
+    Accept, AcceptError, ClientHandshake, Incoming, Negotiated, PendingHandshake, Rejection,
+    Request, RequestBuildError,
+};
+use crate::random::RandomSource;
+use crate::{Config, Role};
+
+/// The default source of masking keys and handshake nonces: [`OsSeededRandom`] with `std`.
+///
+/// [`OsSeededRandom`]: crate::OsSeededRandom
+#[cfg(feature = "std")]
+pub type DefaultRandom = crate::OsSeededRandom;
+
+/// Without `std` there is no default source: a server needs none (it never masks), and a
+/// client brings its own through [`Connection::client_with`].
+#[cfg(not(feature = "std"))]
+pub type DefaultRandom = ServerOnly;
+
+/// The randomness of a connection that never needs any: a server never masks and never makes
+/// a handshake key. It cannot be constructed outside the crate.
+#[derive(Debug)]
+pub struct ServerOnly(());
+
+impl RandomSource for ServerOnly {
+    fn fill_bytes(&mut self, dest: &mut [u8]) {
+        // Unreachable for a server; zeros rather than a panic if it ever were.
+        dest.fill(0);
+    }
+}
+
+/// Where a connection is in its life (§4, §7).
+#[derive(Debug)]
+enum State {
+    /// Server: reading the client's request.
+    AwaitingRequest,
+    /// Server: the request was reported; waiting for the caller to accept or reject it.
+    AwaitingDecision,
+    /// Client: the request is sent; reading the response.
+    AwaitingResponse(PendingHandshake),
+    /// Frames flow; the closing handshake is tracked by the two halves.
+    Open,
+    /// The server answered without upgrading; the transport should close once the response is
+    /// sent.
+    Refused,
+    /// The end was reported.
+    Closed,
+}
+
+/// What a connection waits for from the peer, so the caller can apply its own deadline.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Waiting {
+    /// Server: the client's request (a handshake deadline applies).
+    Request,
+    /// Server: nothing from the peer; the caller must accept or reject the request.
+    Decision,
+    /// Client: the server's response (a handshake deadline applies).
+    Response,
+    /// Messages, open-ended (an idle deadline or keepalive ping applies).
+    Messages,
+    /// The peer's Close reply to ours (a close deadline applies, §7.1.1).
+    CloseReply,
+    /// Client: the server's closing of the transport after the closing handshake (§7.1.1).
+    TransportClose,
+    /// Nothing: the connection is over.
+    Nothing,
+}
+
+/// A WebSocket connection for either role, as a sans-IO state machine.
+///
+/// Methods come in four groups, in the manner of quinn-proto:
+/// - inputs: [`receive`](Connection::receive) the bytes that arrived, in any chunking, and
+///   [`receive_eof`](Connection::receive_eof) when the transport ended;
+/// - events: [`poll_event`](Connection::poll_event) until it returns `None`;
+/// - commands: [`accept`](Connection::accept) / [`reject`](Connection::reject) a handshake,
+///   [`send_text`](Connection::send_text), [`send_binary`](Connection::send_binary),
+///   [`send_ping`](Connection::send_ping), [`close`](Connection::close), streamed messages;
+/// - outputs: [`poll_transmit`](Connection::poll_transmit) the bytes to write, and
+///   [`should_close_transport`](Connection::should_close_transport) /
+///   [`waiting_for`](Connection::waiting_for) for the caller's timers and sockets.
+///
+/// ```
+/// use wsmachine::handshake::ClientHandshake;
+/// use wsmachine::{Config, Connection, Event};
+///
+/// let mut server = Connection::server(Config::default());
+/// let mut client = Connection::client(ClientHandshake::new("ws://localhost/chat")?, Config::default())?;
+/// let mut wire = Vec::new();
+///
+/// // Client -> server: the request. The server reports it and the caller accepts.
+/// client.poll_transmit(&mut wire);
+/// server.receive(&wire);
+/// wire.clear();
+/// let Some(Ok(Event::Request(request))) = server.poll_event() else { panic!() };
+/// server.accept(request.accept())?;
+///
+/// // Server -> client: the 101, then a message.
+/// server.send_text("hello")?;
+/// server.poll_transmit(&mut wire);
+/// client.receive(&wire);
+/// wire.clear();
+/// assert!(matches!(client.poll_event(), Some(Ok(Event::Accepted(_)))));
+/// let Some(Ok(Event::Text(text))) = client.poll_event() else { panic!() };
+/// assert_eq!(text.as_str(), "hello");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug)]
+pub struct Connection<R = DefaultRandom> {
+    role: Role,
+    config: Config,
+    state: State,
+    receiver: Receiver,
+    sender: Sender<R>,
+    negotiated: Negotiated,
+    /// The code this end failed the connection with, if it did.
+    failed_with: Option<CloseCode>,
+}
+
+impl Connection<ServerOnly> {
+    #[cfg(not(feature = "std"))]
+    fn server_random() -> ServerOnly {
+        ServerOnly(())
+    }
+}
+
+#[cfg(feature = "std")]
+impl Connection<crate::OsSeededRandom> {
+    /// A server connection waiting for the client's opening handshake.
+    #[must_use]
+    pub fn server(config: Config) -> Self {
+        Connection::new_server(config, crate::OsSeededRandom::new())
+    }
+
+    /// A client connection whose opening handshake request is already queued for output, with
+    /// keys from the operating system's randomness.
+    pub fn client(handshake: ClientHandshake, config: Config) -> Result<Self, RequestBuildError> {
+        Connection::client_with(handshake, config, crate::OsSeededRandom::new())
+    }
+
+    /// A connection already open after a handshake done elsewhere (a hyper upgrade, an HTTP/2
+    /// extended CONNECT), given this end's role and what was negotiated.
+    #[must_use]
+    pub fn open(role: Role, negotiated: Negotiated, config: Config) -> Self {
+        Connection::open_with(role, negotiated, config, crate::OsSeededRandom::new())
+    }
+}
+
+#[cfg(not(feature = "std"))]
+impl Connection<ServerOnly> {
+    /// A server connection waiting for the client's opening handshake.
+    #[must_use]
+    pub fn server(config: Config) -> Self {
+        Connection::new_server(config, Connection::server_random())
+    }
+}
+
+impl<R: RandomSource> Connection<R> {
+    fn new_server(config: Config, random: R) -> Self {
+        Connection {
+            role: Role::Server,
+            state: State::AwaitingRequest,
+            receiver: Receiver::new(Role::Server, &config),
+            sender: Sender::new(
+                Role::Server,
+                random,
+                config.max_buffered_output,
+                config.fragment_size,
+            ),
+            config,
+            negotiated: Negotiated::default(),
+            failed_with: None,
+        }
+    }
+
+    /// A client connection with keys from `random`; its request is queued for output.
+    pub fn client_with(
+        handshake: ClientHandshake,
+        config: Config,
+        mut random: R,
+    ) -> Result<Self, RequestBuildError> {
+        let mut request = Vec::new();
+        let pending =
+            handshake.limits(config.handshake).write_request(&mut random, &mut request)?;
+        let mut sender =
+            Sender::new(Role::Client, random, config.max_buffered_output, config.fragment_size);
+        sender.queue_raw(&request);
+        Ok(Connection {
+            role: Role::Client,
+            state: State::AwaitingResponse(pending),
+            receiver: Receiver::new(Role::Client, &config),
+            sender,
+            config,
+            negotiated: Negotiated::default(),
+            failed_with: None,
+        })
+    }
+
+    /// An open connection with keys from `random` (see [`Connection::open`]).
+    pub fn open_with(role: Role, negotiated: Negotiated, config: Config, random: R) -> Self {
+        let mut connection = Connection {
+            role,
+            state: State::Open,
+            receiver: Receiver::new(role, &config),
+            sender: Sender::new(role, random, config.max_buffered_output, config.fragment_size),
+            config,
+            negotiated: Negotiated::default(),
+            failed_with: None,
+        };
+        connection.set_negotiated(negotiated);
+        connection
+    }
+
+    fn set_negotiated(&mut self, negotiated: Negotiated) {
+        // No extension claims RSV bits yet; permessage-deflate will claim RSV1.
+        self.receiver.set_allowed_rsv(crate::frame::Rsv::NONE);
+        self.negotiated = negotiated;
+    }
+
+    // ----- getters -----
+
+    /// This end's role.
+    #[must_use]
+    pub fn role(&self) -> Role {
+        self.role
+    }
+
+    /// The configuration.
+    #[must_use]
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// What the handshake negotiated (empty before it completes).
+    #[must_use]
+    pub fn negotiated(&self) -> &Negotiated {
+        &self.negotiated
+    }
+
+    /// Whether messages can flow: the handshake is done and no Close was sent or received.
+    #[must_use]
+    pub fn is_open(&self) -> bool {
+        matches!(self.state, State::Open)
+            && !self.sender.close_sent()
+            && !self.receiver.close_received()
+    }
+
+    /// What the connection waits for from the peer, for the caller's deadlines.
+    #[must_use]
+    pub fn waiting_for(&self) -> Waiting {
+        match &self.state {
+            State::AwaitingRequest => Waiting::Request,
+            State::AwaitingDecision => Waiting::Decision,
+            State::AwaitingResponse(_) => Waiting::Response,
+            State::Refused | State::Closed => Waiting::Nothing,
+            State::Open => match (self.sender.close_sent(), self.receiver.close_received()) {
+                _ if self.failed_with.is_some() => Waiting::Nothing,
+                (false, false) => Waiting::Messages,
+                (true, false) => Waiting::CloseReply,
+                (_, true) if self.role == Role::Client && !self.receiver.is_eof() => {
+                    Waiting::TransportClose
+                }
+                (_, true) => Waiting::Nothing,
+            },
+        }
+    }
+
+    /// Whether the caller should close the transport once the output is written: after a
+    /// rejected handshake, after the closing handshake on a server (§7.1.1: the server closes
+    /// first), after the peer's EOF, or after this end failed the connection.
+    #[must_use]
+    pub fn should_close_transport(&self) -> bool {
+        match &self.state {
+            State::Refused | State::Closed => true,
+            State::Open => {
+                self.failed_with.is_some()
+                    || self.receiver.is_eof()
+                    || (self.role == Role::Server
+                        && self.sender.close_sent()
+                        && self.receiver.close_received())
+            }
+            _ => self.receiver.is_eof(),
+        }
+    }
+
+    /// Bytes waiting to be written: the backpressure signal.
+    #[must_use]
+    pub fn buffered_output(&self) -> usize {
+        self.sender.buffered_len()
+    }
+
+    // ----- inputs -----
+
+    /// Takes the bytes that arrived from the peer, in any chunking.
+    pub fn receive(&mut self, bytes: &[u8]) {
+        self.receiver.receive(bytes);
+    }
+
+    /// Records that the peer closed the transport. Without a closing handshake first, the end
+    /// is reported as abnormal closure (1006, §7.1.5).
+    pub fn receive_eof(&mut self) {
+        self.receiver.receive_eof();
+    }
+
+    // ----- events -----
+
+    /// The next event, or `None` until more input arrives. Replies the peer is owed (Pongs,
+    /// the Close reply) are queued for output as a side effect.
+    pub fn poll_event(&mut self) -> Option<Result<Event, ProtocolError>> {
+        let event = match self.state {
+            State::AwaitingRequest => self.poll_request(),
+            State::AwaitingResponse(_) => self.poll_response(),
+            State::Open => self.poll_open(),
+            State::AwaitingDecision | State::Refused | State::Closed => None,
+        };
+        self.forward_replies();
+        event
+    }
+
+    fn poll_request(&mut self) -> Option<Result<Event, ProtocolError>> {
+        let parsed = Request::parse(&self.receiver.buf, &self.config.handshake);
+        let (request, head_len) = match parsed {
+            Ok(Status::Complete(parsed)) => parsed,
+            Ok(Status::Incomplete { .. }) => return self.handshake_eof(),
+            Err(error) => return Some(Err(self.refuse(error))),
+        };
+        bytes::Buf::advance(&mut self.receiver.buf, head_len);
+        self.state = State::AwaitingDecision;
+        Some(match request.classify() {
+            Ok(Incoming::WebSocket(upgrade)) => Ok(Event::Request(upgrade)),
+            Ok(Incoming::Http(request)) => Ok(Event::HttpRequest(request)),
+            Err(error) => Err(self.refuse(error)),
+        })
+    }
+
+    /// Answers an invalid request with its rejection and ends the connection.
+    fn refuse(&mut self, error: crate::handshake::RequestError) -> ProtocolError {
+        let mut response = Vec::new();
+        error.rejection().write(&mut response);
+        self.sender.queue_raw(&response);
+        self.state = State::Refused;
+        error.into()
+    }
+
+    fn poll_response(&mut self) -> Option<Result<Event, ProtocolError>> {
+        let State::AwaitingResponse(pending) = &self.state else { return None };
+        match pending.read_response(&self.receiver.buf) {
+            Ok(Status::Complete((accepted, head_len))) => {
+                bytes::Buf::advance(&mut self.receiver.buf, head_len);
+                self.state = State::Open;
+                self.set_negotiated(accepted.negotiated().clone());
+                Some(Ok(Event::Accepted(accepted)))
+            }
+            Ok(Status::Incomplete { .. }) => self.handshake_eof(),
+            Err(error) => {
+                self.state = State::Refused;
+                Some(Err(error.into()))
+            }
+        }
+    }
+
+    /// The transport ended during the handshake: the connection never opened.
+    fn handshake_eof(&mut self) -> Option<Result<Event, ProtocolError>> {
+        if !self.receiver.is_eof() {
+            return None;
+        }
+        self.state = State::Closed;
+        Some(Ok(Event::Closed(Closed { code: CloseCode::ABNORMAL_CLOSURE, clean: false })))
+    }
+
+    fn poll_open(&mut self) -> Option<Result<Event, ProtocolError>> {
+        if self.failed_with.is_some() {
+            return self.finish(false);
+        }
+        match self.receiver.poll_event() {
+            Some(Err(error)) => {
+                self.failed_with = error.close_code();
+                Some(Err(error))
+            }
+            Some(Ok(Event::Closed(closed))) => {
+                self.state = State::Closed;
+                Some(Ok(Event::Closed(closed)))
+            }
+            Some(Ok(event)) => Some(Ok(event)),
+            None => {
+                // The closing handshake completes when both Closes have passed (§7.1.4).
+                if self.receiver.close_received() && self.sender.close_sent() {
+                    self.forward_replies();
+                    return self.finish(true);
+                }
+                None
+            }
+        }
+    }
+
+    /// Reports the end once.
+    fn finish(&mut self, clean: bool) -> Option<Result<Event, ProtocolError>> {
+        self.state = State::Closed;
+        let code = match (self.failed_with, self.receiver.peer_close_code()) {
+            (Some(code), _) => code,
+            (None, Some(code)) => code,
+            (None, None) => CloseCode::ABNORMAL_CLOSURE,
+        };
+        Some(Ok(Event::Closed(Closed { code, clean })))
+    }
+
+    fn forward_replies(&mut self) {
+        while let Some(reply) = self.receiver.poll_reply() {
+            self.sender.send_reply(reply);
+        }
+    }
+
+    // ----- commands -----
+
+    /// Server: accepts the request reported by [`Event::Request`] with the response built by
+    /// [`UpgradeRequest::accept`](crate::handshake::UpgradeRequest::accept); the 101 is queued
+    /// and the connection is open.
+    pub fn accept(&mut self, accept: Accept<'_>) -> Result<(), AcceptError> {
+        let mut response = Vec::new();
+        let negotiated = accept.write(&mut response)?;
+        self.sender.queue_raw(&response);
+        self.state = State::Open;
+        self.set_negotiated(negotiated);
+        Ok(())
+    }
+
+    /// Server: answers the request with any other response (a 403 for a bad origin, a page
+    /// for a plain HTTP request); the transport should then close.
+    pub fn reject(&mut self, response: &Rejection) {
+        let mut bytes = Vec::new();
+        response.write(&mut bytes);
+        self.sender.queue_raw(&bytes);
+        self.state = State::Refused;
+    }
+
+    fn open_sender(&mut self) -> Result<&mut Sender<R>, SendError> {
+        match self.state {
+            State::Open if self.failed_with.is_none() => Ok(&mut self.sender),
+            State::Open | State::Closed => Err(SendError::Closing),
+            _ => Err(SendError::NotOpen),
+        }
+    }
+
+    /// Queues a text message.
+    pub fn send_text(&mut self, text: &str) -> Result<(), SendError> {
+        self.open_sender()?.send_text(text)
+    }
+
+    /// Queues a binary message.
+    pub fn send_binary(&mut self, data: &[u8]) -> Result<(), SendError> {
+        self.open_sender()?.send_binary(data)
+    }
+
+    /// Queues a Ping (at most 125 bytes, §5.5.2); the caller measures the round trip.
+    pub fn send_ping(&mut self, payload: &[u8]) -> Result<(), SendError> {
+        self.open_sender()?.send_ping(payload)
+    }
+
+    /// Queues an unsolicited Pong, a one-way heartbeat (§5.5.3).
+    pub fn send_pong(&mut self, payload: &[u8]) -> Result<(), SendError> {
+        self.open_sender()?.send_pong(payload)
+    }
+
+    /// Starts the closing handshake (§7.1.2): queues a Close; no message can follow.
+    pub fn close(&mut self, code: CloseCode, reason: &str) -> Result<(), SendError> {
+        self.open_sender()?.send_close(code, reason)
+    }
+
+    /// Starts a message sent in pieces; see [`Sender::begin_message`].
+    pub fn begin_message(
+        &mut self,
+        kind: MessageKind,
+        first_piece: &[u8],
+        last: bool,
+    ) -> Result<(), SendError> {
+        self.open_sender()?.begin_message(kind, first_piece, last)
+    }
+
+    /// Sends the next piece of a message begun with [`begin_message`](Connection::begin_message).
+    pub fn send_piece(&mut self, piece: &[u8], last: bool) -> Result<(), SendError> {
+        self.open_sender()?.send_piece(piece, last)
+    }
+
+    // ----- outputs -----
+
+    /// Appends every byte waiting to be written to `out` (control frames ahead of queued data)
+    /// and returns how many.
+    pub fn poll_transmit(&mut self, out: &mut Vec<u8>) -> usize {
+        self.forward_replies();
+        self.sender.poll_transmit(out)
+    }
+
+    /// Splits an open connection into halves that separate tasks or threads can own without a
+    /// lock; the caller forwards [`Receiver::poll_reply`] values to [`Sender::send_reply`].
+    pub fn split(self) -> (Receiver, Sender<R>) {
+        (self.receiver, self.sender)
+    }
+}

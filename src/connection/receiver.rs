@@ -1,0 +1,422 @@
+//! The receiving half: bytes in, frames checked and messages assembled, events out.
+
+use bytes::{Buf, Bytes, BytesMut};
+
+use super::sender::Reply;
+use crate::error::ProtocolError;
+use crate::event::{CloseFrame, Closed, Event, MessageKind, Piece, Text};
+use crate::frame::{
+    apply_mask_at, CloseBody, CloseCode, FrameHeader, HeaderRules, Opcode, Status, Utf8Validator,
+};
+use crate::{Config, Role};
+
+/// Where the receiving half is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ReceiveState {
+    /// Frames are expected.
+    Open,
+    /// The peer's Close arrived: anything after it is ignored (§5.5.1).
+    CloseReceived,
+    /// A protocol error failed the connection: input is discarded (§7.1.7).
+    Failed,
+    /// The transport ended and that was reported.
+    Ended,
+}
+
+/// A message whose frames are still arriving.
+#[derive(Debug)]
+struct Message {
+    kind: MessageKind,
+    /// The assembled payload; empty once the message is streamed.
+    data: BytesMut,
+    len: u64,
+    fragments: u32,
+    /// Delivered as [`Piece`]s rather than assembled.
+    streaming: bool,
+    /// Whether a piece of it has been delivered.
+    delivered_first_piece: bool,
+}
+
+/// A frame of a streamed message whose payload is being delivered as it arrives.
+#[derive(Debug, Clone, Copy)]
+struct PartialFrame {
+    header: FrameHeader,
+    /// Payload bytes already delivered.
+    done: u64,
+}
+
+/// The receiving half of a connection: takes the bytes that arrived and reports events.
+///
+/// It never allocates for a length a header declares: payload bytes are kept as they arrive,
+/// and a frame or message over the configured limits fails before its bytes are awaited.
+#[derive(Debug)]
+pub struct Receiver {
+    rules: HeaderRules,
+    max_message_len: u64,
+    max_fragments: u32,
+    stream_above: Option<u64>,
+    auto_pong: bool,
+    pub(crate) buf: BytesMut,
+    state: ReceiveState,
+    eof: bool,
+    message: Option<Message>,
+    partial: Option<PartialFrame>,
+    utf8: Utf8Validator,
+    pong_owed: Option<Bytes>,
+    close_owed: Option<Option<CloseCode>>,
+    /// The peer's close code, once its Close arrived.
+    peer_close: Option<CloseCode>,
+}
+
+impl Receiver {
+    pub(crate) fn new(role: Role, config: &Config) -> Receiver {
+        let mut rules = HeaderRules::new(role);
+        rules.max_payload_len = config.max_frame_len;
+        rules.allow_non_minimal_length = config.allow_non_minimal_length;
+        Receiver {
+            rules,
+            max_message_len: config.max_message_len,
+            max_fragments: config.max_fragments,
+            stream_above: config.stream_messages_above,
+            auto_pong: config.auto_pong,
+            buf: BytesMut::new(),
+            state: ReceiveState::Open,
+            eof: false,
+            message: None,
+            partial: None,
+            utf8: Utf8Validator::new(),
+            pong_owed: None,
+            close_owed: None,
+            peer_close: None,
+        }
+    }
+
+    /// Lets the negotiated extensions claim RSV bits (§5.2).
+    pub(crate) fn set_allowed_rsv(&mut self, rsv: crate::frame::Rsv) {
+        self.rules.allowed_rsv = rsv;
+    }
+
+    /// Takes bytes that arrived from the peer, in any chunking. After a protocol error or the
+    /// peer's Close they are discarded.
+    pub fn receive(&mut self, bytes: &[u8]) {
+        if self.state == ReceiveState::Open && !self.eof {
+            self.buf.extend_from_slice(bytes);
+        }
+    }
+
+    /// Records that the peer closed its side of the transport (EOF).
+    pub fn receive_eof(&mut self) {
+        self.eof = true;
+    }
+
+    /// Whether the peer's Close has arrived.
+    #[must_use]
+    pub fn close_received(&self) -> bool {
+        self.peer_close.is_some()
+    }
+
+    /// The peer's close code, once its Close arrived (1005 if it sent none).
+    pub(crate) fn peer_close_code(&self) -> Option<CloseCode> {
+        self.peer_close
+    }
+
+    /// Whether the transport has ended.
+    #[must_use]
+    pub fn is_eof(&self) -> bool {
+        self.eof
+    }
+
+    /// Bytes received and not yet turned into events.
+    #[must_use]
+    pub fn buffered_len(&self) -> usize {
+        self.buf.len()
+    }
+
+    /// The next thing owed to the peer: the Close reply first, then the latest Ping's Pong
+    /// (§5.5.3 lets an endpoint answer only the most recent Ping). At most one of each is
+    /// held, whatever the peer sends.
+    pub fn poll_reply(&mut self) -> Option<Reply> {
+        if let Some(code) = self.close_owed.take() {
+            self.pong_owed = None;
+            return Some(Reply::Close(code));
+        }
+        self.pong_owed.take().map(Reply::Pong)
+    }
+
+    /// The next event, or `None` until more bytes arrive. A protocol error is returned once;
+    /// its Close is then owed (see [`poll_reply`](Receiver::poll_reply)).
+    pub fn poll_event(&mut self) -> Option<Result<Event, ProtocolError>> {
+        loop {
+            match self.state {
+                ReceiveState::Open => {}
+                ReceiveState::CloseReceived | ReceiveState::Failed => return self.poll_end(),
+                ReceiveState::Ended => return None,
+            }
+            if let Some(partial) = self.partial {
+                return self.continue_partial(partial);
+            }
+            let (header, header_len) = match FrameHeader::parse(&self.buf, &self.rules) {
+                Ok(Status::Complete(parsed)) => parsed,
+                Ok(Status::Incomplete { .. }) => return self.poll_end(),
+                Err(error) => return Some(Err(self.fail(error.into()))),
+            };
+            if header.opcode.is_data() {
+                if let Err(error) = self.check_data_frame(&header) {
+                    return Some(Err(self.fail(error)));
+                }
+                if self.should_stream(&header) {
+                    if let Some(flushed) = self.start_streaming(&header, header_len) {
+                        return Some(Ok(flushed));
+                    }
+                    continue;
+                }
+            }
+            // A length that does not fit in memory cannot be in the buffer yet.
+            let frame_len = usize::try_from(header.payload_len)
+                .map_or(usize::MAX, |payload_len| payload_len.saturating_add(header_len));
+            if self.buf.len() < frame_len {
+                return self.poll_end();
+            }
+            let mut payload = self.buf.split_to(frame_len);
+            payload.advance(header_len);
+            if let Some(key) = header.mask {
+                apply_mask_at(&mut payload, key, 0);
+            }
+            match self.on_frame(header, payload) {
+                Some(result) => return Some(result),
+                None => continue,
+            }
+        }
+    }
+
+    /// After the last complete frame: the end of the transport, once, if it has come.
+    fn poll_end(&mut self) -> Option<Result<Event, ProtocolError>> {
+        if !self.eof || self.state == ReceiveState::Ended {
+            return None;
+        }
+        let closed = match self.peer_close {
+            Some(code) => Closed { code, clean: true },
+            None => Closed { code: CloseCode::ABNORMAL_CLOSURE, clean: false },
+        };
+        self.state = ReceiveState::Ended;
+        Some(Ok(Event::Closed(closed)))
+    }
+
+    /// Fragmentation and size rules of a data frame's header (§5.4), before its payload.
+    fn check_data_frame(&self, header: &FrameHeader) -> Result<(), ProtocolError> {
+        match (header.opcode, &self.message) {
+            (Opcode::Continuation, None) => return Err(ProtocolError::UnexpectedContinuation),
+            (Opcode::Text | Opcode::Binary, Some(_)) => {
+                return Err(ProtocolError::ExpectedContinuation)
+            }
+            _ => {}
+        }
+        let (so_far, fragments) = self.message.as_ref().map_or((0, 0), |m| (m.len, m.fragments));
+        if so_far.saturating_add(header.payload_len) > self.max_message_len {
+            return Err(ProtocolError::MessageTooBig { max: self.max_message_len });
+        }
+        if fragments >= self.max_fragments {
+            return Err(ProtocolError::TooManyFragments { max: self.max_fragments });
+        }
+        Ok(())
+    }
+
+    fn should_stream(&self, header: &FrameHeader) -> bool {
+        let so_far = self.message.as_ref().map_or(0, |m| m.len);
+        self.message.as_ref().is_some_and(|m| m.streaming)
+            || self
+                .stream_above
+                .is_some_and(|limit| so_far.saturating_add(header.payload_len) > limit)
+    }
+
+    /// Turns the message this frame belongs to into a stream and starts delivering the frame.
+    /// Returns the assembled beginning of the message as a first piece, if there was one.
+    fn start_streaming(&mut self, header: &FrameHeader, header_len: usize) -> Option<Event> {
+        if let Some(message) = &mut self.message {
+            if !message.streaming {
+                message.streaming = true;
+                if !message.data.is_empty() {
+                    message.delivered_first_piece = true;
+                    let data = message.data.split().freeze();
+                    return Some(Event::Piece(Piece {
+                        kind: message.kind,
+                        data,
+                        first: true,
+                        last: false,
+                    }));
+                }
+            }
+        } else {
+            let kind =
+                if header.opcode == Opcode::Text { MessageKind::Text } else { MessageKind::Binary };
+            self.utf8.reset();
+            self.message = Some(Message {
+                kind,
+                data: BytesMut::new(),
+                len: 0,
+                fragments: 0,
+                streaming: true,
+                delivered_first_piece: false,
+            });
+        }
+        if let Some(message) = &mut self.message {
+            message.len += header.payload_len;
+            message.fragments += 1;
+        }
+        self.buf.advance(header_len);
+        self.partial = Some(PartialFrame { header: *header, done: 0 });
+        None
+    }
+
+    /// Delivers what has arrived of a streamed frame's payload.
+    fn continue_partial(
+        &mut self,
+        mut partial: PartialFrame,
+    ) -> Option<Result<Event, ProtocolError>> {
+        let remaining = partial.header.payload_len - partial.done;
+        let available =
+            usize::try_from(remaining).map_or(self.buf.len(), |r| r.min(self.buf.len()));
+        if available == 0 && remaining > 0 {
+            return self.poll_end();
+        }
+        let mut data = self.buf.split_to(available);
+        if let Some(key) = partial.header.mask {
+            // Only the offset modulo 4 matters, so truncating it on 32-bit targets is harmless.
+            #[allow(clippy::cast_possible_truncation)]
+            apply_mask_at(&mut data, key, partial.done as usize);
+        }
+        partial.done += available as u64;
+        let frame_done = partial.done == partial.header.payload_len;
+        self.partial = if frame_done { None } else { Some(partial) };
+        let last = frame_done && partial.header.fin;
+        let message = self.message.as_mut()?;
+        let kind = message.kind;
+        let first = !message.delivered_first_piece;
+        message.delivered_first_piece = true;
+        if last {
+            self.message = None;
+        }
+        if kind == MessageKind::Text {
+            let checked =
+                self.utf8.feed(&data).and_then(|()| if last { self.utf8.finish() } else { Ok(()) });
+            if let Err(error) = checked {
+                return Some(Err(self.fail(error.into())));
+            }
+        }
+        Some(Ok(Event::Piece(Piece { kind, data: data.freeze(), first, last })))
+    }
+
+    /// Handles a whole frame; `None` when it completes nothing the caller sees yet.
+    fn on_frame(
+        &mut self,
+        header: FrameHeader,
+        payload: BytesMut,
+    ) -> Option<Result<Event, ProtocolError>> {
+        match header.opcode {
+            Opcode::Ping => {
+                let payload = payload.freeze();
+                if self.auto_pong {
+                    self.pong_owed = Some(payload.clone());
+                }
+                Some(Ok(Event::Ping(payload)))
+            }
+            Opcode::Pong => Some(Ok(Event::Pong(payload.freeze()))),
+            Opcode::Close => Some(self.on_close(payload.freeze())),
+            Opcode::Text | Opcode::Binary if header.fin => {
+                Some(self.on_whole_message(header.opcode, payload))
+            }
+            Opcode::Text | Opcode::Binary => {
+                let kind = if header.opcode == Opcode::Text {
+                    MessageKind::Text
+                } else {
+                    MessageKind::Binary
+                };
+                self.utf8.reset();
+                if kind == MessageKind::Text {
+                    if let Err(error) = self.utf8.feed(&payload) {
+                        return Some(Err(self.fail(error.into())));
+                    }
+                }
+                self.message = Some(Message {
+                    kind,
+                    len: payload.len() as u64,
+                    data: payload,
+                    fragments: 1,
+                    streaming: false,
+                    delivered_first_piece: false,
+                });
+                None
+            }
+            Opcode::Continuation => self.on_continuation(header.fin, &payload),
+        }
+    }
+
+    fn on_whole_message(
+        &mut self,
+        opcode: Opcode,
+        payload: BytesMut,
+    ) -> Result<Event, ProtocolError> {
+        if opcode == Opcode::Binary {
+            return Ok(Event::Binary(payload.freeze()));
+        }
+        self.utf8.reset();
+        if let Err(error) = self.utf8.feed(&payload).and_then(|()| self.utf8.finish()) {
+            return Err(self.fail(error.into()));
+        }
+        Ok(Event::Text(Text::from_validated(payload.freeze())))
+    }
+
+    fn on_continuation(
+        &mut self,
+        fin: bool,
+        payload: &[u8],
+    ) -> Option<Result<Event, ProtocolError>> {
+        let message = self.message.as_mut()?;
+        message.data.extend_from_slice(payload);
+        message.len += payload.len() as u64;
+        message.fragments += 1;
+        let kind = message.kind;
+        if kind == MessageKind::Text {
+            let checked =
+                self.utf8
+                    .feed(payload)
+                    .and_then(|()| if fin { self.utf8.finish() } else { Ok(()) });
+            if let Err(error) = checked {
+                return Some(Err(self.fail(error.into())));
+            }
+        }
+        if !fin {
+            return None;
+        }
+        let data = self.message.take()?.data.freeze();
+        Some(Ok(match kind {
+            MessageKind::Text => Event::Text(Text::from_validated(data)),
+            MessageKind::Binary => Event::Binary(data),
+        }))
+    }
+
+    fn on_close(&mut self, payload: Bytes) -> Result<Event, ProtocolError> {
+        let code = match CloseBody::parse(&payload) {
+            Ok(body) => body.map(|body| body.code()),
+            Err(error) => return Err(self.fail(error.into())),
+        };
+        self.state = ReceiveState::CloseReceived;
+        self.buf.clear();
+        self.close_owed = Some(code);
+        let code = code.unwrap_or(CloseCode::NO_STATUS_RECEIVED);
+        self.peer_close = Some(code);
+        let reason = if payload.len() > 2 { payload.slice(2..) } else { Bytes::new() };
+        Ok(Event::Close(CloseFrame { code, reason: Text::from_validated(reason) }))
+    }
+
+    /// Fails the connection (§7.1.7): the error's Close is owed, input is discarded.
+    fn fail(&mut self, error: ProtocolError) -> ProtocolError {
+        self.state = ReceiveState::Failed;
+        self.buf.clear();
+        self.message = None;
+        self.partial = None;
+        self.pong_owed = None;
+        self.close_owed = error.close_code().map(Some);
+        error
+    }
+}

@@ -1,0 +1,275 @@
+//! The sending half: frames encoded into an output buffer, control frames ahead of data.
+
+use alloc::vec::Vec;
+
+use crate::error::SendError;
+use crate::event::MessageKind;
+use crate::frame::{
+    apply_mask, CloseBody, CloseCode, FrameHeader, Opcode, MAX_CONTROL_PAYLOAD_LEN, MAX_HEADER_LEN,
+};
+use crate::random::RandomSource;
+use crate::Role;
+
+/// What the receiving half owes the peer, for the sending half to send (§5.5.2, §5.5.1).
+///
+/// With a whole [`Connection`](crate::Connection) this travels by itself. After
+/// [`Connection::split`](crate::Connection::split), the caller moves each reply from
+/// [`Receiver::poll_reply`](crate::Receiver::poll_reply) to [`Sender::send_reply`] by whatever
+/// channel joins the two halves: no lock is involved.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Reply {
+    /// A Pong echoing a Ping's payload.
+    Pong(bytes::Bytes),
+    /// The Close reply, echoing the peer's status code (`None` if the peer sent none).
+    Close(Option<CloseCode>),
+}
+
+/// Where a sender is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum SendState {
+    /// Messages may be sent.
+    Open,
+    /// A streamed message of this kind is in progress: only its pieces and control frames.
+    Streaming,
+    /// A Close was sent: nothing more but nothing else.
+    CloseSent,
+}
+
+/// The sending half of a connection: encodes frames into its output buffer.
+///
+/// Control frames queue ahead of data frames that have not been taken yet (§5.4 allows control
+/// frames between the fragments of a message), so a Pong or Close is not stuck behind megabytes
+/// of data.
+#[derive(Debug)]
+pub struct Sender<R> {
+    role: Role,
+    random: R,
+    state: SendState,
+    stream_kind: MessageKind,
+    control: Vec<u8>,
+    data: Vec<u8>,
+    max_buffered: usize,
+    fragment_size: Option<usize>,
+}
+
+impl<R: RandomSource> Sender<R> {
+    pub(crate) fn new(
+        role: Role,
+        random: R,
+        max_buffered: usize,
+        fragment_size: Option<usize>,
+    ) -> Self {
+        Sender {
+            role,
+            random,
+            state: SendState::Open,
+            stream_kind: MessageKind::Binary,
+            control: Vec::new(),
+            data: Vec::new(),
+            max_buffered,
+            fragment_size: fragment_size.filter(|&size| size > 0),
+        }
+    }
+
+    /// Queues bytes written elsewhere (the handshake) for output.
+    pub(crate) fn queue_raw(&mut self, bytes: &[u8]) {
+        self.data.extend_from_slice(bytes);
+    }
+
+    /// Queues a text message, fragmented at the configured size.
+    pub fn send_text(&mut self, text: &str) -> Result<(), SendError> {
+        self.send_message(Opcode::Text, text.as_bytes())
+    }
+
+    /// Queues a binary message, fragmented at the configured size.
+    pub fn send_binary(&mut self, data: &[u8]) -> Result<(), SendError> {
+        self.send_message(Opcode::Binary, data)
+    }
+
+    /// Queues a Ping; its payload must be at most 125 bytes (§5.5).
+    pub fn send_ping(&mut self, payload: &[u8]) -> Result<(), SendError> {
+        self.send_control(Opcode::Ping, payload)
+    }
+
+    /// Queues an unsolicited Pong (a heartbeat, §5.5.3); at most 125 bytes.
+    pub fn send_pong(&mut self, payload: &[u8]) -> Result<(), SendError> {
+        self.send_control(Opcode::Pong, payload)
+    }
+
+    /// Queues a Close with a code allowed on the wire and a reason of at most 123 bytes
+    /// (§5.5.1); after it no message can be sent.
+    pub fn send_close(&mut self, code: CloseCode, reason: &str) -> Result<(), SendError> {
+        let body = CloseBody::new(code, reason).map_err(SendError::InvalidClose)?;
+        let mut payload = [0u8; MAX_CONTROL_PAYLOAD_LEN];
+        let len = body.encode(&mut payload).map_err(SendError::InvalidClose)?;
+        self.send_control(Opcode::Close, &payload[..len])?;
+        self.state = SendState::CloseSent;
+        Ok(())
+    }
+
+    /// Sends what the receiving half owes the peer. A Close reply after this end already sent
+    /// a Close is dropped: each end sends one Close.
+    pub fn send_reply(&mut self, reply: Reply) {
+        match reply {
+            Reply::Pong(payload) => {
+                // A Ping's payload is at most 125 bytes; after our Close nothing more is sent,
+                // and the Pong is dropped.
+                let _ = self.send_control(Opcode::Pong, &payload);
+            }
+            Reply::Close(code) => {
+                if self.state == SendState::CloseSent {
+                    return;
+                }
+                let mut payload = [0u8; 2];
+                let len = match code {
+                    Some(code) => {
+                        payload = code.as_u16().to_be_bytes();
+                        2
+                    }
+                    None => 0,
+                };
+                let _ = self.send_control(Opcode::Close, &payload[..len]);
+                self.state = SendState::CloseSent;
+            }
+        }
+    }
+
+    /// Starts a message to be sent in pieces (a 1 GiB upload in constant memory); until
+    /// [`send_piece`](Sender::send_piece) with `last`, only its pieces and control frames can
+    /// be sent.
+    pub fn begin_message(
+        &mut self,
+        kind: MessageKind,
+        first_piece: &[u8],
+        last: bool,
+    ) -> Result<(), SendError> {
+        self.check_can_send_data()?;
+        let opcode = match kind {
+            MessageKind::Text => Opcode::Text,
+            MessageKind::Binary => Opcode::Binary,
+        };
+        self.stream_kind = kind;
+        self.push_data_frame(opcode, first_piece, last);
+        if !last {
+            self.state = SendState::Streaming;
+        }
+        Ok(())
+    }
+
+    /// Sends the next piece of the message begun with [`begin_message`](Sender::begin_message);
+    /// `last` ends it.
+    pub fn send_piece(&mut self, piece: &[u8], last: bool) -> Result<(), SendError> {
+        match self.state {
+            SendState::Streaming => {}
+            SendState::Open => return Err(SendError::NoStream),
+            SendState::CloseSent => return Err(SendError::Closing),
+        }
+        self.check_room(piece.len())?;
+        self.push_data_frame(Opcode::Continuation, piece, last);
+        if last {
+            self.state = SendState::Open;
+        }
+        Ok(())
+    }
+
+    /// Whether a Close was sent.
+    #[must_use]
+    pub fn close_sent(&self) -> bool {
+        self.state == SendState::CloseSent
+    }
+
+    /// How many bytes wait to be taken: the backpressure signal.
+    #[must_use]
+    pub fn buffered_len(&self) -> usize {
+        self.control.len() + self.data.len()
+    }
+
+    /// Appends all waiting output to `out`, control frames first, and returns how many bytes.
+    pub fn poll_transmit(&mut self, out: &mut Vec<u8>) -> usize {
+        let len = self.buffered_len();
+        if out.is_empty() && self.control.is_empty() {
+            // Hand over the whole buffer rather than copying it.
+            core::mem::swap(out, &mut self.data);
+            return len;
+        }
+        out.extend_from_slice(&self.control);
+        out.extend_from_slice(&self.data);
+        self.control.clear();
+        self.data.clear();
+        len
+    }
+
+    fn send_message(&mut self, opcode: Opcode, payload: &[u8]) -> Result<(), SendError> {
+        self.check_can_send_data()?;
+        self.check_room(payload.len())?;
+        match self.fragment_size {
+            Some(size) if payload.len() > size => {
+                let mut pieces = payload.chunks(size).peekable();
+                let mut opcode = opcode;
+                while let Some(piece) = pieces.next() {
+                    self.push_data_frame(opcode, piece, pieces.peek().is_none());
+                    opcode = Opcode::Continuation;
+                }
+            }
+            _ => self.push_data_frame(opcode, payload, true),
+        }
+        Ok(())
+    }
+
+    fn check_can_send_data(&self) -> Result<(), SendError> {
+        match self.state {
+            SendState::Open => Ok(()),
+            SendState::Streaming => Err(SendError::StreamInProgress),
+            SendState::CloseSent => Err(SendError::Closing),
+        }
+    }
+
+    fn check_room(&self, payload_len: usize) -> Result<(), SendError> {
+        if self.buffered_len().saturating_add(payload_len) > self.max_buffered {
+            return Err(SendError::OutputFull);
+        }
+        Ok(())
+    }
+
+    fn send_control(&mut self, opcode: Opcode, payload: &[u8]) -> Result<(), SendError> {
+        if payload.len() > MAX_CONTROL_PAYLOAD_LEN {
+            return Err(SendError::ControlTooLong);
+        }
+        if self.state == SendState::CloseSent {
+            return Err(SendError::Closing);
+        }
+        let mask = self.next_mask();
+        push_frame(&mut self.control, opcode, payload, true, mask);
+        Ok(())
+    }
+
+    fn push_data_frame(&mut self, opcode: Opcode, payload: &[u8], fin: bool) {
+        let mask = self.next_mask();
+        push_frame(&mut self.data, opcode, payload, fin, mask);
+    }
+
+    /// A fresh masking key for a client's frame (§5.3), none for a server's.
+    fn next_mask(&mut self) -> Option<[u8; 4]> {
+        self.role.masks_outgoing_frames().then(|| {
+            let mut key = [0u8; 4];
+            self.random.fill_bytes(&mut key);
+            key
+        })
+    }
+}
+
+/// Appends one frame to `out`, masking the payload when a key is given.
+fn push_frame(out: &mut Vec<u8>, opcode: Opcode, payload: &[u8], fin: bool, mask: Option<[u8; 4]>) {
+    let mut header = FrameHeader::new(opcode, payload.len() as u64).with_fin(fin);
+    header.mask = mask;
+    let mut head = [0u8; MAX_HEADER_LEN];
+    let head_len = header.encode(&mut head).unwrap_or(0);
+    out.reserve(head_len + payload.len());
+    out.extend_from_slice(&head[..head_len]);
+    let start = out.len();
+    out.extend_from_slice(payload);
+    if let Some(key) = mask {
+        apply_mask(&mut out[start..], key);
+    }
+}

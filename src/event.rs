@@ -1,0 +1,137 @@
+//! What a connection reports: handshake outcomes, messages, control frames, the end.
+
+use bytes::Bytes;
+
+use crate::frame::CloseCode;
+use crate::handshake::{Accepted, Request, UpgradeRequest};
+
+/// Something that happened on a connection, returned by
+/// [`Connection::poll_event`](crate::Connection::poll_event).
+///
+/// Payloads are [`Bytes`] cut out of the receive buffer without copying (except for messages
+/// assembled from several frames), so an event can be sent straight back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Event {
+    /// Server: a valid WebSocket opening handshake arrived. Answer with
+    /// [`Connection::accept`](crate::Connection::accept) or
+    /// [`Connection::reject`](crate::Connection::reject).
+    Request(UpgradeRequest),
+    /// Server: a plain HTTP request (not an upgrade) arrived. Answer with
+    /// [`Connection::reject`](crate::Connection::reject), which writes any response.
+    HttpRequest(Request),
+    /// Client: the server accepted the handshake; the connection is open.
+    Accepted(Accepted),
+    /// A complete text message (§5.6), valid UTF-8.
+    Text(Text),
+    /// A complete binary message.
+    Binary(Bytes),
+    /// Part of a message too large to assemble (see
+    /// [`Config::stream_messages_above`](crate::Config::stream_messages_above)).
+    Piece(Piece),
+    /// A Ping (§5.5.2); with `auto_pong` the Pong is already queued.
+    Ping(Bytes),
+    /// A Pong (§5.5.3).
+    Pong(Bytes),
+    /// The peer's Close (§5.5.1): its code (1005 when it sent none) and reason. The reply is
+    /// queued unless this endpoint had already sent a Close.
+    Close(CloseFrame),
+    /// The connection is over: the closing handshake finished, or the transport ended first.
+    /// Nothing more will be reported.
+    Closed(Closed),
+}
+
+/// Text that is known to be valid UTF-8, held as [`Bytes`].
+///
+/// The crate forbids `unsafe`, so [`Text::as_str`] checks the bytes again (with SIMD, at many
+/// GB/s) rather than trusting them unchecked.
+///
+/// ```
+/// use wsmachine::Text;
+///
+/// let text = Text::from("héllo");
+/// assert_eq!(text.as_str(), "héllo");
+/// assert_eq!(text.as_bytes().len(), 6);
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
+pub struct Text(Bytes);
+
+impl Text {
+    /// Text from bytes the caller has validated.
+    pub(crate) fn from_validated(bytes: Bytes) -> Text {
+        Text(bytes)
+    }
+
+    /// The text.
+    #[must_use]
+    pub fn as_str(&self) -> &str {
+        simdutf8::basic::from_utf8(&self.0).unwrap_or_default()
+    }
+
+    /// The UTF-8 bytes.
+    #[must_use]
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.0
+    }
+
+    /// The UTF-8 bytes, without copying.
+    #[must_use]
+    pub fn into_bytes(self) -> Bytes {
+        self.0
+    }
+}
+
+impl From<&str> for Text {
+    fn from(text: &str) -> Text {
+        Text(Bytes::copy_from_slice(text.as_bytes()))
+    }
+}
+
+impl From<alloc::string::String> for Text {
+    fn from(text: alloc::string::String) -> Text {
+        Text(Bytes::from(text))
+    }
+}
+
+/// Whether a message is text or binary.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum MessageKind {
+    /// UTF-8 text.
+    Text,
+    /// Arbitrary bytes.
+    Binary,
+}
+
+/// A piece of a streamed message, in order. For text, the pieces together are valid UTF-8
+/// (checked as they arrive), but a piece may end inside a character.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Piece {
+    /// Text or binary.
+    pub kind: MessageKind,
+    /// The bytes of this piece.
+    pub data: Bytes,
+    /// Whether this is the first piece of its message.
+    pub first: bool,
+    /// Whether this is the last piece of its message.
+    pub last: bool,
+}
+
+/// A Close frame's contents (§5.5.1).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CloseFrame {
+    /// The status code: [`CloseCode::NO_STATUS_RECEIVED`] (1005) if the frame had none.
+    pub code: CloseCode,
+    /// The reason, possibly empty.
+    pub reason: Text,
+}
+
+/// How a connection ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Closed {
+    /// The code to report: the peer's close code after a closing handshake, the code this end
+    /// failed the connection with, or [`CloseCode::ABNORMAL_CLOSURE`] (1006) when the transport
+    /// ended without one (§7.1.5).
+    pub code: CloseCode,
+    /// Whether both Close frames were exchanged (§7.1.4 "cleanly").
+    pub clean: bool,
+}
