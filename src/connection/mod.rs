@@ -57,8 +57,11 @@ enum State {
     /// The server answered without upgrading; the transport should close once the response is
     /// sent.
     Refused,
-    /// The end was reported.
-    Closed,
+    /// The end was reported; `clean` if after a closing handshake.
+    Closed {
+        /// Whether both Close frames were exchanged.
+        clean: bool,
+    },
 }
 
 /// What a connection waits for from the peer, so the caller can apply its own deadline.
@@ -266,7 +269,10 @@ impl<R: RandomSource> Connection<R> {
             State::AwaitingRequest => Waiting::Request,
             State::AwaitingDecision => Waiting::Decision,
             State::AwaitingResponse(_) => Waiting::Response,
-            State::Refused | State::Closed => Waiting::Nothing,
+            State::Closed { clean: true } if self.client_awaits_transport_close() => {
+                Waiting::TransportClose
+            }
+            State::Refused | State::Closed { .. } => Waiting::Nothing,
             State::Open => match (self.sender.close_sent(), self.receiver.close_received()) {
                 _ if self.failed_with.is_some() => Waiting::Nothing,
                 (false, false) => Waiting::Messages,
@@ -285,7 +291,8 @@ impl<R: RandomSource> Connection<R> {
     #[must_use]
     pub fn should_close_transport(&self) -> bool {
         match &self.state {
-            State::Refused | State::Closed => true,
+            State::Closed { clean: true } => !self.client_awaits_transport_close(),
+            State::Refused | State::Closed { .. } => true,
             State::Open => {
                 self.failed_with.is_some()
                     || self.receiver.is_eof()
@@ -295,6 +302,19 @@ impl<R: RandomSource> Connection<R> {
             }
             _ => self.receiver.is_eof(),
         }
+    }
+
+    /// After the closing handshake a client leaves closing the transport to the server
+    /// (§7.1.1), until the server does or the caller's deadline passes.
+    fn client_awaits_transport_close(&self) -> bool {
+        self.role == Role::Client && !self.receiver.is_eof()
+    }
+
+    /// Bytes received and not yet turned into events: bounded by the frame and message limits
+    /// (and, when streaming, by what arrived since the last poll).
+    #[must_use]
+    pub fn receiver_buffered(&self) -> usize {
+        self.receiver.buffered_len()
     }
 
     /// Bytes waiting to be written: the backpressure signal.
@@ -325,7 +345,7 @@ impl<R: RandomSource> Connection<R> {
             State::AwaitingRequest => self.poll_request(),
             State::AwaitingResponse(_) => self.poll_response(),
             State::Open => self.poll_open(),
-            State::AwaitingDecision | State::Refused | State::Closed => None,
+            State::AwaitingDecision | State::Refused | State::Closed { .. } => None,
         };
         self.forward_replies();
         event
@@ -378,7 +398,7 @@ impl<R: RandomSource> Connection<R> {
         if !self.receiver.is_eof() {
             return None;
         }
-        self.state = State::Closed;
+        self.state = State::Closed { clean: false };
         Some(Ok(Event::Closed(Closed { code: CloseCode::ABNORMAL_CLOSURE, clean: false })))
     }
 
@@ -392,7 +412,7 @@ impl<R: RandomSource> Connection<R> {
                 Some(Err(error))
             }
             Some(Ok(Event::Closed(closed))) => {
-                self.state = State::Closed;
+                self.state = State::Closed { clean: closed.clean };
                 Some(Ok(Event::Closed(closed)))
             }
             Some(Ok(event)) => Some(Ok(event)),
@@ -409,7 +429,7 @@ impl<R: RandomSource> Connection<R> {
 
     /// Reports the end once.
     fn finish(&mut self, clean: bool) -> Option<Result<Event, ProtocolError>> {
-        self.state = State::Closed;
+        self.state = State::Closed { clean };
         let code = match (self.failed_with, self.receiver.peer_close_code()) {
             (Some(code), _) => code,
             (None, Some(code)) => code,
@@ -450,7 +470,7 @@ impl<R: RandomSource> Connection<R> {
     fn open_sender(&mut self) -> Result<&mut Sender<R>, SendError> {
         match self.state {
             State::Open if self.failed_with.is_none() => Ok(&mut self.sender),
-            State::Open | State::Closed => Err(SendError::Closing),
+            State::Open | State::Closed { .. } => Err(SendError::Closing),
             _ => Err(SendError::NotOpen),
         }
     }
