@@ -14,6 +14,8 @@
 //! - [`utf8_incremental`]: one byte whose low 3 bits give the number of split points, that many
 //!   split-position bytes, then the text.
 //! - [`close_body`]: the Close payload itself.
+//! - [`server_connection`] / [`client_connection`]: one byte choosing the read sizes, then the
+//!   bytes the peer sends after a valid opening handshake (masked frames for the server).
 //! - [`handshake_request`]: the bytes a client sends to a server.
 //! - [`handshake_response`]: the bytes a server sends back to a client that offered
 //!   subprotocol `chat` and `permessage-deflate` with the key `AAAAAAAAAAAAAAAAAAAAAA==`.
@@ -528,4 +530,147 @@ pub(crate) fn handshake_response(data: &[u8]) {
         }
         Err(_) => {}
     }
+}
+
+/// The limits the connection checks run with: small, so that they are reached.
+fn connection_config() -> wsmachine::Config {
+    let mut config = wsmachine::Config::default();
+    config.max_frame_len = 1024;
+    config.max_message_len = 4096;
+    config.max_fragments = 16;
+    config.max_buffered_output = 1 << 20;
+    config
+}
+
+/// A valid request for a server connection.
+const FUZZ_REQUEST: &[u8] = b"GET / HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\n\
+    Connection: Upgrade\r\nSec-WebSocket-Key: AAAAAAAAAAAAAAAAAAAAAA==\r\n\
+    Sec-WebSocket-Version: 13\r\n\r\n";
+
+/// Drives `connection` over `data` in reads of sizes chosen by `sizes`, echoing every message,
+/// and returns the events and everything it wrote.
+fn drive_connection<R: wsmachine::RandomSource>(
+    connection: &mut wsmachine::Connection<R>,
+    data: &[u8],
+    sizes: u8,
+) -> (Vec<Result<wsmachine::Event, wsmachine::ProtocolError>>, Vec<u8>) {
+    use wsmachine::Event;
+    let limit =
+        connection.config().max_message_len as usize + connection.config().max_frame_len as usize;
+    let mut events = Vec::new();
+    let mut output = Vec::new();
+    let mut rest = data;
+    let mut step = 0usize;
+    loop {
+        let size = 1 + (usize::from(sizes.rotate_left(step as u32)) * 7 + step) % 97;
+        let (chunk, tail) = rest.split_at(size.min(rest.len()));
+        rest = tail;
+        step += 1;
+        connection.receive(chunk);
+        if rest.is_empty() {
+            connection.receive_eof();
+        }
+        while let Some(event) = connection.poll_event() {
+            match &event {
+                Ok(Event::Request(request)) => {
+                    connection.accept(request.accept()).expect("offered")
+                }
+                Ok(Event::Text(text)) => {
+                    let _ = connection.send_text(text.as_str());
+                }
+                Ok(Event::Binary(data)) => {
+                    let _ = connection.send_binary(data);
+                }
+                _ => {}
+            }
+            events.push(event);
+            assert!(events.len() <= 2 * data.len() + 8, "more events than input can explain");
+        }
+        assert!(
+            connection.receiver_buffered() <= limit + 14 + 97,
+            "{} bytes buffered past the limits",
+            connection.receiver_buffered()
+        );
+        connection.poll_transmit(&mut output);
+        if rest.is_empty() {
+            break;
+        }
+    }
+    (events, output)
+}
+
+/// Checks what a connection wrote after its handshake: whole, well-formed frames, masked
+/// exactly when `masked`, and, if the connection failed, a final Close with the error's code.
+fn check_connection_output(
+    events: &[Result<wsmachine::Event, wsmachine::ProtocolError>],
+    frames: &[u8],
+    masked: bool,
+) {
+    let errors: Vec<_> = events.iter().filter_map(|event| event.as_ref().err()).collect();
+    assert!(errors.len() <= 1, "{} errors reported: {errors:?}", errors.len());
+    let mut rules = HeaderRules::new(if masked { Role::Server } else { Role::Client });
+    rules.max_payload_len = MAX_PAYLOAD_LEN;
+    let mut rest = frames;
+    let mut last_close = None;
+    while !rest.is_empty() {
+        let Ok(Status::Complete((header, header_len))) = FrameHeader::parse(rest, &rules) else {
+            panic!("output is not whole frames: {:02x?}", &rest[..rest.len().min(16)]);
+        };
+        let end = header_len + header.payload_len as usize;
+        assert!(end <= rest.len(), "a frame is cut off");
+        let mut payload = rest[header_len..end].to_vec();
+        if let Some(key) = header.mask {
+            apply_mask(&mut payload, key);
+        }
+        if header.opcode == Opcode::Close {
+            assert!(last_close.is_none(), "two Close frames sent");
+            let body = CloseBody::parse(&payload).expect("a valid close payload");
+            last_close = Some(body.map(|body| body.code()));
+        } else {
+            assert!(last_close.is_none(), "a frame after our Close");
+        }
+        rest = &rest[end..];
+    }
+    if let Some(error) = errors.first() {
+        if let Some(code) = error.close_code() {
+            assert_eq!(last_close, Some(Some(code)), "failing with {error:?} must send {code}");
+        }
+    }
+}
+
+/// A server connection (§4.2, §5–§8) fed a valid request and then arbitrary bytes in arbitrary
+/// reads: never panics, reports at most one error, keeps its buffers within the limits, writes
+/// only whole unmasked frames, and closes with the code of its error.
+pub(crate) fn server_connection(data: &[u8]) {
+    let Some((&sizes, body)) = data.split_first() else { return };
+    let mut input = FUZZ_REQUEST.to_vec();
+    input.extend_from_slice(body);
+    let mut server = wsmachine::Connection::server(connection_config());
+    let (events, output) = drive_connection(&mut server, &input, sizes);
+    assert!(matches!(events.first(), Some(Ok(wsmachine::Event::Request(_)))));
+    let head_end = output.windows(4).position(|w| w == b"\r\n\r\n").expect("a 101 response") + 4;
+    assert!(output.starts_with(b"HTTP/1.1 101 "));
+    check_connection_output(&events, &output[head_end..], false);
+}
+
+/// A client connection (§4.1, §5–§8) given a valid 101 and then arbitrary bytes: the same
+/// properties as [`server_connection`], with masked output.
+pub(crate) fn client_connection(data: &[u8]) {
+    let Some((&sizes, body)) = data.split_first() else { return };
+    let handshake = ClientHandshake::new("ws://a/").expect("a valid URI");
+    let zeros = |buf: &mut [u8]| buf.fill(0);
+    let mut client =
+        wsmachine::Connection::client_with(handshake, connection_config(), zeros).expect("valid");
+    let mut request = Vec::new();
+    client.poll_transmit(&mut request);
+    let mut input = format!(
+        "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+         Sec-WebSocket-Accept: {}\r\n\r\n",
+        accept_key(b"AAAAAAAAAAAAAAAAAAAAAA==")
+    )
+    .into_bytes();
+    input.extend_from_slice(body);
+    let (events, output) = drive_connection(&mut client, &input, sizes);
+    assert!(matches!(events.first(), Some(Ok(wsmachine::Event::Accepted(_)))), "{events:?}");
+    check_connection_output(&events, &output, true);
 }

@@ -515,3 +515,39 @@ fn a_rejected_client_handshake_reports_the_status() {
     assert_eq!(rejection.status(), 403);
     assert!(client.should_close_transport());
 }
+
+#[test]
+fn the_handshake_response_precedes_every_frame() {
+    // Found by the server_connection fuzz target: a Pong owed to a Ping pipelined behind the
+    // request jumped ahead of the 101, since control frames jump ahead of queued output.
+    let mut server = Connection::server(Config::default());
+    let mut input = REQUEST.to_vec();
+    input.extend(client_frame(Opcode::Ping, b"early", true));
+    server.receive(&input);
+    let Some(Ok(Event::Request(request))) = server.poll_event() else { panic!() };
+    server.accept(request.accept()).unwrap();
+    assert!(matches!(server.poll_event(), Some(Ok(Event::Ping(_)))));
+    let out = output(&mut server);
+    assert!(out.starts_with(b"HTTP/1.1 101 Switching Protocols\r\n"), "{out:02x?}");
+    assert!(out.ends_with(&server_frame(Opcode::Pong, b"early", true)));
+}
+
+#[test]
+fn a_close_never_overtakes_messages_sent_before_it() {
+    // Found by the server_connection fuzz target: an echo queued before the Close reply was
+    // written after it, since control frames jumped ahead of queued data.
+    let mut server = open_server(Config::default());
+    server.receive(&client_frame(Opcode::Text, b"echo me", true));
+    let Some(Ok(Event::Text(message))) = server.poll_event() else { panic!() };
+    server.send_text(message.as_str()).unwrap();
+    server.send_ping(b"p").unwrap();
+    server.receive(&client_frame(Opcode::Close, &close_payload(1000, ""), true));
+    events(&mut server);
+    let expected = [
+        server_frame(Opcode::Ping, b"p", true),
+        server_frame(Opcode::Text, b"echo me", true),
+        server_frame(Opcode::Close, &close_payload(1000, ""), true),
+    ]
+    .concat();
+    assert_eq!(output(&mut server), expected);
+}

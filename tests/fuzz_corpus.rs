@@ -62,3 +62,13 @@ fn handshake_request_corpus() {
 fn handshake_response_corpus() {
     replay("handshake_response", checks::handshake_response);
 }
+
+#[test]
+fn server_connection_corpus() {
+    replay("server_connection", checks::server_connection);
+}
+
+#[test]
+fn client_connection_corpus() {
+    replay("client_connection", checks::client_connection);
+}

@@ -38,15 +38,17 @@ enum SendState {
 
 /// The sending half of a connection: encodes frames into its output buffer.
 ///
-/// Control frames queue ahead of data frames that have not been taken yet (§5.4 allows control
-/// frames between the fragments of a message), so a Pong or Close is not stuck behind megabytes
-/// of data.
+/// Pings and Pongs queue ahead of data frames that have not been taken yet (§5.4 allows control
+/// frames between the fragments of a message), so they are not stuck behind megabytes of data.
+/// A Close queues behind the data sent before it: nothing follows it (§5.5.1).
 #[derive(Debug)]
 pub struct Sender<R> {
     role: Role,
     random: R,
     state: SendState,
     stream_kind: MessageKind,
+    /// The handshake head, which precedes every frame.
+    head: Vec<u8>,
     control: Vec<u8>,
     data: Vec<u8>,
     max_buffered: usize,
@@ -65,6 +67,7 @@ impl<R: RandomSource> Sender<R> {
             random,
             state: SendState::Open,
             stream_kind: MessageKind::Binary,
+            head: Vec::new(),
             control: Vec::new(),
             data: Vec::new(),
             max_buffered,
@@ -72,9 +75,9 @@ impl<R: RandomSource> Sender<R> {
         }
     }
 
-    /// Queues bytes written elsewhere (the handshake) for output.
+    /// Queues bytes written elsewhere (the handshake) for output, ahead of every frame.
     pub(crate) fn queue_raw(&mut self, bytes: &[u8]) {
-        self.data.extend_from_slice(bytes);
+        self.head.extend_from_slice(bytes);
     }
 
     /// Queues a text message, fragmented at the configured size.
@@ -103,8 +106,10 @@ impl<R: RandomSource> Sender<R> {
         let body = CloseBody::new(code, reason).map_err(SendError::InvalidClose)?;
         let mut payload = [0u8; MAX_CONTROL_PAYLOAD_LEN];
         let len = body.encode(&mut payload).map_err(SendError::InvalidClose)?;
-        self.send_control(Opcode::Close, &payload[..len])?;
-        self.state = SendState::CloseSent;
+        if self.state == SendState::CloseSent {
+            return Err(SendError::Closing);
+        }
+        self.push_close(&payload[..len]);
         Ok(())
     }
 
@@ -129,8 +134,7 @@ impl<R: RandomSource> Sender<R> {
                     }
                     None => 0,
                 };
-                let _ = self.send_control(Opcode::Close, &payload[..len]);
-                self.state = SendState::CloseSent;
+                self.push_close(&payload[..len]);
             }
         }
     }
@@ -182,19 +186,22 @@ impl<R: RandomSource> Sender<R> {
     /// How many bytes wait to be taken: the backpressure signal.
     #[must_use]
     pub fn buffered_len(&self) -> usize {
-        self.control.len() + self.data.len()
+        self.head.len() + self.control.len() + self.data.len()
     }
 
-    /// Appends all waiting output to `out`, control frames first, and returns how many bytes.
+    /// Appends all waiting output to `out`, control frames ahead of data frames, and returns
+    /// how many bytes.
     pub fn poll_transmit(&mut self, out: &mut Vec<u8>) -> usize {
         let len = self.buffered_len();
-        if out.is_empty() && self.control.is_empty() {
+        if out.is_empty() && self.head.is_empty() && self.control.is_empty() {
             // Hand over the whole buffer rather than copying it.
             core::mem::swap(out, &mut self.data);
             return len;
         }
+        out.extend_from_slice(&self.head);
         out.extend_from_slice(&self.control);
         out.extend_from_slice(&self.data);
+        self.head.clear();
         self.control.clear();
         self.data.clear();
         len
@@ -242,6 +249,14 @@ impl<R: RandomSource> Sender<R> {
         let mask = self.next_mask();
         push_frame(&mut self.control, opcode, payload, true, mask);
         Ok(())
+    }
+
+    /// Queues the Close behind the data already queued: it is the last frame this end sends
+    /// (§5.5.1), so it must not jump ahead of messages sent before it.
+    fn push_close(&mut self, payload: &[u8]) {
+        let mask = self.next_mask();
+        push_frame(&mut self.data, Opcode::Close, payload, true, mask);
+        self.state = SendState::CloseSent;
     }
 
     fn push_data_frame(&mut self, opcode: Opcode, payload: &[u8], fin: bool) {
