@@ -133,6 +133,9 @@ impl Request {
     #[must_use]
     pub fn path(&self) -> &str {
         let target = self.target.split_once('?').map_or(&*self.target, |(path, _)| path);
+        if target.starts_with('/') {
+            return target; // origin-form, the usual case, even if "://" appears in it
+        }
         match target.split_once("://") {
             Some((_, rest)) => rest.find('/').map_or("/", |slash| &rest[slash..]),
             None => target,
