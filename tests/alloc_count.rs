@@ -1,0 +1,173 @@
+//! Heap allocations on the steady-state echo path: after a warm-up, a server receiving a
+//! small masked text message, reading its event, sending the text back and taking its output
+//! into a reused buffer must not allocate, and neither must the client's side of the round trip.
+//!
+//! Allocations are counted by a global allocator that forwards to [`System`] and counts the
+//! `alloc`, `alloc_zeroed` and `realloc` calls made by the thread being measured.
+
+// The counting allocator needs `unsafe impl GlobalAlloc`; Cargo.toml denies (rather than
+// forbids) unsafe code outside the library so that this file can allow it.
+#![allow(unsafe_code)]
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
+
+use wsmachine::handshake::ClientHandshake;
+use wsmachine::{Config, Connection, Event};
+
+/// Forwards to [`System`], counting allocations per thread.
+struct CountingAllocator;
+
+thread_local! {
+    /// Allocation calls made by this thread so far. A `const` thread-local of a type without
+    /// `Drop` needs no lazy initialisation, so touching it cannot allocate or recurse.
+    static ALLOCATIONS: Cell<usize> = const { Cell::new(0) };
+}
+
+fn count_one() {
+    // `try_with` rather than `with`: never panic inside the allocator, even during thread
+    // teardown.
+    let _ = ALLOCATIONS.try_with(|count| count.set(count.get() + 1));
+}
+
+fn allocations_so_far() -> usize {
+    ALLOCATIONS.with(Cell::get)
+}
+
+// SAFETY: every method passes its arguments unchanged to `System`, which implements
+// `GlobalAlloc` correctly, and returns what `System` returned; counting only updates a
+// thread-local integer and touches no memory handed out by the allocator.
+unsafe impl GlobalAlloc for CountingAllocator {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        count_one();
+        // SAFETY: the caller upholds `GlobalAlloc::alloc`'s contract, forwarded as is.
+        unsafe { System.alloc(layout) }
+    }
+
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        count_one();
+        // SAFETY: the caller upholds `GlobalAlloc::alloc_zeroed`'s contract, forwarded as is.
+        unsafe { System.alloc_zeroed(layout) }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: `ptr` came from this allocator, that is from `System`, with `layout`.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        count_one();
+        // SAFETY: `ptr` came from `System` with `layout`, and the caller upholds
+        // `GlobalAlloc::realloc`'s contract for `new_size`.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: CountingAllocator = CountingAllocator;
+
+/// Echoes run before counting starts, so that buffers reach their working size.
+const WARMUP: usize = 1_000;
+/// Echoes whose allocations are counted.
+const MEASURED: usize = 10_000;
+/// The 16-byte message echoed.
+const MESSAGE: &str = "0123456789abcdef";
+
+/// A client and a server joined in memory, past the opening handshake.
+fn open_pair() -> (Connection, Connection) {
+    let mut server = Connection::server(Config::default());
+    let handshake = ClientHandshake::new("ws://localhost/echo").expect("valid URI");
+    let mut client = Connection::client(handshake, Config::default()).expect("valid request");
+    let mut wire = Vec::new();
+    client.poll_transmit(&mut wire);
+    server.receive(&wire);
+    wire.clear();
+    let Some(Ok(Event::Request(request))) = server.poll_event() else {
+        panic!("the server did not report the request");
+    };
+    server.accept(request.accept()).expect("accept");
+    server.poll_transmit(&mut wire);
+    client.receive(&wire);
+    assert!(matches!(client.poll_event(), Some(Ok(Event::Accepted(_)))));
+    assert!(client.poll_event().is_none());
+    (client, server)
+}
+
+/// The reused buffers of the echo loop and the allocations counted on each side.
+#[derive(Default)]
+struct Echo {
+    /// Client to server.
+    up: Vec<u8>,
+    /// Server to client.
+    down: Vec<u8>,
+    server_allocations: usize,
+    client_allocations: usize,
+}
+
+impl Echo {
+    /// One round trip: the client sends [`MESSAGE`]; the server receives it, reads the event,
+    /// sends the text back and takes its output; the client reads the echo.
+    fn round_trip(&mut self, client: &mut Connection, server: &mut Connection) {
+        let start = allocations_so_far();
+        client.send_text(MESSAGE).expect("send");
+        self.up.clear();
+        client.poll_transmit(&mut self.up);
+        let client_sent = allocations_so_far();
+
+        server.receive(&self.up);
+        let Some(Ok(Event::Text(text))) = server.poll_event() else {
+            panic!("the server did not report the text");
+        };
+        server.send_text(text.as_str()).expect("echo");
+        drop(text);
+        assert!(server.poll_event().is_none());
+        self.down.clear();
+        server.poll_transmit(&mut self.down);
+        let server_done = allocations_so_far();
+
+        client.receive(&self.down);
+        let Some(Ok(Event::Text(text))) = client.poll_event() else {
+            panic!("the client did not report the echo");
+        };
+        assert_eq!(text.as_str(), MESSAGE);
+        drop(text);
+        let end = allocations_so_far();
+
+        self.server_allocations += server_done - client_sent;
+        self.client_allocations += (client_sent - start) + (end - server_done);
+    }
+}
+
+/// Prints the connection's size, then counts the allocations of [`MEASURED`] echoes after
+/// [`WARMUP`] of them, on the server's side and on the client's: there must be none.
+#[test]
+fn steady_state_echo_does_not_allocate() {
+    println!("size_of::<Connection>() = {} bytes", size_of::<Connection>());
+    let (mut client, mut server) = open_pair();
+    let mut echo = Echo::default();
+    for _ in 0..WARMUP {
+        echo.round_trip(&mut client, &mut server);
+    }
+    // The counter works: this allocates once.
+    let before = allocations_so_far();
+    drop(std::hint::black_box(Box::new(0u64)));
+    assert_eq!(allocations_so_far() - before, 1, "the counting allocator is not in use");
+
+    echo.server_allocations = 0;
+    echo.client_allocations = 0;
+    for _ in 0..MEASURED {
+        echo.round_trip(&mut client, &mut server);
+    }
+    #[allow(clippy::cast_precision_loss)]
+    let per_message = |count: usize| count as f64 / MEASURED as f64;
+    println!(
+        "allocations over {MEASURED} echoes: server {} ({:.3} per message), client {} ({:.3} \
+         per message)",
+        echo.server_allocations,
+        per_message(echo.server_allocations),
+        echo.client_allocations,
+        per_message(echo.client_allocations),
+    );
+    assert_eq!(echo.server_allocations, 0, "allocations on the server's echo path");
+    assert_eq!(echo.client_allocations, 0, "allocations on the client's side of the round trip");
+}
