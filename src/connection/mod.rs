@@ -317,6 +317,14 @@ impl<R: RandomSource> Connection<R> {
         self.receiver.buffered_len()
     }
 
+    /// Frees the receive and send buffers if they are empty, so that an idle connection holds
+    /// no heap at all (the handshake's buffers are freed this way automatically). Call it when
+    /// a connection goes idle among many; the next message allocates them again.
+    pub fn release_buffers(&mut self) {
+        self.receiver.release_if_empty();
+        self.sender.release_if_empty();
+    }
+
     /// Bytes waiting to be written: the backpressure signal.
     #[must_use]
     pub fn buffered_output(&self) -> usize {
@@ -359,6 +367,7 @@ impl<R: RandomSource> Connection<R> {
             Err(error) => return Some(Err(self.refuse(error))),
         };
         bytes::Buf::advance(&mut self.receiver.buf, head_len);
+        self.receiver.release_if_empty();
         self.state = State::AwaitingDecision;
         Some(match request.classify() {
             Ok(Incoming::WebSocket(upgrade)) => Ok(Event::Request(upgrade)),
@@ -381,6 +390,7 @@ impl<R: RandomSource> Connection<R> {
         match pending.read_response(&self.receiver.buf) {
             Ok(Status::Complete((accepted, head_len))) => {
                 bytes::Buf::advance(&mut self.receiver.buf, head_len);
+                self.receiver.release_if_empty();
                 self.state = State::Open;
                 self.set_negotiated(accepted.negotiated().clone());
                 Some(Ok(Event::Accepted(accepted)))

@@ -115,6 +115,13 @@ impl Receiver {
         self.peer_close.is_some()
     }
 
+    /// Frees the receive buffer if it holds nothing.
+    pub(crate) fn release_if_empty(&mut self) {
+        if self.buf.is_empty() {
+            self.buf = BytesMut::new();
+        }
+    }
+
     /// The peer's close code, once its Close arrived (1005 if it sent none).
     pub(crate) fn peer_close_code(&self) -> Option<CloseCode> {
         self.peer_close

@@ -201,10 +201,20 @@ impl<R: RandomSource> Sender<R> {
         out.extend_from_slice(&self.head);
         out.extend_from_slice(&self.control);
         out.extend_from_slice(&self.data);
-        self.head.clear();
+        // The handshake head is written once: free it rather than keep its capacity.
+        self.head = Vec::new();
         self.control.clear();
         self.data.clear();
         len
+    }
+
+    /// Frees the output buffers if nothing waits in them.
+    pub(crate) fn release_if_empty(&mut self) {
+        if self.buffered_len() == 0 {
+            self.head = Vec::new();
+            self.control = Vec::new();
+            self.data = Vec::new();
+        }
     }
 
     fn send_message(&mut self, opcode: Opcode, payload: &[u8]) -> Result<(), SendError> {
