@@ -551,3 +551,40 @@ fn a_close_never_overtakes_messages_sent_before_it() {
     .concat();
     assert_eq!(output(&mut server), expected);
 }
+
+#[test]
+fn split_halves_work_on_separate_threads_joined_by_replies() {
+    let server = open_server(Config::default());
+    let (mut receiver, mut sender) = server.split();
+    let (replies, from_receiver) = std::sync::mpsc::channel();
+    let reader = std::thread::spawn(move || {
+        let mut input = client_frame(Opcode::Ping, b"are you there", true);
+        input.extend(client_frame(Opcode::Text, b"hi", true));
+        input.extend(client_frame(Opcode::Close, &close_payload(1000, ""), true));
+        receiver.receive(&input);
+        let mut seen = Vec::new();
+        while let Some(event) = receiver.poll_event() {
+            seen.push(event.unwrap());
+            while let Some(reply) = receiver.poll_reply() {
+                replies.send(reply).unwrap();
+            }
+        }
+        seen
+    });
+    let seen = reader.join().unwrap();
+    assert!(matches!(&seen[0], Event::Ping(_)));
+    assert!(matches!(&seen[1], Event::Text(text) if text.as_str() == "hi"));
+    assert!(matches!(&seen[2], Event::Close(close) if close.code == CloseCode::NORMAL));
+    for reply in from_receiver.try_iter() {
+        sender.send_reply(reply);
+    }
+    let mut out = Vec::new();
+    sender.poll_transmit(&mut out);
+    let expected = [
+        server_frame(Opcode::Pong, b"are you there", true),
+        server_frame(Opcode::Close, &1000u16.to_be_bytes(), true),
+    ]
+    .concat();
+    assert_eq!(out, expected);
+    assert!(sender.close_sent());
+}
