@@ -41,8 +41,13 @@ struct MemoryStream {
 }
 
 impl Read for MemoryStream {
+    /// Like a non-blocking socket with nothing more to read when the input is used up (an
+    /// EOF would make tungstenite refuse the echoes of the last messages).
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        self.input.read(buf)
+        match self.input.read(buf)? {
+            0 if !buf.is_empty() => Err(io::ErrorKind::WouldBlock.into()),
+            read => Ok(read),
+        }
     }
 }
 
