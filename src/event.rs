@@ -10,6 +10,18 @@ use crate::handshake::{Accepted, Request, UpgradeRequest};
 ///
 /// Payloads are [`Bytes`] cut out of the receive buffer without copying (except for messages
 /// assembled from several frames), so an event can be sent straight back.
+///
+/// ```
+/// use wsmachine::handshake::Negotiated;
+/// use wsmachine::{Config, Connection, Event, Role};
+///
+/// let mut client = Connection::open(Role::Client, Negotiated::default(), Config::default());
+/// client.receive(&[0x82, 0x03, 1, 2, 3]); // a binary message from the server
+/// match client.poll_event() {
+///     Some(Ok(Event::Binary(data))) => assert_eq!(&data[..], [1, 2, 3]),
+///     other => panic!("{other:?}"),
+/// }
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Event {

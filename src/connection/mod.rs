@@ -65,6 +65,18 @@ enum State {
 }
 
 /// What a connection waits for from the peer, so the caller can apply its own deadline.
+///
+/// ```
+/// use wsmachine::frame::CloseCode;
+/// use wsmachine::handshake::Negotiated;
+/// use wsmachine::{Config, Connection, Role, Waiting};
+///
+/// let mut server = Connection::open(Role::Server, Negotiated::default(), Config::default());
+/// assert_eq!(server.waiting_for(), Waiting::Messages);
+/// server.close(CloseCode::GOING_AWAY, "restart")?;
+/// assert_eq!(server.waiting_for(), Waiting::CloseReply); // start the close deadline
+/// # Ok::<(), wsmachine::SendError>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Waiting {
@@ -505,7 +517,9 @@ impl<R: RandomSource> Connection<R> {
         self.open_sender()?.send_pong(payload)
     }
 
-    /// Starts the closing handshake (§7.1.2): queues a Close; no message can follow.
+    /// Starts the closing handshake (§7.1.2): queues a Close; no message can follow. To refuse
+    /// a kind of data, close with [`CloseCode::UNSUPPORTED_DATA`] (1003); to refuse a message
+    /// for policy, [`CloseCode::POLICY_VIOLATION`] (1008).
     pub fn close(&mut self, code: CloseCode, reason: &str) -> Result<(), SendError> {
         self.open_sender()?.send_close(code, reason)
     }

@@ -49,6 +49,20 @@ struct PartialFrame {
 ///
 /// It never allocates for a length a header declares: payload bytes are kept as they arrive,
 /// and a frame or message over the configured limits fails before its bytes are awaited.
+///
+/// ```
+/// use wsmachine::handshake::Negotiated;
+/// use wsmachine::{Config, Connection, Event, Reply, Role};
+///
+/// let (mut receiver, mut sender) =
+///     Connection::open(Role::Client, Negotiated::default(), Config::default()).split();
+/// receiver.receive(&[0x89, 0x02, b'h', b'i']); // a Ping from the server
+/// assert!(matches!(receiver.poll_event(), Some(Ok(Event::Ping(_)))));
+/// let reply = receiver.poll_reply().expect("a Pong is owed");
+/// assert!(matches!(reply, Reply::Pong(_)));
+/// sender.send_reply(reply); // on whichever thread owns the sender
+/// assert_eq!(sender.buffered_len(), 2 + 4 + 2); // a masked Pong
+/// ```
 #[derive(Debug)]
 pub struct Receiver {
     rules: HeaderRules,

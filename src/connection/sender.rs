@@ -41,6 +41,19 @@ enum SendState {
 /// Pings and Pongs queue ahead of data frames that have not been taken yet (§5.4 allows control
 /// frames between the fragments of a message), so they are not stuck behind megabytes of data.
 /// A Close queues behind the data sent before it: nothing follows it (§5.5.1).
+///
+/// ```
+/// use wsmachine::handshake::Negotiated;
+/// use wsmachine::{Config, Connection, Role};
+///
+/// let (_receiver, mut sender) =
+///     Connection::open(Role::Server, Negotiated::default(), Config::default()).split();
+/// sender.send_text("hi")?;
+/// let mut out = Vec::new();
+/// sender.poll_transmit(&mut out);
+/// assert_eq!(out, [0x81, 0x02, b'h', b'i']);
+/// # Ok::<(), wsmachine::SendError>(())
+/// ```
 #[derive(Debug)]
 pub struct Sender<R> {
     role: Role,
