@@ -425,7 +425,7 @@ fn invalid_requests_get_their_rejection_and_the_transport_closes() {
     server.receive(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n");
     let Some(Ok(Event::HttpRequest(request))) = server.poll_event() else { panic!() };
     assert_eq!(request.path(), "/");
-    server.reject(&Rejection::new(200).body("<h1>hi</h1>"));
+    server.reject(&Rejection::new(200).with_body("<h1>hi</h1>"));
     assert!(output(&mut server).ends_with(b"Content-Length: 11\r\n\r\n<h1>hi</h1>"));
     assert!(server.should_close_transport());
 }

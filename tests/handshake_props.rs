@@ -601,6 +601,20 @@ fn client_request(
     (pending, out)
 }
 
+/// Replaces (kind 0), removes (kind 1) or inserts (otherwise) one byte per edit.
+fn apply_edits(bytes: &mut Vec<u8>, edits: &[(Index, u8, u8)]) {
+    for &(at, kind, byte) in edits {
+        let at = at.index(bytes.len() + 1);
+        match kind {
+            0 if at < bytes.len() => bytes[at] = byte,
+            1 if at < bytes.len() => {
+                bytes.remove(at);
+            }
+            _ => bytes.insert(at, byte),
+        }
+    }
+}
+
 /// Arbitrary bytes, or a valid message with a few bytes replaced, inserted or removed, which
 /// gets much further into the parsers.
 fn damaged(valid: Vec<u8>) -> impl Strategy<Value = Vec<u8>> {
@@ -609,16 +623,7 @@ fn damaged(valid: Vec<u8>) -> impl Strategy<Value = Vec<u8>> {
         prop::collection::vec(any::<u8>(), 0..600),
         edits.prop_map(move |edits| {
             let mut bytes = valid.clone();
-            for (at, kind, byte) in edits {
-                let at = at.index(bytes.len() + 1);
-                match kind {
-                    0 if at < bytes.len() => bytes[at] = byte,
-                    1 if at < bytes.len() => {
-                        bytes.remove(at);
-                    }
-                    _ => bytes.insert(at, byte),
-                }
-            }
+            apply_edits(&mut bytes, &edits);
             bytes
         }),
     ]
@@ -742,7 +747,7 @@ proptest! {
                 match pending.read_response(bytes) {
                     Err(ResponseError::Rejected(response)) => {
                         prop_assert_eq!(response.status(), status);
-                        prop_assert_eq!(response.body(), rejection.body_bytes());
+                        prop_assert_eq!(response.body(), rejection.body());
                         prop_assert_eq!(response.header("connection"), Some(&b"close"[..]));
                     }
                     other => panic!("{other:?} for {out:?}"),
@@ -883,16 +888,7 @@ proptest! {
                 expected_accept(pending.key()),
             )
             .into_bytes();
-            for (at, kind, byte) in edits {
-                let at = at.index(bytes.len() + 1);
-                match kind {
-                    0 if at < bytes.len() => bytes[at] = byte,
-                    1 if at < bytes.len() => {
-                        bytes.remove(at);
-                    }
-                    _ => bytes.insert(at, byte),
-                }
-            }
+            apply_edits(&mut bytes, &edits);
             bytes
         };
         match pending.read_response(&bytes) {

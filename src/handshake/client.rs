@@ -6,7 +6,7 @@ use alloc::vec::Vec;
 use core::fmt::Write as _;
 
 use super::http1::{self, ByteWriter, HeadLimits, Header};
-use super::server::Negotiated;
+use super::server::{Negotiated, Rejection};
 use super::tokens::{is_token, list_contains_token_ignore_case, list_elements};
 use super::{
     accept_key, format_extensions, generate_key, parse_extensions, Extension, ExtensionHeaderError,
@@ -473,7 +473,7 @@ pub(crate) enum Unoffered {
 
 /// A rejection with everything the server sent.
 pub(crate) fn rejection(status: u16, headers: Vec<Header>, body: Vec<u8>) -> ResponseError {
-    ResponseError::Rejected(RejectedResponse { status, headers, body })
+    ResponseError::Rejected(Rejection::received(status, headers, body))
 }
 
 /// A rejection, once its body (as far as `Content-Length` says) has arrived.
@@ -520,49 +520,14 @@ impl Accepted {
     }
 }
 
-/// A response other than 101: the server declined (401, 403, 404, a redirect...).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RejectedResponse {
-    status: u16,
-    headers: Vec<Header>,
-    body: Vec<u8>,
-}
-
-impl RejectedResponse {
-    /// The status code.
-    #[must_use]
-    pub fn status(&self) -> u16 {
-        self.status
-    }
-
-    /// The headers (`Location` for a redirect, `WWW-Authenticate` for 401...).
-    #[must_use]
-    pub fn headers(&self) -> &[Header] {
-        &self.headers
-    }
-
-    /// The value of the first header named `name`.
-    #[must_use]
-    pub fn header(&self, name: &str) -> Option<&[u8]> {
-        http1::values(&self.headers, name).next()
-    }
-
-    /// The body: as many bytes as `Content-Length` said (at most 64 KiB), or what arrived with
-    /// the head when it gave no length.
-    #[must_use]
-    pub fn body(&self) -> &[u8] {
-        &self.body
-    }
-}
-
 /// Why the server's response does not complete the handshake; the client must fail the
 /// connection (§4.1).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum ResponseError {
     /// The server answered with a status other than 101.
-    #[error("server rejected the handshake with status {}", .0.status)]
-    Rejected(RejectedResponse),
+    #[error("server rejected the handshake with status {}", .0.status())]
+    Rejected(Rejection),
     /// The head grew past [`HeadLimits::max_head_len`].
     #[error("response head exceeds {limit} bytes")]
     HeadTooLarge {

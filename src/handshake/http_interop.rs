@@ -106,7 +106,7 @@ impl Rejection {
     /// ```
     #[must_use]
     pub fn to_http_response(&self) -> http::Response<Vec<u8>> {
-        let mut response = http::Response::new(self.body_bytes().to_vec());
+        let mut response = http::Response::new(self.body().to_vec());
         *response.status_mut() =
             http::StatusCode::from_u16(self.status()).unwrap_or(http::StatusCode::BAD_REQUEST);
         *response.headers_mut() = header_map(self.headers());

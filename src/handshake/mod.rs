@@ -18,8 +18,7 @@ mod server;
 mod tokens;
 
 pub use client::{
-    Accepted, ClientHandshake, PendingHandshake, RejectedResponse, RequestBuildError,
-    ResponseError, UriError, WsUri,
+    Accepted, ClientHandshake, PendingHandshake, RequestBuildError, ResponseError, UriError, WsUri,
 };
 pub use extension::{
     format_extensions, parse_extensions, Extension, ExtensionHeaderError, ExtensionParam,

@@ -424,14 +424,18 @@ pub enum AcceptError {
     ExtensionNotOffered(String),
 }
 
-/// An HTTP response that declines the upgrade or answers a plain request: status, headers and
-/// body. `Content-Length` is added when written.
+/// An HTTP response other than the upgrade: a server builds one to decline the upgrade or to
+/// answer a plain request, and a client receives one when the server declined. Status, headers
+/// and body; `Content-Length` is added when written.
 ///
 /// ```
 /// use wsmachine::handshake::{Header, Rejection};
 ///
 /// let mut out = Vec::new();
-/// Rejection::new(403).header(Header::new("Content-Type", "text/plain")?).body("no").write(&mut out);
+/// Rejection::new(403)
+///     .with_header(Header::new("Content-Type", "text/plain")?)
+///     .with_body("no")
+///     .write(&mut out);
 /// assert_eq!(
 ///     out,
 ///     b"HTTP/1.1 403 Forbidden\r\nContent-Type: text/plain\r\nContent-Length: 2\r\n\r\nno"
@@ -452,16 +456,21 @@ impl Rejection {
         Rejection { status, headers: Vec::new(), body: Vec::new() }
     }
 
-    /// Adds a header.
+    /// A response as received by a client.
+    pub(crate) fn received(status: u16, headers: Vec<Header>, body: Vec<u8>) -> Rejection {
+        Rejection { status, headers, body }
+    }
+
+    /// The response with a header added.
     #[must_use]
-    pub fn header(mut self, header: Header) -> Rejection {
+    pub fn with_header(mut self, header: Header) -> Rejection {
         self.headers.push(header);
         self
     }
 
-    /// Sets the body.
+    /// The response with this body.
     #[must_use]
-    pub fn body(mut self, body: impl Into<Vec<u8>>) -> Rejection {
+    pub fn with_body(mut self, body: impl Into<Vec<u8>>) -> Rejection {
         self.body = body.into();
         self
     }
@@ -472,15 +481,23 @@ impl Rejection {
         self.status
     }
 
-    /// The headers, `Content-Length` aside.
+    /// The headers (`Location` for a redirect, `WWW-Authenticate` for a 401...), without the
+    /// `Content-Length` that [`write`](Rejection::write) adds.
     #[must_use]
     pub fn headers(&self) -> &[Header] {
         &self.headers
     }
 
-    /// The body.
+    /// The value of the first header named `name` (compared case-insensitively).
     #[must_use]
-    pub fn body_bytes(&self) -> &[u8] {
+    pub fn header(&self, name: &str) -> Option<&[u8]> {
+        http1::values(&self.headers, name).next()
+    }
+
+    /// The body. For a response a client received: as many bytes as `Content-Length` said (at
+    /// most 64 KiB), or what arrived with the head when it gave no length.
+    #[must_use]
+    pub fn body(&self) -> &[u8] {
         &self.body
     }
 
@@ -571,17 +588,17 @@ impl RequestError {
     #[must_use]
     pub fn rejection(&self) -> Rejection {
         let mut rejection = Rejection::new(self.status())
-            .header(Header::trusted("Connection", b"close"))
-            .header(Header::trusted("Content-Type", b"text/plain; charset=utf-8"));
+            .with_header(Header::trusted("Connection", b"close"))
+            .with_header(Header::trusted("Content-Type", b"text/plain; charset=utf-8"));
         match self {
             RequestError::UnsupportedVersion => {
-                rejection = rejection.header(Header::trusted("Sec-WebSocket-Version", b"13"));
+                rejection = rejection.with_header(Header::trusted("Sec-WebSocket-Version", b"13"));
             }
             RequestError::MethodNotGet => {
-                rejection = rejection.header(Header::trusted("Allow", b"GET"));
+                rejection = rejection.with_header(Header::trusted("Allow", b"GET"));
             }
             _ => {}
         }
-        rejection.body(self.to_string())
+        rejection.with_body(self.to_string())
     }
 }
