@@ -588,3 +588,18 @@ fn split_halves_work_on_separate_threads_joined_by_replies() {
     assert_eq!(out, expected);
     assert!(sender.close_sent());
 }
+
+#[test]
+fn a_ping_flood_cannot_grow_the_output_past_its_limit() {
+    let mut config = Config::default();
+    config.max_buffered_output = 100;
+    let mut server = open_server(config);
+    for i in 0..1000u32 {
+        server.receive(&client_frame(Opcode::Ping, &i.to_be_bytes(), true));
+        assert!(matches!(server.poll_event(), Some(Ok(Event::Ping(_)))));
+        assert!(server.buffered_output() <= 100 + 6, "{} bytes buffered", server.buffered_output());
+    }
+    // Once drained, the latest Ping is answered (§5.5.3).
+    let out = output(&mut server);
+    assert!(out.ends_with(&server_frame(Opcode::Pong, &999u32.to_be_bytes(), true)));
+}

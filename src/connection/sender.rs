@@ -62,6 +62,8 @@ pub struct Sender<R> {
     stream_kind: MessageKind,
     /// The handshake head, which precedes every frame.
     head: Vec<u8>,
+    /// The Pong for the latest Ping, held while the output is over its limit.
+    deferred_pong: Option<bytes::Bytes>,
     control: Vec<u8>,
     data: Vec<u8>,
     max_buffered: usize,
@@ -81,6 +83,7 @@ impl<R: RandomSource> Sender<R> {
             state: SendState::Open,
             stream_kind: MessageKind::Binary,
             head: Vec::new(),
+            deferred_pong: None,
             control: Vec::new(),
             data: Vec::new(),
             max_buffered,
@@ -131,6 +134,13 @@ impl<R: RandomSource> Sender<R> {
     pub fn send_reply(&mut self, reply: Reply) {
         match reply {
             Reply::Pong(payload) => {
+                if self.buffered_len() >= self.max_buffered {
+                    // The output is not being drained: keep only the latest Pong (§5.5.3 lets
+                    // an endpoint answer only the most recent Ping), so a Ping flood cannot
+                    // grow the buffer.
+                    self.deferred_pong = Some(payload);
+                    return;
+                }
                 // A Ping's payload is at most 125 bytes; after our Close nothing more is sent,
                 // and the Pong is dropped.
                 let _ = self.send_control(Opcode::Pong, &payload);
@@ -205,6 +215,9 @@ impl<R: RandomSource> Sender<R> {
     /// Appends all waiting output to `out`, control frames ahead of data frames, and returns
     /// how many bytes.
     pub fn poll_transmit(&mut self, out: &mut Vec<u8>) -> usize {
+        if let Some(payload) = self.deferred_pong.take() {
+            let _ = self.send_control(Opcode::Pong, &payload);
+        }
         let len = self.buffered_len();
         if out.is_empty() && self.head.is_empty() && self.control.is_empty() {
             // Hand over the whole buffer rather than copying it.
