@@ -27,7 +27,8 @@ pub struct Config {
     /// soon as a frame header shows it would be exceeded. Default 64 MiB.
     pub max_message_len: u64,
     /// The most frames one message may span; more fail with 1008 (a flood of tiny or empty
-    /// fragments costs work per frame and gains nothing). Default 1024.
+    /// fragments costs work per frame and gains nothing). Default 131,072: room for a 4 MiB
+    /// message in 64-byte fragments (Autobahn 9.3.x/9.4.x) and a bound on the flood.
     pub max_fragments: u32,
     /// Messages larger than this are not assembled but delivered as
     /// [`Event::Piece`](crate::Event::Piece)s as their bytes arrive, so a message of any
@@ -54,7 +55,7 @@ impl Default for Config {
         Config {
             max_frame_len: 16 << 20,
             max_message_len: 64 << 20,
-            max_fragments: 1024,
+            max_fragments: 131_072,
             stream_messages_above: None,
             handshake: HeadLimits::default(),
             max_buffered_output: 16 << 20,
