@@ -603,3 +603,16 @@ fn a_ping_flood_cannot_grow_the_output_past_its_limit() {
     let out = output(&mut server);
     assert!(out.ends_with(&server_frame(Opcode::Pong, &999u32.to_be_bytes(), true)));
 }
+
+#[test]
+fn invalid_utf8_fails_before_its_frame_is_complete() {
+    // Autobahn 6.4.3/6.4.4: one text frame arriving in chunks, the middle chunk invalid.
+    let mut server = open_server(Config::default());
+    let frame = client_frame(Opcode::Text, b"valid \xF4\x90\x80\x80 and more text", true);
+    server.receive(&frame[..8]);
+    assert_eq!(server.poll_event(), None);
+    server.receive(&frame[8..14]); // the header, "valid " and the invalid 0xF4 0x90
+    let event = server.poll_event();
+    assert!(matches!(event, Some(Err(ProtocolError::Utf8(_)))), "{event:?}");
+    assert!(output(&mut server).ends_with(&server_frame(Opcode::Close, &[0x03, 0xEF], true)));
+}

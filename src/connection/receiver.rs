@@ -80,6 +80,9 @@ pub struct Receiver {
     close_owed: Option<Option<CloseCode>>,
     /// The peer's close code, once its Close arrived.
     peer_close: Option<CloseCode>,
+    /// Payload bytes of the text frame at the front of the buffer already unmasked and
+    /// validated.
+    checked: usize,
 }
 
 impl Receiver {
@@ -102,6 +105,7 @@ impl Receiver {
             pong_owed: None,
             close_owed: None,
             peer_close: None,
+            checked: 0,
         }
     }
 
@@ -192,6 +196,11 @@ impl Receiver {
                     continue;
                 }
             }
+            if self.is_text(&header) {
+                if let Err(error) = self.check_text_so_far(&header, header_len) {
+                    return Some(Err(self.fail(error.into())));
+                }
+            }
             // A length that does not fit in memory cannot be in the buffer yet.
             let frame_len = usize::try_from(header.payload_len)
                 .map_or(usize::MAX, |payload_len| payload_len.saturating_add(header_len));
@@ -200,14 +209,53 @@ impl Receiver {
             }
             let mut payload = self.buf.split_to(frame_len);
             payload.advance(header_len);
+            // A text frame's payload is already unmasked and validated as it arrived.
+            let checked = core::mem::take(&mut self.checked);
             if let Some(key) = header.mask {
-                apply_mask_at(&mut payload, key, 0);
+                apply_mask_at(&mut payload[checked..], key, checked);
             }
             match self.on_frame(header, payload) {
                 Some(result) => return Some(result),
                 None => continue,
             }
         }
+    }
+
+    /// Whether a data frame carries text: a Text frame or a continuation of a text message.
+    fn is_text(&self, header: &FrameHeader) -> bool {
+        match header.opcode {
+            Opcode::Text => true,
+            Opcode::Continuation => {
+                self.message.as_ref().is_some_and(|m| m.kind == MessageKind::Text)
+            }
+            _ => false,
+        }
+    }
+
+    /// Unmasks and validates the payload bytes of the text frame at the front of the buffer
+    /// that arrived since the last call, so invalid UTF-8 fails as soon as it arrives, not when
+    /// its frame is complete (§8.1; Autobahn 6.4.x "fail fast").
+    fn check_text_so_far(
+        &mut self,
+        header: &FrameHeader,
+        header_len: usize,
+    ) -> Result<(), crate::frame::Utf8Error> {
+        if header.opcode == Opcode::Text && self.checked == 0 {
+            self.utf8.reset(); // a new text message
+        }
+        let buffered = self.buf.len() - header_len;
+        let available =
+            usize::try_from(header.payload_len).map_or(buffered, |len| len.min(buffered));
+        if available <= self.checked {
+            return Ok(());
+        }
+        let Receiver { buf, utf8, checked, .. } = self;
+        let fresh = &mut buf[header_len + *checked..header_len + available];
+        if let Some(key) = header.mask {
+            apply_mask_at(fresh, key, *checked);
+        }
+        *checked = available;
+        utf8.feed(fresh)
     }
 
     /// After the last complete frame: the end of the transport, once, if it has come.
@@ -352,12 +400,6 @@ impl Receiver {
                 } else {
                     MessageKind::Binary
                 };
-                self.utf8.reset();
-                if kind == MessageKind::Text {
-                    if let Err(error) = self.utf8.feed(&payload) {
-                        return Some(Err(self.fail(error.into())));
-                    }
-                }
                 self.message = Some(Message {
                     kind,
                     len: payload.len() as u64,
@@ -380,8 +422,8 @@ impl Receiver {
         if opcode == Opcode::Binary {
             return Ok(Event::Binary(payload.freeze()));
         }
-        self.utf8.reset();
-        if let Err(error) = self.utf8.feed(&payload).and_then(|()| self.utf8.finish()) {
+        // The payload was validated as it arrived; only its end remains to check.
+        if let Err(error) = self.utf8.finish() {
             return Err(self.fail(error.into()));
         }
         Ok(Event::Text(Text::from_validated(payload.freeze())))
@@ -397,12 +439,9 @@ impl Receiver {
         message.len += payload.len() as u64;
         message.fragments += 1;
         let kind = message.kind;
-        if kind == MessageKind::Text {
-            let checked =
-                self.utf8
-                    .feed(payload)
-                    .and_then(|()| if fin { self.utf8.finish() } else { Ok(()) });
-            if let Err(error) = checked {
+        if kind == MessageKind::Text && fin {
+            // The payload was validated as it arrived; only the message's end remains.
+            if let Err(error) = self.utf8.finish() {
                 return Some(Err(self.fail(error.into())));
             }
         }
@@ -434,6 +473,7 @@ impl Receiver {
     fn fail(&mut self, error: ProtocolError) -> ProtocolError {
         self.state = ReceiveState::Failed;
         self.buf.clear();
+        self.checked = 0;
         self.message = None;
         self.partial = None;
         self.pong_owed = None;

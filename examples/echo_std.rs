@@ -1,0 +1,96 @@
+//! An echo server on blocking `std::net`, one thread per connection.
+//!
+//! ```text
+//! cargo run --release --example echo_std -- 127.0.0.1:9001
+//! ```
+//!
+//! Every text and binary message is sent back; the closing handshake is answered. The three
+//! deadlines a real deployment needs are applied with socket read timeouts, chosen from what
+//! the connection says it is waiting for: the handshake, idle time between messages, and the
+//! peer's reply to a Close. A bad peer ends its own connection, never the server.
+
+use std::io::{self, ErrorKind, Read, Write};
+use std::net::{Shutdown, TcpListener, TcpStream};
+use std::thread;
+use std::time::Duration;
+
+use wsmachine::handshake::{Header, Rejection};
+use wsmachine::{Config, Connection, Event, Waiting};
+
+const HANDSHAKE_DEADLINE: Duration = Duration::from_secs(10);
+const IDLE_DEADLINE: Duration = Duration::from_secs(120);
+const CLOSE_DEADLINE: Duration = Duration::from_secs(5);
+
+fn main() -> io::Result<()> {
+    let address = std::env::args().nth(1).unwrap_or_else(|| "127.0.0.1:9001".to_owned());
+    let listener = TcpListener::bind(&address)?;
+    eprintln!("echo_std listening on ws://{}", listener.local_addr()?);
+    for stream in listener.incoming() {
+        match stream {
+            Ok(stream) => {
+                thread::spawn(move || {
+                    let peer = stream.peer_addr().ok();
+                    if let Err(error) = serve(stream) {
+                        eprintln!("connection {peer:?}: {error}");
+                    }
+                });
+            }
+            Err(error) => eprintln!("accept failed: {error}"),
+        }
+    }
+    Ok(())
+}
+
+/// Serves one connection until it is over or a deadline passes.
+fn serve(mut stream: TcpStream) -> io::Result<()> {
+    stream.set_nodelay(true)?;
+    let mut connection = Connection::server(Config::default());
+    let mut input = vec![0u8; 64 * 1024];
+    let mut output = Vec::new();
+    loop {
+        let deadline = match connection.waiting_for() {
+            Waiting::Request | Waiting::Response => HANDSHAKE_DEADLINE,
+            Waiting::CloseReply | Waiting::TransportClose => CLOSE_DEADLINE,
+            _ => IDLE_DEADLINE,
+        };
+        stream.set_read_timeout(Some(deadline))?;
+        match stream.read(&mut input) {
+            Ok(0) => connection.receive_eof(),
+            Ok(read) => connection.receive(&input[..read]),
+            Err(error) if matches!(error.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
+                break; // the deadline passed: drop the connection
+            }
+            Err(error) if error.kind() == ErrorKind::Interrupted => continue,
+            Err(error) => return Err(error),
+        }
+        while let Some(event) = connection.poll_event() {
+            match event {
+                Ok(Event::Request(request)) => {
+                    // An origin policy would look at request.request().origin() here.
+                    connection.accept(request.accept()).expect("nothing unoffered is selected");
+                }
+                Ok(Event::HttpRequest(_)) => connection.reject(
+                    &Rejection::new(426)
+                        .with_header(Header::new("Sec-WebSocket-Version", "13").expect("valid"))
+                        .with_body("this is a WebSocket echo server\n"),
+                ),
+                Ok(Event::Text(text)) => {
+                    let _ = connection.send_text(text.as_str());
+                }
+                Ok(Event::Binary(data)) => {
+                    let _ = connection.send_binary(&data);
+                }
+                Ok(_) => {}
+                Err(error) => eprintln!("peer broke the protocol: {error}"),
+            }
+        }
+        output.clear();
+        connection.poll_transmit(&mut output);
+        stream.write_all(&output)?;
+        if connection.should_close_transport() {
+            break;
+        }
+    }
+    let _ = stream.shutdown(Shutdown::Both);
+    Ok(())
+}
