@@ -1,0 +1,104 @@
+//! The Autobahn TestSuite client driver: runs every case of a fuzzing server against this
+//! crate's client, echoing every message, then asks the server to write its reports.
+//!
+//! ```text
+//! kosoku -m fuzzingserver 127.0.0.1:9001 &
+//! cargo run --release --example autobahn_client -- ws://127.0.0.1:9001 --agent wsmachine
+//! ```
+
+use std::io::{self, ErrorKind, Read, Write};
+use std::net::TcpStream;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use wsmachine::handshake::{ClientHandshake, WsUri};
+use wsmachine::{Config, Connection, Event};
+
+fn main() -> ExitCode {
+    let mut base = "ws://127.0.0.1:9001".to_owned();
+    let mut agent = "wsmachine".to_owned();
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--agent" => agent = args.next().unwrap_or(agent),
+            "--deflate" => {
+                eprintln!("permessage-deflate is not implemented yet");
+                return ExitCode::from(2);
+            }
+            url => base = url.trim_end_matches('/').to_owned(),
+        }
+    }
+    match run_suite(&base, &agent) {
+        Ok(count) => {
+            eprintln!("ran {count} cases; reports updated for agent {agent}");
+            ExitCode::SUCCESS
+        }
+        Err(error) => {
+            eprintln!("autobahn_client: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run_suite(base: &str, agent: &str) -> io::Result<u32> {
+    let count_text = session(&format!("{base}/getCaseCount"), false)?;
+    let count: u32 = count_text.trim().parse().map_err(|_| {
+        io::Error::new(ErrorKind::InvalidData, format!("case count {count_text:?}"))
+    })?;
+    for case in 1..=count {
+        if let Err(error) = session(&format!("{base}/runCase?case={case}&agent={agent}"), true) {
+            eprintln!("case {case}: {error}"); // a case may end the connection rudely
+        }
+    }
+    session(&format!("{base}/updateReports?agent={agent}"), false)?;
+    Ok(count)
+}
+
+/// Runs one connection to `url` until it ends; echoes messages when `echo`, and returns the
+/// last text message received.
+fn session(url: &str, echo: bool) -> io::Result<String> {
+    let invalid =
+        |error: &dyn std::fmt::Display| io::Error::new(ErrorKind::InvalidInput, error.to_string());
+    let uri = WsUri::parse(url).map_err(|e| invalid(&e))?;
+    let mut stream = TcpStream::connect((uri.host(), uri.port()))?;
+    stream.set_nodelay(true)?;
+    stream.set_read_timeout(Some(Duration::from_secs(60)))?;
+    let mut connection = Connection::client(ClientHandshake::for_uri(uri), Config::default())
+        .map_err(|e| invalid(&e))?;
+    let mut input = vec![0u8; 64 * 1024];
+    let mut output = Vec::new();
+    let mut last_text = String::new();
+    loop {
+        output.clear();
+        connection.poll_transmit(&mut output);
+        stream.write_all(&output)?;
+        if connection.should_close_transport() {
+            return Ok(last_text);
+        }
+        match stream.read(&mut input) {
+            Ok(0) => connection.receive_eof(),
+            Ok(read) => connection.receive(&input[..read]),
+            Err(error) if error.kind() == ErrorKind::Interrupted => continue,
+            Err(error) => return Err(error),
+        }
+        while let Some(event) = connection.poll_event() {
+            match event {
+                Ok(Event::Text(text)) => {
+                    if echo {
+                        let _ = connection.send_text(text.as_str());
+                    }
+                    last_text = text.as_str().to_owned();
+                }
+                Ok(Event::Binary(data)) if echo => {
+                    let _ = connection.send_binary(&data);
+                }
+                Ok(Event::Closed(_)) => {}
+                Ok(_) => {}
+                Err(error) if connection.negotiated().protocol().is_none() && !echo => {
+                    return Err(io::Error::other(error.to_string()));
+                }
+                Err(_) => {} // the Close with the error's code is queued
+            }
+        }
+    }
+}
