@@ -1,0 +1,168 @@
+//! A small WebSocket client for the command line.
+//!
+//! ```text
+//! cargo run --example client -- ws://127.0.0.1:9001/ --send hello --send world
+//! echo hello | cargo run --example client -- ws://127.0.0.1:9001/ --protocol chat
+//! ```
+//!
+//! `client URL [--protocol NAME]... [--header 'K: V']... [--send TEXT]...` connects, sends each
+//! TEXT (or, without `--send`, each line of standard input), prints every text message received
+//! on its own line (binary messages as hex) until it has received as many messages as it sent or
+//! the server closes, then closes cleanly and exits 0. Any handshake or protocol failure exits
+//! non-zero with one line on standard error naming the cause.
+
+use std::io::{self, BufRead, ErrorKind, Read, Write};
+use std::net::TcpStream;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use wsmachine::frame::CloseCode;
+use wsmachine::handshake::{ClientHandshake, Header, WsUri};
+use wsmachine::{Config, Connection, Event, Waiting};
+
+/// What the command line asked for.
+struct Options {
+    url: String,
+    protocols: Vec<String>,
+    headers: Vec<(String, String)>,
+    messages: Option<Vec<String>>,
+}
+
+fn main() -> ExitCode {
+    let options = match parse_args(std::env::args().skip(1)) {
+        Ok(options) => options,
+        Err(usage) => {
+            eprintln!("client: {usage}");
+            eprintln!(
+                "usage: client URL [--protocol NAME]... [--header 'K: V']... [--send TEXT]..."
+            );
+            return ExitCode::from(2);
+        }
+    };
+    match run(options) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(cause) => {
+            eprintln!("client: {cause}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Options, String> {
+    let mut options =
+        Options { url: String::new(), protocols: Vec::new(), headers: Vec::new(), messages: None };
+    while let Some(arg) = args.next() {
+        let mut value = |flag: &str| args.next().ok_or(format!("{flag} needs a value"));
+        match arg.as_str() {
+            "--protocol" => options.protocols.push(value("--protocol")?),
+            "--header" => {
+                let header = value("--header")?;
+                let (name, value) =
+                    header.split_once(':').ok_or(format!("header {header:?} lacks ':'"))?;
+                options.headers.push((name.trim().to_owned(), value.trim().to_owned()));
+            }
+            "--send" => options.messages.get_or_insert_with(Vec::new).push(value("--send")?),
+            url if options.url.is_empty() && !url.starts_with("--") => options.url = url.to_owned(),
+            other => return Err(format!("unexpected argument {other:?}")),
+        }
+    }
+    if options.url.is_empty() {
+        return Err("a ws:// URL is needed".to_owned());
+    }
+    Ok(options)
+}
+
+fn run(options: Options) -> Result<(), String> {
+    let uri = WsUri::parse(&options.url).map_err(|error| format!("invalid URL: {error}"))?;
+    if uri.is_secure() {
+        return Err("wss:// needs TLS, which this example does not do (see the TLS example)".into());
+    }
+    let messages = match options.messages {
+        Some(messages) => messages,
+        None => io::stdin()
+            .lock()
+            .lines()
+            .collect::<io::Result<_>>()
+            .map_err(|e| format!("stdin: {e}"))?,
+    };
+    let mut handshake = ClientHandshake::for_uri(uri.clone());
+    for protocol in &options.protocols {
+        handshake = handshake.protocol(protocol);
+    }
+    for (name, value) in &options.headers {
+        handshake =
+            handshake.header(Header::new(name, value).map_err(|e| format!("header {name}: {e}"))?);
+    }
+    let mut connection =
+        Connection::client(handshake, Config::default()).map_err(|e| e.to_string())?;
+    let mut stream = TcpStream::connect((uri.host(), uri.port()))
+        .map_err(|e| format!("cannot connect to {}:{}: {e}", uri.host(), uri.port()))?;
+    stream.set_nodelay(true).map_err(|e| e.to_string())?;
+
+    let mut input = vec![0u8; 64 * 1024];
+    let mut output = Vec::new();
+    let mut received = 0usize;
+    let stdout = io::stdout();
+    loop {
+        output.clear();
+        connection.poll_transmit(&mut output);
+        stream.write_all(&output).map_err(|e| format!("write failed: {e}"))?;
+        if connection.should_close_transport() {
+            return Ok(());
+        }
+        let deadline = match connection.waiting_for() {
+            Waiting::Response | Waiting::CloseReply | Waiting::TransportClose => {
+                Duration::from_secs(10)
+            }
+            _ => Duration::from_secs(60),
+        };
+        stream.set_read_timeout(Some(deadline)).map_err(|e| e.to_string())?;
+        match stream.read(&mut input) {
+            Ok(0) => connection.receive_eof(),
+            Ok(read) => connection.receive(&input[..read]),
+            Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
+                return Err(format!("timed out waiting for {:?}", connection.waiting_for()));
+            }
+            Err(e) => return Err(format!("read failed: {e}")),
+        }
+        while let Some(event) = connection.poll_event() {
+            match event.map_err(|error| error.to_string())? {
+                Event::Accepted(_) => {
+                    for message in &messages {
+                        connection.send_text(message).map_err(|e| e.to_string())?;
+                    }
+                    if messages.is_empty() {
+                        connection.close(CloseCode::NORMAL, "").map_err(|e| e.to_string())?;
+                    }
+                }
+                Event::Text(text) => {
+                    received += 1;
+                    writeln!(stdout.lock(), "{}", text.as_str()).map_err(|e| e.to_string())?;
+                }
+                Event::Binary(data) => {
+                    received += 1;
+                    let hex: String = data.iter().map(|byte| format!("{byte:02x}")).collect();
+                    writeln!(stdout.lock(), "{hex}").map_err(|e| e.to_string())?;
+                }
+                Event::Close(close) if close.code != CloseCode::NORMAL => {
+                    return Err(format!(
+                        "server closed with {}: {:?}",
+                        close.code,
+                        close.reason.as_str()
+                    ));
+                }
+                Event::Closed(closed) if !closed.clean => {
+                    return Err(format!(
+                        "connection ended without a closing handshake ({})",
+                        closed.code
+                    ));
+                }
+                _ => {}
+            }
+            if received >= messages.len() && connection.is_open() && !messages.is_empty() {
+                connection.close(CloseCode::NORMAL, "").map_err(|e| e.to_string())?;
+            }
+        }
+    }
+}
