@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# Interop with other stacks over loopback TCP: our echo server against Python `websockets` and
+# Node `ws` clients (text, binary, ping, 1 MiB, close code 4000), and our client CLI against
+# their echo servers (texts, a 100 kB message, and a server close with code 4001).
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+work=target/interop
+mkdir -p "$work"
+if [ ! -x "$work/venv/bin/python" ] || ! "$work/venv/bin/python" -c 'import websockets' 2>/dev/null; then
+    python3 -m venv "$work/venv"
+    "$work/venv/bin/pip" install --quiet websockets
+fi
+if [ ! -d "$work/node/node_modules/ws" ]; then
+    mkdir -p "$work/node"
+    (cd "$work/node" && npm init -y >/dev/null && npm install --silent --no-audit --no-fund ws@8)
+fi
+export NODE_PATH="$PWD/$work/node/node_modules"
+python="$work/venv/bin/python"
+cargo build --release --quiet --example echo_std --example client
+
+pids=()
+cleanup() { for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done; }
+trap cleanup EXIT
+
+# Waits (at most 10 s) for a line containing "listening" in the log $1.
+wait_listening() {
+    for _ in $(seq 100); do grep -q listening "$1" 2>/dev/null && return 0; sleep 0.1; done
+    echo "no listening line in $1" >&2; cat "$1" >&2; return 1
+}
+
+# Our server, their clients.
+target/release/examples/echo_std 127.0.0.1:9401 >"$work/echo_std.log" 2>&1 &
+pids+=($!)
+wait_listening "$work/echo_std.log"
+timeout 60 "$python" tests/interop/python_peer.py client ws://127.0.0.1:9401/
+timeout 60 node tests/interop/node_peer.js client ws://127.0.0.1:9401/
+
+# Their servers, our client.
+big=$(head -c 100000 /dev/zero | tr '\0' 'y')
+for peer in python node; do
+    log="$work/$peer-server.log"
+    if [ "$peer" = python ]; then
+        "$python" tests/interop/python_peer.py server 9402 >"$log" 2>&1 &
+    else
+        node tests/interop/node_peer.js server 9402 >"$log" 2>&1 &
+    fi
+    pids+=($!)
+    wait_listening "$log"
+    got=$(timeout 60 target/release/examples/client ws://127.0.0.1:9402/ --send "héllo" --send "$big")
+    expected=$(printf 'héllo\n%s' "$big")
+    [ "$got" = "$expected" ] || { echo "our client against $peer: wrong echo" >&2; exit 1; }
+    if out=$(timeout 60 target/release/examples/client ws://127.0.0.1:9402/ --send close-4001 2>&1); then
+        echo "our client against $peer: a 4001 close should fail the CLI" >&2; exit 1
+    fi
+    case "$out" in
+        *"server closed with 4001"*) ;;
+        *) echo "our client against $peer: unexpected: $out" >&2; exit 1 ;;
+    esac
+    kill "${pids[-1]}"
+    wait "${pids[-1]}" 2>/dev/null || true
+    echo "our client against $peer server: ok"
+done
