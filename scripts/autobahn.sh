@@ -12,7 +12,8 @@ if [ ! -x "$venv/bin/kosoku" ]; then
     python3 -m venv "$venv"
     "$venv/bin/pip" install --quiet kosoku
 fi
-cargo build --release --quiet --example echo_std --example autobahn_client
+cargo build --release --quiet --example echo_std --example echo_tokio --example echo_mio \
+    --example autobahn_client
 rm -rf "$reports"
 mkdir -p "$reports"
 
@@ -37,7 +38,7 @@ status=0
 
 # (a) Our servers under kosoku's fuzzing client.
 port=9101
-for server in echo_std; do
+for server in echo_std echo_tokio echo_mio; do
     "target/release/examples/$server" "127.0.0.1:$port" >"$reports/$server.log" 2>&1 &
     pids+=($!)
     wait_for_port "$port"
