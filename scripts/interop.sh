@@ -17,7 +17,7 @@ if [ ! -d "$work/node/node_modules/ws" ]; then
 fi
 export NODE_PATH="$PWD/$work/node/node_modules"
 python="$work/venv/bin/python"
-cargo build --release --quiet --example echo_std --example client
+cargo build --release --quiet --example echo_std --example client --example tls
 
 pids=()
 cleanup() { for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done; }
@@ -61,3 +61,7 @@ for peer in python node; do
     wait "${pids[-1]}" 2>/dev/null || true
     echo "our client against $peer server: ok"
 done
+
+# wss://: our server and client over rustls with a self-signed certificate.
+timeout 60 target/release/examples/tls 127.0.0.1:0 --once | grep -q "client received: hello over TLS"
+echo "wss (rustls) round trip: ok"
