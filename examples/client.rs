@@ -5,11 +5,13 @@
 //! echo hello | cargo run --example client -- ws://127.0.0.1:9001/ --protocol chat
 //! ```
 //!
-//! `client URL [--protocol NAME]... [--header 'K: V']... [--send TEXT]...` connects, sends each
-//! TEXT (or, without `--send`, each line of standard input), prints every text message received
-//! on its own line (binary messages as hex) until it has received as many messages as it sent or
-//! the server closes, then closes cleanly and exits 0. Any handshake or protocol failure exits
-//! non-zero with one line on standard error naming the cause.
+//! `client URL [--protocol NAME]... [--header 'K: V']... [--send TEXT]... [--binary HEX]...
+//! [--ping TEXT]` connects, sends each TEXT and HEX message in order (or, without either, each
+//! line of standard input), prints every text message received on its own line (binary
+//! messages as hex) until it has received as many messages as it sent and a Pong for its Ping
+//! (reported on standard error), then closes cleanly and exits 0. Any handshake or protocol
+//! failure, or a close by the server with a code other than 1000, exits non-zero with one line
+//! on standard error naming the cause.
 
 use std::io::{self, BufRead, ErrorKind, Read, Write};
 use std::net::TcpStream;
@@ -25,7 +27,14 @@ struct Options {
     url: String,
     protocols: Vec<String>,
     headers: Vec<(String, String)>,
-    messages: Option<Vec<String>>,
+    messages: Option<Vec<Outgoing>>,
+    ping: Option<String>,
+}
+
+/// A message to send.
+enum Outgoing {
+    Text(String),
+    Binary(Vec<u8>),
 }
 
 fn main() -> ExitCode {
@@ -49,8 +58,13 @@ fn main() -> ExitCode {
 }
 
 fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Options, String> {
-    let mut options =
-        Options { url: String::new(), protocols: Vec::new(), headers: Vec::new(), messages: None };
+    let mut options = Options {
+        url: String::new(),
+        protocols: Vec::new(),
+        headers: Vec::new(),
+        messages: None,
+        ping: None,
+    };
     while let Some(arg) = args.next() {
         let mut value = |flag: &str| args.next().ok_or(format!("{flag} needs a value"));
         match arg.as_str() {
@@ -61,7 +75,16 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Options, String>
                     header.split_once(':').ok_or(format!("header {header:?} lacks ':'"))?;
                 options.headers.push((name.trim().to_owned(), value.trim().to_owned()));
             }
-            "--send" => options.messages.get_or_insert_with(Vec::new).push(value("--send")?),
+            "--send" => {
+                let text = value("--send")?;
+                options.messages.get_or_insert_with(Vec::new).push(Outgoing::Text(text));
+            }
+            "--binary" => {
+                let hex = value("--binary")?;
+                let bytes = decode_hex(&hex).ok_or(format!("{hex:?} is not hex"))?;
+                options.messages.get_or_insert_with(Vec::new).push(Outgoing::Binary(bytes));
+            }
+            "--ping" => options.ping = Some(value("--ping")?),
             url if options.url.is_empty() && !url.starts_with("--") => options.url = url.to_owned(),
             other => return Err(format!("unexpected argument {other:?}")),
         }
@@ -82,9 +105,11 @@ fn run(options: Options) -> Result<(), String> {
         None => io::stdin()
             .lock()
             .lines()
+            .map(|line| line.map(Outgoing::Text))
             .collect::<io::Result<_>>()
             .map_err(|e| format!("stdin: {e}"))?,
     };
+    let mut awaiting_pong = false;
     let mut handshake = ClientHandshake::for_uri(uri.clone());
     for protocol in &options.protocols {
         handshake = handshake.protocol(protocol);
@@ -129,12 +154,21 @@ fn run(options: Options) -> Result<(), String> {
         while let Some(event) = connection.poll_event() {
             match event.map_err(|error| error.to_string())? {
                 Event::Accepted(_) => {
+                    if let Some(ping) = &options.ping {
+                        connection.send_ping(ping.as_bytes()).map_err(|e| e.to_string())?;
+                        awaiting_pong = true;
+                    }
                     for message in &messages {
-                        connection.send_text(message).map_err(|e| e.to_string())?;
+                        match message {
+                            Outgoing::Text(text) => connection.send_text(text),
+                            Outgoing::Binary(data) => connection.send_binary(data),
+                        }
+                        .map_err(|e| e.to_string())?;
                     }
-                    if messages.is_empty() {
-                        connection.close(CloseCode::NORMAL, "").map_err(|e| e.to_string())?;
-                    }
+                }
+                Event::Pong(payload) => {
+                    eprintln!("pong {}", String::from_utf8_lossy(&payload));
+                    awaiting_pong = false;
                 }
                 Event::Text(text) => {
                     received += 1;
@@ -160,9 +194,17 @@ fn run(options: Options) -> Result<(), String> {
                 }
                 _ => {}
             }
-            if received >= messages.len() && connection.is_open() && !messages.is_empty() {
-                connection.close(CloseCode::NORMAL, "").map_err(|e| e.to_string())?;
-            }
+        }
+        let accepted = !matches!(connection.waiting_for(), Waiting::Response);
+        if accepted && received >= messages.len() && !awaiting_pong && connection.is_open() {
+            connection.close(CloseCode::NORMAL, "").map_err(|e| e.to_string())?;
         }
     }
+}
+
+fn decode_hex(hex: &str) -> Option<Vec<u8>> {
+    if !hex.len().is_multiple_of(2) {
+        return None;
+    }
+    (0..hex.len()).step_by(2).map(|i| u8::from_str_radix(hex.get(i..i + 2)?, 16).ok()).collect()
 }

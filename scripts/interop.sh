@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Interop with other stacks over loopback TCP: our echo server against Python `websockets` and
 # Node `ws` clients (text, binary, ping, 1 MiB, close code 4000), and our client CLI against
-# their echo servers (texts, a 100 kB message, and a server close with code 4001).
+# their echo servers (text, binary, ping, a 100 kB message, and a server close with code 4001),
+# and a wss:// round trip over rustls.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -47,9 +48,11 @@ for peer in python node; do
     fi
     pids+=($!)
     wait_listening "$log"
-    got=$(timeout 60 target/release/examples/client ws://127.0.0.1:9402/ --send "héllo" --send "$big")
-    expected=$(printf 'héllo\n%s' "$big")
+    got=$(timeout 60 target/release/examples/client ws://127.0.0.1:9402/ --send "héllo" \
+        --binary 00ff10 --send "$big" --ping rtt 2>"$work/client-stderr.log")
+    expected=$(printf 'héllo\n00ff10\n%s' "$big")
     [ "$got" = "$expected" ] || { echo "our client against $peer: wrong echo" >&2; exit 1; }
+    grep -qx "pong rtt" "$work/client-stderr.log" || { echo "our client against $peer: no pong" >&2; exit 1; }
     if out=$(timeout 60 target/release/examples/client ws://127.0.0.1:9402/ --send close-4001 2>&1); then
         echo "our client against $peer: a 4001 close should fail the CLI" >&2; exit 1
     fi
