@@ -152,7 +152,11 @@ fn run(options: Options) -> Result<(), String> {
             Err(e) => return Err(format!("read failed: {e}")),
         }
         while let Some(event) = connection.poll_event() {
-            match event.map_err(|error| error.to_string())? {
+            let event = event.map_err(|error| match error.close_code() {
+                Some(code) => format!("protocol error: {error} (closed with {code})"),
+                None => error.to_string(),
+            })?;
+            match event {
                 Event::Accepted(_) => {
                     if let Some(ping) = &options.ping {
                         connection.send_ping(ping.as_bytes()).map_err(|e| e.to_string())?;
