@@ -289,9 +289,7 @@ impl<R: RandomSource> Connection<R> {
                 _ if self.failed_with.is_some() => Waiting::Nothing,
                 (false, false) => Waiting::Messages,
                 (true, false) => Waiting::CloseReply,
-                (_, true) if self.role == Role::Client && !self.receiver.is_eof() => {
-                    Waiting::TransportClose
-                }
+                (_, true) if self.client_awaits_transport_close() => Waiting::TransportClose,
                 (_, true) => Waiting::Nothing,
             },
         }
@@ -308,9 +306,9 @@ impl<R: RandomSource> Connection<R> {
             State::Open => {
                 self.failed_with.is_some()
                     || self.receiver.is_eof()
-                    || (self.role == Role::Server
-                        && self.sender.close_sent()
-                        && self.receiver.close_received())
+                    || (self.sender.close_sent()
+                        && self.receiver.close_received()
+                        && !self.client_awaits_transport_close())
             }
             _ => self.receiver.is_eof(),
         }
