@@ -11,6 +11,8 @@ mod config;
 mod connection;
 mod error;
 mod event;
+#[cfg(feature = "deflate")]
+pub mod extensions;
 pub mod frame;
 pub mod handshake;
 mod random;

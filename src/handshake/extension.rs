@@ -112,6 +112,19 @@ pub struct Extension {
 }
 
 impl Extension {
+    /// An extension built by the crate from names and values it knows to be tokens.
+    #[cfg(feature = "deflate")]
+    pub(crate) fn trusted(name: &str, params: &[(&str, Option<&str>)]) -> Extension {
+        let params = params
+            .iter()
+            .map(|&(name, value)| ExtensionParam {
+                name: name.into(),
+                value: value.map(Into::into),
+            })
+            .collect();
+        Extension { name: name.into(), params }
+    }
+
     /// An extension named `name`, which must be a token, without parameters.
     pub fn new(name: &str) -> Result<Self, ExtensionHeaderError> {
         if !is_token(name.as_bytes()) {

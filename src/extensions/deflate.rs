@@ -1,0 +1,403 @@
+//! permessage-deflate (RFC 7692): negotiating its parameters in the opening handshake.
+//!
+//! A client offers the extension, possibly several times with different parameters, in order
+//! of preference; the server accepts the first offer it can honour and answers with the
+//! parameters that then apply (§5). Offers with unknown, repeated or invalid parameters are
+//! declined, and a client fails the connection on a response that breaks §7.
+//!
+//! This module decides the parameters. Compressing and decompressing messages with them is
+//! the next step of the permessage-deflate work and not part of the crate yet.
+
+use alloc::string::ToString;
+
+use crate::handshake::{Extension, ExtensionParam};
+
+/// The extension's registered name.
+pub const EXTENSION_NAME: &str = "permessage-deflate";
+
+const SERVER_NO_CONTEXT_TAKEOVER: &str = "server_no_context_takeover";
+const CLIENT_NO_CONTEXT_TAKEOVER: &str = "client_no_context_takeover";
+const SERVER_MAX_WINDOW_BITS: &str = "server_max_window_bits";
+const CLIENT_MAX_WINDOW_BITS: &str = "client_max_window_bits";
+
+/// The parameters in force once negotiated (RFC 7692 §7.1): whether each side resets its
+/// compression context after every message, and the LZ77 window each side compresses with.
+///
+/// ```
+/// use wsmachine::extensions::deflate::{DeflateConfig, DeflateParams};
+/// use wsmachine::handshake::parse_extensions;
+///
+/// // A browser's usual offer, and a server that keeps no context to save memory.
+/// let offers = parse_extensions([&b"permessage-deflate; client_max_window_bits"[..]])?;
+/// let mut config = DeflateConfig::default();
+/// config.server_no_context_takeover = true;
+/// let (response, params) = config.accept(&offers).expect("the offer is valid");
+/// assert_eq!(response.to_string(), "permessage-deflate; server_no_context_takeover");
+/// assert!(params.server_no_context_takeover);
+/// assert_eq!(params.client_max_window_bits, 15);
+///
+/// // The client checks the response against what it offered.
+/// let offer = DeflateConfig::default().offer();
+/// assert_eq!(DeflateParams::from_response(&response, &offer), Ok(params));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct DeflateParams {
+    /// The server resets its compression context after each message.
+    pub server_no_context_takeover: bool,
+    /// The client resets its compression context after each message.
+    pub client_no_context_takeover: bool,
+    /// The server compresses with a window of at most 2^this bytes (8–15).
+    pub server_max_window_bits: u8,
+    /// The client compresses with a window of at most 2^this bytes (8–15).
+    pub client_max_window_bits: u8,
+}
+
+impl Default for DeflateParams {
+    fn default() -> DeflateParams {
+        DeflateParams {
+            server_no_context_takeover: false,
+            client_no_context_takeover: false,
+            server_max_window_bits: 15,
+            client_max_window_bits: 15,
+        }
+    }
+}
+
+/// One side's preferences: what a client offers, or what a server asks for when it accepts.
+///
+/// ```
+/// use wsmachine::extensions::deflate::DeflateConfig;
+///
+/// let mut config = DeflateConfig::default();
+/// config.client_no_context_takeover = true;
+/// config.server_max_window_bits = 10;
+/// assert_eq!(
+///     config.offer().to_string(),
+///     "permessage-deflate; client_no_context_takeover; server_max_window_bits=10; \
+///      client_max_window_bits"
+/// );
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct DeflateConfig {
+    /// Ask that the server reset its context after each message (less memory on the server,
+    /// worse compression).
+    pub server_no_context_takeover: bool,
+    /// Ask that the client reset its context after each message.
+    pub client_no_context_takeover: bool,
+    /// The largest window the server may use, 8–15 (15 asks nothing).
+    pub server_max_window_bits: u8,
+    /// The largest window the client may use, 8–15 (15 asks nothing).
+    pub client_max_window_bits: u8,
+}
+
+impl Default for DeflateConfig {
+    fn default() -> DeflateConfig {
+        DeflateConfig {
+            server_no_context_takeover: false,
+            client_no_context_takeover: false,
+            server_max_window_bits: 15,
+            client_max_window_bits: 15,
+        }
+    }
+}
+
+impl DeflateConfig {
+    /// The client's offer (§5.1): the parameters asked for, and a bare
+    /// `client_max_window_bits` (meaning "you may limit my window") when no limit is asked.
+    #[must_use]
+    pub fn offer(&self) -> Extension {
+        let mut params = alloc::vec::Vec::new();
+        if self.server_no_context_takeover {
+            params.push((SERVER_NO_CONTEXT_TAKEOVER, None));
+        }
+        if self.client_no_context_takeover {
+            params.push((CLIENT_NO_CONTEXT_TAKEOVER, None));
+        }
+        let server_bits = self.server_max_window_bits.clamp(8, 15);
+        let client_bits = self.client_max_window_bits.clamp(8, 15);
+        let server_value = server_bits.to_string();
+        if server_bits < 15 {
+            params.push((SERVER_MAX_WINDOW_BITS, Some(server_value.as_str())));
+        }
+        let client_value = client_bits.to_string();
+        params.push((CLIENT_MAX_WINDOW_BITS, (client_bits < 15).then_some(client_value.as_str())));
+        build(&params)
+    }
+
+    /// The server's choice (§5, §7.1): the first valid offer among `extensions`, answered
+    /// with this configuration's wishes where the offer allows them. Returns the extension to
+    /// put in the response and the parameters in force, or `None` to decline (no offer, or
+    /// every offer invalid).
+    #[must_use]
+    pub fn accept(&self, extensions: &[Extension]) -> Option<(Extension, DeflateParams)> {
+        extensions
+            .iter()
+            .filter(|extension| extension.name().eq_ignore_ascii_case(EXTENSION_NAME))
+            .find_map(|extension| Offer::parse(extension).ok())
+            .map(|offer| self.answer(&offer))
+    }
+
+    fn answer(&self, offer: &Offer) -> (Extension, DeflateParams) {
+        let server_bits = self
+            .server_max_window_bits
+            .clamp(8, 15)
+            .min(offer.server_max_window_bits.unwrap_or(15));
+        // The client's window can be limited only if it said it supports the parameter.
+        let client_bits = match offer.client_max_window_bits {
+            Some(offered) => self.client_max_window_bits.clamp(8, 15).min(offered.unwrap_or(15)),
+            None => 15,
+        };
+        let params = DeflateParams {
+            server_no_context_takeover: offer.server_no_context_takeover
+                || self.server_no_context_takeover,
+            client_no_context_takeover: offer.client_no_context_takeover
+                || self.client_no_context_takeover,
+            server_max_window_bits: server_bits,
+            client_max_window_bits: client_bits,
+        };
+        let server_value = server_bits.to_string();
+        let client_value = client_bits.to_string();
+        let mut response = alloc::vec::Vec::new();
+        if params.server_no_context_takeover {
+            response.push((SERVER_NO_CONTEXT_TAKEOVER, None));
+        }
+        if params.client_no_context_takeover {
+            response.push((CLIENT_NO_CONTEXT_TAKEOVER, None));
+        }
+        if server_bits < 15 || offer.server_max_window_bits.is_some() {
+            response.push((SERVER_MAX_WINDOW_BITS, Some(server_value.as_str())));
+        }
+        if client_bits < 15 {
+            response.push((CLIENT_MAX_WINDOW_BITS, Some(client_value.as_str())));
+        }
+        (build(&response), params)
+    }
+}
+
+impl DeflateParams {
+    /// The client's check of the server's response against its offer (§7.1): every parameter
+    /// known, none repeated, values 8–15, `client_max_window_bits` only if offered, and no
+    /// window larger than asked.
+    pub fn from_response(
+        response: &Extension,
+        offer: &Extension,
+    ) -> Result<DeflateParams, DeflateError> {
+        let offer = Offer::parse(offer)?;
+        let answer = Offer::parse(response)?;
+        if !response.name().eq_ignore_ascii_case(EXTENSION_NAME) {
+            return Err(DeflateError::UnknownParameter);
+        }
+        let client_bits = match (answer.client_max_window_bits, offer.client_max_window_bits) {
+            (None, _) => 15,
+            (Some(None), _) => return Err(DeflateError::InvalidWindowBits),
+            (Some(Some(_)), None) => return Err(DeflateError::NotOffered),
+            (Some(Some(bits)), Some(offered)) => {
+                if bits > offered.unwrap_or(15) {
+                    return Err(DeflateError::NotOffered);
+                }
+                bits
+            }
+        };
+        let server_bits = answer.server_max_window_bits.unwrap_or(15);
+        if server_bits > offer.server_max_window_bits.unwrap_or(15) {
+            return Err(DeflateError::NotOffered);
+        }
+        if offer.server_no_context_takeover && !answer.server_no_context_takeover {
+            // The client asked for it; a server that accepts the offer must honour it (§7.1.1.1).
+            return Err(DeflateError::NotOffered);
+        }
+        Ok(DeflateParams {
+            server_no_context_takeover: answer.server_no_context_takeover,
+            client_no_context_takeover: answer.client_no_context_takeover,
+            server_max_window_bits: server_bits,
+            client_max_window_bits: client_bits,
+        })
+    }
+}
+
+/// One offer or response, its parameters checked for §7's syntax.
+#[derive(Debug, Default)]
+struct Offer {
+    server_no_context_takeover: bool,
+    client_no_context_takeover: bool,
+    server_max_window_bits: Option<u8>,
+    /// `Some(None)` for the bare parameter.
+    client_max_window_bits: Option<Option<u8>>,
+}
+
+impl Offer {
+    fn parse(extension: &Extension) -> Result<Offer, DeflateError> {
+        let mut offer = Offer::default();
+        let mut seen = [false; 4];
+        for param in extension.params() {
+            let index = match param.name().to_ascii_lowercase().as_str() {
+                SERVER_NO_CONTEXT_TAKEOVER => 0,
+                CLIENT_NO_CONTEXT_TAKEOVER => 1,
+                SERVER_MAX_WINDOW_BITS => 2,
+                CLIENT_MAX_WINDOW_BITS => 3,
+                _ => return Err(DeflateError::UnknownParameter),
+            };
+            if core::mem::replace(&mut seen[index], true) {
+                return Err(DeflateError::DuplicateParameter);
+            }
+            match index {
+                0 | 1 if param.value().is_some() => return Err(DeflateError::UnexpectedValue),
+                0 => offer.server_no_context_takeover = true,
+                1 => offer.client_no_context_takeover = true,
+                2 => {
+                    offer.server_max_window_bits =
+                        Some(window_bits(param)?.ok_or(DeflateError::InvalidWindowBits)?)
+                }
+                _ => offer.client_max_window_bits = Some(window_bits(param)?),
+            }
+        }
+        Ok(offer)
+    }
+}
+
+/// A window-bits value: absent, or a decimal 8–15 without leading zeros (§7.1.2).
+fn window_bits(param: &ExtensionParam) -> Result<Option<u8>, DeflateError> {
+    let Some(value) = param.value() else { return Ok(None) };
+    match value {
+        "8" | "9" | "10" | "11" | "12" | "13" | "14" | "15" => {
+            value.parse().map(Some).map_err(|_| DeflateError::InvalidWindowBits)
+        }
+        _ => Err(DeflateError::InvalidWindowBits),
+    }
+}
+
+/// Builds the extension from parameters known to be valid tokens.
+fn build(params: &[(&str, Option<&str>)]) -> Extension {
+    Extension::trusted(EXTENSION_NAME, params)
+}
+
+/// Why a permessage-deflate offer or response is invalid (RFC 7692 §7).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum DeflateError {
+    /// A parameter RFC 7692 does not define.
+    #[error("unknown permessage-deflate parameter")]
+    UnknownParameter,
+    /// A parameter given twice.
+    #[error("repeated permessage-deflate parameter")]
+    DuplicateParameter,
+    /// A value on a parameter that takes none.
+    #[error("a no_context_takeover parameter with a value")]
+    UnexpectedValue,
+    /// A window size that is not 8–15 (or missing where required).
+    #[error("window bits must be 8 to 15")]
+    InvalidWindowBits,
+    /// A response that grants or demands what the offer did not allow.
+    #[error("the response does not match the offer")]
+    NotOffered,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::handshake::parse_extensions;
+
+    fn offers(header: &str) -> alloc::vec::Vec<Extension> {
+        parse_extensions([header.as_bytes()]).unwrap()
+    }
+
+    #[test]
+    fn the_first_valid_offer_is_accepted_and_invalid_ones_declined() {
+        let config = DeflateConfig::default();
+        // RFC 7692 §5.2's example: two offers, the first with a window limit.
+        let (response, params) = config
+            .accept(&offers(
+                "permessage-deflate; client_max_window_bits; server_max_window_bits=10, \
+                 permessage-deflate; client_max_window_bits",
+            ))
+            .unwrap();
+        assert_eq!(response.to_string(), "permessage-deflate; server_max_window_bits=10");
+        assert_eq!(params.server_max_window_bits, 10);
+        assert_eq!(params.client_max_window_bits, 15);
+
+        for invalid in [
+            "permessage-deflate; server_max_window_bits", // a value is required
+            "permessage-deflate; server_max_window_bits=16", // out of range
+            "permessage-deflate; client_max_window_bits=7", // out of range
+            "permessage-deflate; server_max_window_bits=010", // leading zero
+            "permessage-deflate; server_no_context_takeover=1", // takes no value
+            "permessage-deflate; server_no_context_takeover; server_no_context_takeover",
+            "permessage-deflate; unknown_parameter",
+        ] {
+            assert_eq!(config.accept(&offers(invalid)), None, "{invalid}");
+            // An invalid offer is skipped in favour of the next one.
+            let both = offers(&[invalid, "permessage-deflate"].join(", "));
+            assert_eq!(config.accept(&both).map(|(_, p)| p), Some(DeflateParams::default()));
+        }
+        assert_eq!(config.accept(&offers("x-webkit-deflate-frame")), None);
+    }
+
+    #[test]
+    fn a_server_limits_what_the_offer_lets_it_limit() {
+        let config = DeflateConfig {
+            client_no_context_takeover: true,
+            client_max_window_bits: 9,
+            server_max_window_bits: 12,
+            ..DeflateConfig::default()
+        };
+        // Without client_max_window_bits in the offer, the client's window stays 15.
+        let (response, params) = config.accept(&offers("permessage-deflate")).unwrap();
+        assert_eq!(
+            response.to_string(),
+            "permessage-deflate; client_no_context_takeover; server_max_window_bits=12"
+        );
+        assert_eq!(params.client_max_window_bits, 15);
+        // With it, the client's window is limited too.
+        let offer = offers("permessage-deflate; client_max_window_bits=10");
+        let (response, params) = config.accept(&offer).unwrap();
+        assert_eq!(params.client_max_window_bits, 9);
+        assert_eq!(DeflateParams::from_response(&response, &offer[0]), Ok(params));
+    }
+
+    #[test]
+    fn a_client_rejects_responses_its_offer_did_not_allow() {
+        let offer = DeflateConfig::default().offer();
+        assert_eq!(offer.to_string(), "permessage-deflate; client_max_window_bits");
+        let check = |response: &str| DeflateParams::from_response(&offers(response)[0], &offer);
+        assert_eq!(check("permessage-deflate"), Ok(DeflateParams::default()));
+        assert_eq!(
+            check("permessage-deflate; client_max_window_bits=8; server_no_context_takeover"),
+            Ok(DeflateParams {
+                server_no_context_takeover: true,
+                client_max_window_bits: 8,
+                ..DeflateParams::default()
+            })
+        );
+        assert_eq!(
+            check("permessage-deflate; client_max_window_bits"),
+            Err(DeflateError::InvalidWindowBits)
+        );
+        assert_eq!(check("permessage-deflate; mystery"), Err(DeflateError::UnknownParameter));
+
+        let strict = DeflateConfig {
+            server_no_context_takeover: true,
+            server_max_window_bits: 10,
+            client_max_window_bits: 12,
+            ..DeflateConfig::default()
+        };
+        let offer = strict.offer();
+        let check = |response: &str| DeflateParams::from_response(&offers(response)[0], &offer);
+        // It asked for no context takeover and a window of 10: both must be honoured.
+        assert_eq!(
+            check("permessage-deflate; server_max_window_bits=10"),
+            Err(DeflateError::NotOffered)
+        );
+        assert_eq!(
+            check("permessage-deflate; server_no_context_takeover; server_max_window_bits=11"),
+            Err(DeflateError::NotOffered)
+        );
+        assert_eq!(
+            check("permessage-deflate; server_no_context_takeover; client_max_window_bits=13"),
+            Err(DeflateError::NotOffered)
+        );
+        assert!(check("permessage-deflate; server_no_context_takeover; server_max_window_bits=9")
+            .is_ok());
+    }
+}
