@@ -5,8 +5,14 @@
 //! parameters that then apply (§5). Offers with unknown, repeated or invalid parameters are
 //! declined, and a client fails the connection on a response that breaks §7.
 //!
-//! This module decides the parameters. Compressing and decompressing messages with them is
-//! the next step of the permessage-deflate work and not part of the crate yet.
+//! [`DeflateConfig`] and [`DeflateParams`] decide the parameters; [`MessageCompressor`] and
+//! [`MessageDecompressor`] apply them to one message at a time. Using them inside
+//! [`Connection`](crate::Connection) (RSV1 on the first frame) is the next step of the
+//! permessage-deflate work.
+
+mod codec;
+
+pub use codec::{InflateError, MessageCompressor, MessageDecompressor};
 
 use alloc::string::ToString;
 

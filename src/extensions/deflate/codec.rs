@@ -1,0 +1,256 @@
+//! Compressing and decompressing one message at a time (RFC 7692 §7.2).
+//!
+//! A message is compressed with a sync flush and the trailing `00 00 ff ff` of the flush is
+//! removed (§7.2.1); on receipt it is put back before inflating (§7.2.2). With context
+//! takeover the LZ77 window carries over from one message to the next; without it, each
+//! message starts afresh.
+
+use alloc::vec::Vec;
+
+use flate2::{Compress, Compression, Decompress, FlushCompress, FlushDecompress};
+
+/// The four bytes a sync flush ends with, removed on the wire (§7.2.1).
+const SYNC_TAIL: [u8; 4] = [0x00, 0x00, 0xff, 0xff];
+
+/// The window bits zlib can compress with: it does not support 8 for raw deflate and uses 9.
+fn zlib_window_bits(bits: u8) -> u8 {
+    bits.clamp(9, 15)
+}
+
+/// Compresses outgoing messages for one direction of a connection.
+///
+/// ```
+/// use wsmachine::extensions::deflate::MessageCompressor;
+///
+/// // RFC 7692 §7.2.3.1: "Hello" compressed, the sync tail removed.
+/// let mut compressor = MessageCompressor::new(15, false);
+/// let mut out = Vec::new();
+/// compressor.compress(b"Hello", &mut out);
+/// assert_eq!(out, [0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00]);
+/// ```
+#[derive(Debug)]
+pub struct MessageCompressor {
+    compress: Compress,
+    no_context_takeover: bool,
+}
+
+impl MessageCompressor {
+    /// A compressor with a window of at most 2^`window_bits` bytes (8–15) that resets after
+    /// every message when `no_context_takeover`.
+    #[must_use]
+    pub fn new(window_bits: u8, no_context_takeover: bool) -> MessageCompressor {
+        let compress = Compress::new_with_window_bits(
+            Compression::default(),
+            false,
+            zlib_window_bits(window_bits),
+        );
+        MessageCompressor { compress, no_context_takeover }
+    }
+
+    /// Appends `payload` compressed as one message to `out`.
+    pub fn compress(&mut self, payload: &[u8], out: &mut Vec<u8>) {
+        let start = out.len();
+        let mut consumed = 0;
+        loop {
+            out.reserve(payload.len() - consumed + 64);
+            let before = self.compress.total_in();
+            // Compressing into a Vec with room cannot fail: zlib only reports buffer errors,
+            // which end the loop below.
+            let _ = self.compress.compress_vec(&payload[consumed..], out, FlushCompress::Sync);
+            consumed += usize::try_from(self.compress.total_in() - before).unwrap_or(0);
+            let output_full = out.len() == out.capacity();
+            if consumed >= payload.len() && !output_full {
+                break;
+            }
+        }
+        if out[start..].ends_with(&SYNC_TAIL) {
+            out.truncate(out.len() - SYNC_TAIL.len());
+        }
+        if out.len() == start {
+            // zlib emits nothing for a flush with nothing pending; an empty message is an
+            // empty stored block, whose header byte is what remains once the tail is removed
+            // (§7.2.3.6).
+            out.push(0x00);
+        }
+        if self.no_context_takeover {
+            self.compress.reset();
+        }
+    }
+}
+
+/// Decompresses incoming messages for one direction of a connection, never producing more
+/// than a limit: the protection against decompression bombs is applied while inflating.
+///
+/// ```
+/// use wsmachine::extensions::deflate::MessageDecompressor;
+///
+/// let mut decompressor = MessageDecompressor::new(15, false);
+/// let mut out = Vec::new();
+/// decompressor.decompress(&[0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00], &mut out, 1024)?;
+/// decompressor.finish_message(&mut out, 1024)?;
+/// assert_eq!(out, b"Hello");
+/// # Ok::<(), wsmachine::extensions::deflate::InflateError>(())
+/// ```
+#[derive(Debug)]
+pub struct MessageDecompressor {
+    decompress: Decompress,
+    no_context_takeover: bool,
+}
+
+impl MessageDecompressor {
+    /// A decompressor for a peer that compresses with a window of at most 2^`window_bits`
+    /// bytes and resets after every message when `no_context_takeover`.
+    #[must_use]
+    pub fn new(window_bits: u8, no_context_takeover: bool) -> MessageDecompressor {
+        let decompress = Decompress::new_with_window_bits(false, zlib_window_bits(window_bits));
+        MessageDecompressor { decompress, no_context_takeover }
+    }
+
+    /// Inflates the next piece of a compressed message into `out`, failing as soon as `out`
+    /// would exceed `limit` bytes.
+    pub fn decompress(
+        &mut self,
+        input: &[u8],
+        out: &mut Vec<u8>,
+        limit: usize,
+    ) -> Result<(), InflateError> {
+        let mut consumed = 0;
+        loop {
+            if out.len() > limit {
+                return Err(InflateError::TooBig { limit });
+            }
+            // Grow geometrically, but never past one byte beyond the limit: the limit is seen
+            // without the buffer ever being larger than it allows.
+            let room = (limit + 1 - out.len()).min(out.len().max(64 * 1024));
+            out.reserve_exact(room);
+            let (before_in, before_out) = (self.decompress.total_in(), self.decompress.total_out());
+            self.decompress
+                .decompress_vec(&input[consumed..], out, FlushDecompress::Sync)
+                .map_err(|_| InflateError::Corrupt)?;
+            consumed += usize::try_from(self.decompress.total_in() - before_in).unwrap_or(0);
+            let progress = self.decompress.total_in() != before_in
+                || self.decompress.total_out() != before_out;
+            let output_full = out.len() == out.capacity();
+            if out.len() > limit {
+                return Err(InflateError::TooBig { limit });
+            }
+            if !progress || (consumed >= input.len() && !output_full) {
+                return Ok(());
+            }
+        }
+    }
+
+    /// Ends a message: inflates the sync tail the sender removed, and resets the window when
+    /// there is no context takeover.
+    pub fn finish_message(&mut self, out: &mut Vec<u8>, limit: usize) -> Result<(), InflateError> {
+        self.decompress(&SYNC_TAIL, out, limit)?;
+        if self.no_context_takeover {
+            self.decompress.reset(false);
+        }
+        Ok(())
+    }
+}
+
+/// Why an incoming compressed message cannot be inflated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum InflateError {
+    /// The inflated message would exceed the limit: close with 1009.
+    #[error("inflated message exceeds {limit} bytes")]
+    TooBig {
+        /// The limit.
+        limit: usize,
+    },
+    /// The data is not valid DEFLATE: close with 1007.
+    #[error("invalid compressed data")]
+    Corrupt,
+}
+
+impl InflateError {
+    /// The code to close the connection with.
+    #[must_use]
+    pub fn close_code(&self) -> crate::frame::CloseCode {
+        match self {
+            InflateError::TooBig { .. } => crate::frame::CloseCode::MESSAGE_TOO_BIG,
+            InflateError::Corrupt => crate::frame::CloseCode::INVALID_PAYLOAD,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn inflate(
+        decompressor: &mut MessageDecompressor,
+        data: &[u8],
+    ) -> Result<Vec<u8>, InflateError> {
+        let mut out = Vec::new();
+        decompressor.decompress(data, &mut out, 1 << 20)?;
+        decompressor.finish_message(&mut out, 1 << 20)?;
+        Ok(out)
+    }
+
+    #[test]
+    fn rfc_7692_examples_decompress() {
+        let mut decompressor = MessageDecompressor::new(15, false);
+        // §7.2.3.1 and §7.2.3.2: the second "Hello" refers to the first through the window.
+        assert_eq!(
+            inflate(&mut decompressor, &[0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00]).unwrap(),
+            b"Hello"
+        );
+        assert_eq!(inflate(&mut decompressor, &[0xf2, 0x00, 0x11, 0x00, 0x00]).unwrap(), b"Hello");
+        // §7.2.3.3: a block with no compression.
+        let mut fresh = MessageDecompressor::new(15, false);
+        let stored = [0x00, 0x05, 0x00, 0xfa, 0xff, 0x48, 0x65, 0x6c, 0x6c, 0x6f, 0x00];
+        assert_eq!(inflate(&mut fresh, &stored).unwrap(), b"Hello");
+        // §7.2.3.4: a final block (BFINAL set).
+        let mut fresh = MessageDecompressor::new(15, false);
+        assert_eq!(
+            inflate(&mut fresh, &[0xf3, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00, 0x00]).unwrap(),
+            b"Hello"
+        );
+    }
+
+    #[test]
+    fn rfc_7692_examples_compress_with_and_without_context_takeover() {
+        let mut compressor = MessageCompressor::new(15, false);
+        let mut first = Vec::new();
+        compressor.compress(b"Hello", &mut first);
+        let mut second = Vec::new();
+        compressor.compress(b"Hello", &mut second);
+        assert_eq!(first, [0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00]);
+        assert_eq!(second, [0xf2, 0x00, 0x11, 0x00, 0x00]);
+
+        let mut forgetful = MessageCompressor::new(15, true);
+        let mut again = Vec::new();
+        forgetful.compress(b"Hello", &mut again);
+        again.clear();
+        forgetful.compress(b"Hello", &mut again);
+        assert_eq!(again, first, "without context takeover each message starts afresh");
+
+        // §7.2.3.6: an empty message is one byte, also right after another message.
+        let mut compressor = MessageCompressor::new(15, false);
+        for _ in 0..3 {
+            let mut empty = Vec::new();
+            compressor.compress(b"", &mut empty);
+            assert_eq!(empty, [0x00]);
+        }
+    }
+
+    #[test]
+    fn bombs_stop_at_the_limit_and_garbage_is_corrupt() {
+        let mut compressor = MessageCompressor::new(15, false);
+        let mut bomb = Vec::new();
+        compressor.compress(&vec![0u8; 10 << 20], &mut bomb);
+        assert!(bomb.len() < 20 << 10, "{} bytes", bomb.len());
+        let mut decompressor = MessageDecompressor::new(15, false);
+        let mut out = Vec::new();
+        let result = decompressor.decompress(&bomb, &mut out, 1 << 20);
+        assert_eq!(result, Err(InflateError::TooBig { limit: 1 << 20 }));
+        assert!(out.capacity() <= (1 << 20) + 1, "grew to {}", out.capacity());
+
+        let mut decompressor = MessageDecompressor::new(15, false);
+        assert_eq!(inflate(&mut decompressor, &[0xff, 0xff, 0xff]), Err(InflateError::Corrupt));
+    }
+}
