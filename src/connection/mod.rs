@@ -146,13 +146,6 @@ pub struct Connection<R = DefaultRandom> {
     failed_with: Option<CloseCode>,
 }
 
-impl Connection<ServerOnly> {
-    #[cfg(not(feature = "std"))]
-    fn server_random() -> ServerOnly {
-        ServerOnly(())
-    }
-}
-
 #[cfg(feature = "std")]
 impl Connection<crate::OsSeededRandom> {
     /// A server connection waiting for the client's opening handshake.
@@ -180,7 +173,7 @@ impl Connection<ServerOnly> {
     /// A server connection waiting for the client's opening handshake.
     #[must_use]
     pub fn server(config: Config) -> Self {
-        Connection::new_server(config, Connection::server_random())
+        Connection::new_server(config, ServerOnly(()))
     }
 }
 
@@ -213,7 +206,7 @@ impl<R: RandomSource> Connection<R> {
             handshake.limits(config.handshake).write_request(&mut random, &mut request)?;
         let mut sender =
             Sender::new(Role::Client, random, config.max_buffered_output, config.fragment_size);
-        sender.queue_raw(&request);
+        sender.queue_raw(request);
         Ok(Connection {
             role: Role::Client,
             state: State::AwaitingResponse(pending),
@@ -390,7 +383,7 @@ impl<R: RandomSource> Connection<R> {
     fn refuse(&mut self, error: crate::handshake::RequestError) -> ProtocolError {
         let mut response = Vec::new();
         error.rejection().write(&mut response);
-        self.sender.queue_raw(&response);
+        self.sender.queue_raw(response);
         self.state = State::Refused;
         error.into()
     }
@@ -439,7 +432,6 @@ impl<R: RandomSource> Connection<R> {
             None => {
                 // The closing handshake completes when both Closes have passed (§7.1.4).
                 if self.receiver.close_received() && self.sender.close_sent() {
-                    self.forward_replies();
                     return self.finish(true);
                 }
                 None
@@ -472,7 +464,7 @@ impl<R: RandomSource> Connection<R> {
     pub fn accept(&mut self, accept: Accept<'_>) -> Result<(), AcceptError> {
         let mut response = Vec::new();
         let negotiated = accept.write(&mut response)?;
-        self.sender.queue_raw(&response);
+        self.sender.queue_raw(response);
         self.state = State::Open;
         self.set_negotiated(negotiated);
         Ok(())
@@ -483,7 +475,7 @@ impl<R: RandomSource> Connection<R> {
     pub fn reject(&mut self, response: &Rejection) {
         let mut bytes = Vec::new();
         response.write(&mut bytes);
-        self.sender.queue_raw(&bytes);
+        self.sender.queue_raw(bytes);
         self.state = State::Refused;
     }
 

@@ -91,9 +91,14 @@ impl<R: RandomSource> Sender<R> {
         }
     }
 
-    /// Queues bytes written elsewhere (the handshake) for output, ahead of every frame.
-    pub(crate) fn queue_raw(&mut self, bytes: &[u8]) {
-        self.head.extend_from_slice(bytes);
+    /// Queues bytes written elsewhere (the handshake) for output, ahead of every frame; the
+    /// buffer is taken over rather than copied.
+    pub(crate) fn queue_raw(&mut self, bytes: Vec<u8>) {
+        if self.head.is_empty() {
+            self.head = bytes;
+        } else {
+            self.head.extend_from_slice(&bytes);
+        }
     }
 
     /// Queues a text message, fragmented at the configured size.
