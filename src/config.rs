@@ -48,6 +48,12 @@ pub struct Config {
     /// Accept frame lengths written in a longer form than needed (§5.2 forbids it). Default
     /// false.
     pub allow_non_minimal_length: bool,
+    /// permessage-deflate (RFC 7692): a client offers it with these parameters and a server
+    /// accepts a client's offer with them; messages are then compressed, and inflated within
+    /// [`max_message_len`](Config::max_message_len). `None` (the default) neither offers nor
+    /// accepts it.
+    #[cfg(feature = "deflate")]
+    pub deflate: Option<crate::extensions::deflate::DeflateConfig>,
 }
 
 impl Default for Config {
@@ -62,6 +68,8 @@ impl Default for Config {
             fragment_size: None,
             auto_pong: true,
             allow_non_minimal_length: false,
+            #[cfg(feature = "deflate")]
+            deflate: None,
         }
     }
 }

@@ -46,6 +46,13 @@ pub enum ProtocolError {
         /// The limit.
         max: u32,
     },
+    /// RSV1 on a frame that cannot carry it: a continuation or control frame, since
+    /// permessage-deflate marks only a message's first frame (RFC 7692 §6.1).
+    #[error("RSV1 set on a continuation or control frame")]
+    MisplacedCompressionBit,
+    /// A compressed message whose data is not valid DEFLATE (RFC 7692 §8): closed with 1007.
+    #[error("invalid compressed data")]
+    InvalidCompressedData,
     /// A data frame after the peer's Close (§5.5.1).
     #[error("frame after the peer's Close")]
     FrameAfterClose,
@@ -68,6 +75,7 @@ impl ProtocolError {
             ProtocolError::Utf8(error) => error.close_code(),
             ProtocolError::MessageTooBig { .. } => CloseCode::MESSAGE_TOO_BIG,
             ProtocolError::TooManyFragments { .. } => CloseCode::POLICY_VIOLATION,
+            ProtocolError::InvalidCompressedData => CloseCode::INVALID_PAYLOAD,
             ProtocolError::Request(_) | ProtocolError::Response(_) => return None,
             _ => CloseCode::PROTOCOL_ERROR,
         })
@@ -95,6 +103,9 @@ pub enum SendError {
     /// A close code that may not be sent (§7.4) or a reason over 123 bytes.
     #[error("invalid close frame: {0}")]
     InvalidClose(crate::frame::EncodeError),
+    /// A text message that is not UTF-8 (§5.6).
+    #[error("text message is not valid UTF-8")]
+    InvalidText,
     /// A streamed message was begun and not finished, so no other message can start (§5.4).
     #[error("a streamed message is in progress")]
     StreamInProgress,

@@ -1,6 +1,9 @@
 //! Conversations with one `Connection`: exact bytes in, exact events and bytes out, for every
 //! rule of RFC 6455 §5.4 (fragmentation), §5.5 (control frames), §7 (closing) and §8.1 (UTF-8).
 
+mod common;
+
+use common::{events, output};
 use wsmachine::frame::{apply_mask, CloseCode, FrameHeader, Opcode};
 use wsmachine::handshake::{accept_key, ClientHandshake, Rejection};
 use wsmachine::{
@@ -38,18 +41,6 @@ fn frame(opcode: Opcode, payload: &[u8], fin: bool, mask: Option<[u8; 4]>) -> Ve
 
 fn close_payload(code: u16, reason: &str) -> Vec<u8> {
     [&code.to_be_bytes()[..], reason.as_bytes()].concat()
-}
-
-fn events<R: wsmachine::RandomSource>(
-    connection: &mut Connection<R>,
-) -> Vec<Result<Event, ProtocolError>> {
-    std::iter::from_fn(|| connection.poll_event()).collect()
-}
-
-fn output<R: wsmachine::RandomSource>(connection: &mut Connection<R>) -> Vec<u8> {
-    let mut out = Vec::new();
-    connection.poll_transmit(&mut out);
-    out
 }
 
 /// A server that has accepted the RFC request; its 101 is drained.

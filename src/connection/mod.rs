@@ -1,6 +1,8 @@
 //! The connection state machine (RFC 6455 §4–§8): one type for both roles, from the opening
 //! handshake to the end.
 
+#[cfg(feature = "deflate")]
+mod compression;
 mod receiver;
 mod sender;
 
@@ -201,6 +203,13 @@ impl<R: RandomSource> Connection<R> {
         config: Config,
         mut random: R,
     ) -> Result<Self, RequestBuildError> {
+        #[cfg(feature = "deflate")]
+        let handshake = match config.deflate {
+            Some(deflate) if !handshake.offers(crate::extensions::deflate::EXTENSION_NAME) => {
+                handshake.extension(deflate.offer())
+            }
+            _ => handshake,
+        };
         let mut request = Vec::new();
         let pending =
             handshake.limits(config.handshake).write_request(&mut random, &mut request)?;
@@ -233,9 +242,19 @@ impl<R: RandomSource> Connection<R> {
         connection
     }
 
+    /// Puts the negotiated extensions in force: permessage-deflate claims RSV1 (RFC 7692 §6);
+    /// without it no RSV bit is allowed (§5.2).
     fn set_negotiated(&mut self, negotiated: Negotiated) {
-        // No extension claims RSV bits yet; permessage-deflate will claim RSV1.
         self.receiver.set_allowed_rsv(crate::frame::Rsv::NONE);
+        #[cfg(feature = "deflate")]
+        if let Ok(Some(params)) =
+            crate::extensions::deflate::check_accepted(negotiated.extensions())
+        {
+            let (outgoing, incoming) = compression::directions(&params, self.role);
+            let threshold = self.config.deflate.map_or(0, |d| d.compression_threshold);
+            self.sender.enable_deflate(compression::Deflate::new(outgoing, threshold));
+            self.receiver.enable_inflate(compression::Inflate::new(incoming));
+        }
         self.negotiated = negotiated;
     }
 
@@ -462,6 +481,11 @@ impl<R: RandomSource> Connection<R> {
     /// [`UpgradeRequest::accept`](crate::handshake::UpgradeRequest::accept); the 101 is queued
     /// and the connection is open.
     pub fn accept(&mut self, accept: Accept<'_>) -> Result<(), AcceptError> {
+        #[cfg(feature = "deflate")]
+        let accept = match &self.config.deflate {
+            Some(deflate) => accept.with_deflate(deflate),
+            None => accept,
+        };
         let mut response = Vec::new();
         let negotiated = accept.write(&mut response)?;
         self.sender.queue_raw(response);
@@ -495,6 +519,16 @@ impl<R: RandomSource> Connection<R> {
     /// Queues a binary message.
     pub fn send_binary(&mut self, data: &[u8]) -> Result<(), SendError> {
         self.open_sender()?.send_binary(data)
+    }
+
+    /// Queues a message, choosing whether to compress it; see [`Sender::send_message`].
+    pub fn send_message(
+        &mut self,
+        kind: MessageKind,
+        payload: &[u8],
+        compress: bool,
+    ) -> Result<(), SendError> {
+        self.open_sender()?.send_message(kind, payload, compress)
     }
 
     /// Queues a Ping (at most 125 bytes, §5.5.2); the caller measures the round trip.

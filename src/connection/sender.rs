@@ -5,7 +5,8 @@ use alloc::vec::Vec;
 use crate::error::SendError;
 use crate::event::MessageKind;
 use crate::frame::{
-    apply_mask, CloseBody, CloseCode, FrameHeader, Opcode, MAX_CONTROL_PAYLOAD_LEN, MAX_HEADER_LEN,
+    apply_mask, CloseBody, CloseCode, FrameHeader, Opcode, Rsv, MAX_CONTROL_PAYLOAD_LEN,
+    MAX_HEADER_LEN,
 };
 use crate::random::RandomSource;
 use crate::Role;
@@ -68,6 +69,11 @@ pub struct Sender<R> {
     data: Vec<u8>,
     max_buffered: usize,
     fragment_size: Option<usize>,
+    /// permessage-deflate, once negotiated.
+    #[cfg(feature = "deflate")]
+    deflate: Option<super::compression::Deflate>,
+    /// Whether the streamed message in progress is compressed.
+    stream_compressed: bool,
 }
 
 impl<R: RandomSource> Sender<R> {
@@ -88,7 +94,16 @@ impl<R: RandomSource> Sender<R> {
             data: Vec::new(),
             max_buffered,
             fragment_size: fragment_size.filter(|&size| size > 0),
+            #[cfg(feature = "deflate")]
+            deflate: None,
+            stream_compressed: false,
         }
+    }
+
+    /// Compresses messages from now on (permessage-deflate was negotiated).
+    #[cfg(feature = "deflate")]
+    pub(crate) fn enable_deflate(&mut self, deflate: super::compression::Deflate) {
+        self.deflate = Some(deflate);
     }
 
     /// Queues bytes written elsewhere (the handshake) for output, ahead of every frame; the
@@ -101,14 +116,57 @@ impl<R: RandomSource> Sender<R> {
         }
     }
 
-    /// Queues a text message, fragmented at the configured size.
+    /// Queues a text message, fragmented at the configured size; compressed if
+    /// permessage-deflate is in force and the message reaches the
+    /// [compression threshold](crate::extensions::deflate::DeflateConfig::compression_threshold).
     pub fn send_text(&mut self, text: &str) -> Result<(), SendError> {
-        self.send_message(Opcode::Text, text.as_bytes())
+        let compress = self.worth_compressing(text.len());
+        self.queue_message(Opcode::Text, text.as_bytes(), compress)
     }
 
-    /// Queues a binary message, fragmented at the configured size.
+    /// Queues a binary message, like [`send_text`](Sender::send_text).
     pub fn send_binary(&mut self, data: &[u8]) -> Result<(), SendError> {
-        self.send_message(Opcode::Binary, data)
+        let compress = self.worth_compressing(data.len());
+        self.queue_message(Opcode::Binary, data, compress)
+    }
+
+    /// Queues a message, choosing whether to compress it when permessage-deflate is in force
+    /// (RFC 7692 §6 lets each message go either way: already-compressed data or a few bytes
+    /// gain nothing). Without permessage-deflate, `compress` is ignored. Text must be UTF-8.
+    pub fn send_message(
+        &mut self,
+        kind: MessageKind,
+        payload: &[u8],
+        compress: bool,
+    ) -> Result<(), SendError> {
+        let opcode = match kind {
+            MessageKind::Text => {
+                simdutf8::basic::from_utf8(payload).map_err(|_| SendError::InvalidText)?;
+                Opcode::Text
+            }
+            MessageKind::Binary => Opcode::Binary,
+        };
+        self.queue_message(opcode, payload, compress)
+    }
+
+    /// Whether permessage-deflate is in force, so that messages can be compressed.
+    #[must_use]
+    pub fn compresses(&self) -> bool {
+        #[cfg(feature = "deflate")]
+        return self.deflate.is_some();
+        #[cfg(not(feature = "deflate"))]
+        false
+    }
+
+    /// Whether a message of `len` bytes is compressed by default: deflate is in force and the
+    /// message reaches its threshold.
+    fn worth_compressing(&self, len: usize) -> bool {
+        #[cfg(feature = "deflate")]
+        if let Some(deflate) = &self.deflate {
+            return len >= deflate.threshold;
+        }
+        let _ = len;
+        false
     }
 
     /// Queues a Ping; its payload must be at most 125 bytes (§5.5).
@@ -182,7 +240,9 @@ impl<R: RandomSource> Sender<R> {
             MessageKind::Binary => Opcode::Binary,
         };
         self.stream_kind = kind;
-        self.push_data_frame(opcode, first_piece, last);
+        // A streamed message of unknown length is always compressed when deflate is on.
+        self.stream_compressed = self.compresses();
+        self.push_piece(opcode, first_piece, last);
         if !last {
             self.state = SendState::Streaming;
         }
@@ -198,7 +258,7 @@ impl<R: RandomSource> Sender<R> {
             SendState::CloseSent => return Err(SendError::Closing),
         }
         self.check_room(piece.len())?;
-        self.push_data_frame(Opcode::Continuation, piece, last);
+        self.push_piece(Opcode::Continuation, piece, last);
         if last {
             self.state = SendState::Open;
         }
@@ -246,23 +306,67 @@ impl<R: RandomSource> Sender<R> {
             self.control = Vec::new();
             self.data = Vec::new();
         }
+        #[cfg(feature = "deflate")]
+        if let Some(deflate) = self.deflate.as_mut().filter(|_| self.state != SendState::Streaming)
+        {
+            deflate.release();
+        }
     }
 
-    fn send_message(&mut self, opcode: Opcode, payload: &[u8]) -> Result<(), SendError> {
+    fn queue_message(
+        &mut self,
+        opcode: Opcode,
+        payload: &[u8],
+        compress: bool,
+    ) -> Result<(), SendError> {
         self.check_can_send_data()?;
         self.check_room(payload.len())?;
+        #[cfg(feature = "deflate")]
+        if let Some(deflate) = self.deflate.as_mut().filter(|_| compress) {
+            let compressed = deflate.compress_piece(payload, true);
+            self.push_message_frames(opcode, &compressed, Rsv::RSV1);
+            self.restore_scratch(compressed);
+            return Ok(());
+        }
+        let _ = compress;
+        self.push_message_frames(opcode, payload, Rsv::NONE);
+        Ok(())
+    }
+
+    /// Frames a whole message, fragmented at the configured size; `rsv` goes on the first
+    /// frame only (RFC 7692 §6.1).
+    fn push_message_frames(&mut self, opcode: Opcode, payload: &[u8], rsv: Rsv) {
         match self.fragment_size {
             Some(size) if payload.len() > size => {
                 let mut pieces = payload.chunks(size).peekable();
-                let mut opcode = opcode;
+                let (mut opcode, mut rsv) = (opcode, rsv);
                 while let Some(piece) = pieces.next() {
-                    self.push_data_frame(opcode, piece, pieces.peek().is_none());
-                    opcode = Opcode::Continuation;
+                    self.push_data_frame(opcode, piece, pieces.peek().is_none(), rsv);
+                    (opcode, rsv) = (Opcode::Continuation, Rsv::NONE);
                 }
             }
-            _ => self.push_data_frame(opcode, payload, true),
+            _ => self.push_data_frame(opcode, payload, true, rsv),
         }
-        Ok(())
+    }
+
+    /// Frames one piece of a streamed message, compressed if the stream is.
+    fn push_piece(&mut self, opcode: Opcode, piece: &[u8], last: bool) {
+        #[cfg(feature = "deflate")]
+        if let Some(deflate) = self.deflate.as_mut().filter(|_| self.stream_compressed) {
+            let compressed = deflate.compress_piece(piece, last);
+            let rsv = if opcode == Opcode::Continuation { Rsv::NONE } else { Rsv::RSV1 };
+            self.push_data_frame(opcode, &compressed, last, rsv);
+            self.restore_scratch(compressed);
+            return;
+        }
+        self.push_data_frame(opcode, piece, last, Rsv::NONE);
+    }
+
+    #[cfg(feature = "deflate")]
+    fn restore_scratch(&mut self, scratch: Vec<u8>) {
+        if let Some(deflate) = &mut self.deflate {
+            deflate.restore(scratch);
+        }
     }
 
     fn check_can_send_data(&self) -> Result<(), SendError> {
@@ -288,7 +392,7 @@ impl<R: RandomSource> Sender<R> {
             return Err(SendError::Closing);
         }
         let mask = self.next_mask();
-        push_frame(&mut self.control, opcode, payload, true, mask);
+        push_frame(&mut self.control, opcode, payload, true, Rsv::NONE, mask);
         Ok(())
     }
 
@@ -296,13 +400,13 @@ impl<R: RandomSource> Sender<R> {
     /// (§5.5.1), so it must not jump ahead of messages sent before it.
     fn push_close(&mut self, payload: &[u8]) {
         let mask = self.next_mask();
-        push_frame(&mut self.data, Opcode::Close, payload, true, mask);
+        push_frame(&mut self.data, Opcode::Close, payload, true, Rsv::NONE, mask);
         self.state = SendState::CloseSent;
     }
 
-    fn push_data_frame(&mut self, opcode: Opcode, payload: &[u8], fin: bool) {
+    fn push_data_frame(&mut self, opcode: Opcode, payload: &[u8], fin: bool, rsv: Rsv) {
         let mask = self.next_mask();
-        push_frame(&mut self.data, opcode, payload, fin, mask);
+        push_frame(&mut self.data, opcode, payload, fin, rsv, mask);
     }
 
     /// A fresh masking key for a client's frame (§5.3), none for a server's.
@@ -316,8 +420,15 @@ impl<R: RandomSource> Sender<R> {
 }
 
 /// Appends one frame to `out`, masking the payload when a key is given.
-fn push_frame(out: &mut Vec<u8>, opcode: Opcode, payload: &[u8], fin: bool, mask: Option<[u8; 4]>) {
-    let mut header = FrameHeader::new(opcode, payload.len() as u64).with_fin(fin);
+fn push_frame(
+    out: &mut Vec<u8>,
+    opcode: Opcode,
+    payload: &[u8],
+    fin: bool,
+    rsv: Rsv,
+    mask: Option<[u8; 4]>,
+) {
+    let mut header = FrameHeader::new(opcode, payload.len() as u64).with_fin(fin).with_rsv(rsv);
     header.mask = mask;
     let mut head = [0u8; MAX_HEADER_LEN];
     let head_len = header.encode(&mut head).unwrap_or(0);

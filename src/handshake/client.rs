@@ -247,6 +247,12 @@ impl ClientHandshake {
         self
     }
 
+    /// Whether an extension of this name is offered.
+    #[must_use]
+    pub fn offers(&self, extension_name: &str) -> bool {
+        self.extensions.iter().any(|e| e.name().eq_ignore_ascii_case(extension_name))
+    }
+
     /// Offers an extension with parameters (§9.1).
     #[must_use]
     pub fn extension(mut self, extension: Extension) -> ClientHandshake {
@@ -430,6 +436,8 @@ impl PendingHandshake {
             Unoffered::Protocol => ResponseError::UnofferedProtocol,
             Unoffered::Extension(name) => ResponseError::UnofferedExtension(name),
             Unoffered::InvalidExtensions(error) => ResponseError::InvalidExtensions(error),
+            #[cfg(feature = "deflate")]
+            Unoffered::Deflate(error) => ResponseError::Deflate(error),
         })?;
         Ok(Accepted { negotiated, headers })
     }
@@ -461,6 +469,9 @@ pub(crate) fn check_selection<'a>(
     {
         return Err(Unoffered::Extension(extension.name().to_string()));
     }
+    #[cfg(feature = "deflate")]
+    crate::extensions::deflate::check_response(&extensions, offered_extensions)
+        .map_err(Unoffered::Deflate)?;
     Ok(Negotiated { protocol, extensions })
 }
 
@@ -469,6 +480,8 @@ pub(crate) enum Unoffered {
     Protocol,
     Extension(String),
     InvalidExtensions(ExtensionHeaderError),
+    #[cfg(feature = "deflate")]
+    Deflate(crate::extensions::deflate::DeflateError),
 }
 
 /// A rejection with everything the server sent.
@@ -561,4 +574,8 @@ pub enum ResponseError {
     /// `Sec-WebSocket-Extensions` breaks the grammar of §9.1.
     #[error("invalid Sec-WebSocket-Extensions: {0}")]
     InvalidExtensions(ExtensionHeaderError),
+    /// The server's permessage-deflate parameters break RFC 7692 §7 or the offer.
+    #[cfg(feature = "deflate")]
+    #[error("permessage-deflate: {0}")]
+    Deflate(crate::extensions::deflate::DeflateError),
 }

@@ -258,6 +258,8 @@ pub fn h2_check_response<'a>(
             Unoffered::Protocol => H2ResponseError::UnofferedProtocol,
             Unoffered::Extension(name) => H2ResponseError::UnofferedExtension(name),
             Unoffered::InvalidExtensions(error) => H2ResponseError::InvalidExtensions(error),
+            #[cfg(feature = "deflate")]
+            Unoffered::Deflate(error) => H2ResponseError::Deflate(error),
         })
 }
 
@@ -330,6 +332,10 @@ pub enum H2ResponseError {
     /// `sec-websocket-extensions` breaks the grammar of RFC 6455 §9.1.
     #[error("invalid sec-websocket-extensions: {0}")]
     InvalidExtensions(ExtensionHeaderError),
+    /// The server's permessage-deflate parameters break RFC 7692 §7 or the offer.
+    #[cfg(feature = "deflate")]
+    #[error("permessage-deflate: {0}")]
+    Deflate(crate::extensions::deflate::DeflateError),
 }
 
 #[cfg(test)]

@@ -323,6 +323,21 @@ impl Accept<'_> {
         self
     }
 
+    /// Accepts the client's first valid permessage-deflate offer with `config`'s wishes, unless
+    /// permessage-deflate is already accepted or none was offered (RFC 7692 §5).
+    #[cfg(feature = "deflate")]
+    #[must_use]
+    pub fn with_deflate(self, config: &crate::extensions::deflate::DeflateConfig) -> Self {
+        let name = crate::extensions::deflate::EXTENSION_NAME;
+        if self.extensions.iter().any(|e| e.name().eq_ignore_ascii_case(name)) {
+            return self;
+        }
+        match config.accept(&self.request.extensions) {
+            Some((extension, _)) => self.extension(extension),
+            None => self,
+        }
+    }
+
     /// Adds a header to the response, such as `Set-Cookie`.
     #[must_use]
     pub fn header(mut self, header: Header) -> Self {
@@ -385,10 +400,12 @@ pub(crate) fn check_choice(
     }
     let unoffered =
         extensions.iter().find(|e| !offered_extensions.iter().any(|o| o.name() == e.name()));
-    match unoffered {
-        Some(extension) => Err(AcceptError::ExtensionNotOffered(extension.name().into())),
-        None => Ok(()),
+    if let Some(extension) = unoffered {
+        return Err(AcceptError::ExtensionNotOffered(extension.name().into()));
     }
+    #[cfg(feature = "deflate")]
+    crate::extensions::deflate::check_accepted(extensions).map_err(AcceptError::Deflate)?;
+    Ok(())
 }
 
 /// What the two sides agreed on in the handshake.
@@ -422,6 +439,10 @@ pub enum AcceptError {
     /// The extension is not one the client offered (§9.1).
     #[error("extension {0:?} was not offered by the client")]
     ExtensionNotOffered(String),
+    /// The permessage-deflate parameters break RFC 7692 §7, or it was accepted twice.
+    #[cfg(feature = "deflate")]
+    #[error("permessage-deflate: {0}")]
+    Deflate(crate::extensions::deflate::DeflateError),
 }
 
 /// An HTTP response other than the upgrade: a server builds one to decline the upgrade or to

@@ -47,29 +47,39 @@ impl MessageCompressor {
         MessageCompressor { compress, no_context_takeover }
     }
 
-    /// Appends `payload` compressed as one message to `out`.
+    /// Appends `payload` compressed as one whole message to `out`.
     pub fn compress(&mut self, payload: &[u8], out: &mut Vec<u8>) {
+        self.compress_piece(payload, true, out);
+    }
+
+    /// Appends one piece of a message sent in pieces to `out`, compressed and flushed so that
+    /// the peer can inflate it on arrival; `last` ends the message (§7.2.1: only the message's
+    /// end drops the sync tail).
+    pub fn compress_piece(&mut self, piece: &[u8], last: bool, out: &mut Vec<u8>) {
         let start = out.len();
         let mut consumed = 0;
         loop {
-            out.reserve(payload.len() - consumed + 64);
+            out.reserve(piece.len() - consumed + 64);
             let before = self.compress.total_in();
             // Compressing into a Vec with room cannot fail: zlib only reports buffer errors,
             // which end the loop below.
-            let _ = self.compress.compress_vec(&payload[consumed..], out, FlushCompress::Sync);
+            let _ = self.compress.compress_vec(&piece[consumed..], out, FlushCompress::Sync);
             consumed += usize::try_from(self.compress.total_in() - before).unwrap_or(0);
             let output_full = out.len() == out.capacity();
-            if consumed >= payload.len() && !output_full {
+            if consumed >= piece.len() && !output_full {
                 break;
             }
+        }
+        if !last {
+            return;
         }
         if out[start..].ends_with(&SYNC_TAIL) {
             out.truncate(out.len() - SYNC_TAIL.len());
         }
         if out.len() == start {
-            // zlib emits nothing for a flush with nothing pending; an empty message is an
-            // empty stored block, whose header byte is what remains once the tail is removed
-            // (§7.2.3.6).
+            // zlib emits nothing for a flush with nothing pending; the message then ends with
+            // an empty stored block, whose header byte is what remains once the tail is
+            // removed (§7.2.3.6).
             out.push(0x00);
         }
         if self.no_context_takeover {
@@ -79,7 +89,8 @@ impl MessageCompressor {
 }
 
 /// Decompresses incoming messages for one direction of a connection, never producing more
-/// than a limit: the protection against decompression bombs is applied while inflating.
+/// than the caller has room for: the protection against decompression bombs is applied while
+/// inflating, not after.
 ///
 /// ```
 /// use wsmachine::extensions::deflate::MessageDecompressor;
@@ -95,6 +106,9 @@ impl MessageCompressor {
 pub struct MessageDecompressor {
     decompress: Decompress,
     no_context_takeover: bool,
+    /// The peer ended the DEFLATE stream with a final block (§7.2.3.4): whatever follows in
+    /// the message is ignored, and the next message starts a new stream.
+    stream_ended: bool,
 }
 
 impl MessageDecompressor {
@@ -103,11 +117,32 @@ impl MessageDecompressor {
     #[must_use]
     pub fn new(window_bits: u8, no_context_takeover: bool) -> MessageDecompressor {
         let decompress = Decompress::new_with_window_bits(false, zlib_window_bits(window_bits));
-        MessageDecompressor { decompress, no_context_takeover }
+        MessageDecompressor { decompress, no_context_takeover, stream_ended: false }
+    }
+
+    /// Inflates from `input` into `out`, stopping when the input is used up or `out` is full,
+    /// and returns how many bytes of each were used. Output still held inside comes out on the
+    /// next call, which may have no input: `out` being filled means there may be more.
+    pub fn inflate(&mut self, input: &[u8], out: &mut [u8]) -> Result<Inflated, InflateError> {
+        if self.stream_ended {
+            return Ok(Inflated { consumed: input.len(), produced: 0 });
+        }
+        let (before_in, before_out) = (self.decompress.total_in(), self.decompress.total_out());
+        let status = self
+            .decompress
+            .decompress(input, out, FlushDecompress::Sync)
+            .map_err(|_| InflateError::Corrupt)?;
+        let mut consumed = usize::try_from(self.decompress.total_in() - before_in).unwrap_or(0);
+        let produced = usize::try_from(self.decompress.total_out() - before_out).unwrap_or(0);
+        if status == flate2::Status::StreamEnd {
+            self.stream_ended = true;
+            consumed = input.len();
+        }
+        Ok(Inflated { consumed, produced })
     }
 
     /// Inflates the next piece of a compressed message into `out`, failing as soon as `out`
-    /// would exceed `limit` bytes.
+    /// would exceed `limit` bytes, and without ever growing `out` past `limit + 1`.
     pub fn decompress(
         &mut self,
         input: &[u8],
@@ -121,35 +156,61 @@ impl MessageDecompressor {
             }
             // Grow geometrically, but never past one byte beyond the limit: the limit is seen
             // without the buffer ever being larger than it allows.
-            let room = (limit + 1 - out.len()).min(out.len().max(64 * 1024));
+            let start = out.len();
+            let room = (limit + 1 - start).min(start.max(INFLATE_CHUNK));
             out.reserve_exact(room);
-            let (before_in, before_out) = (self.decompress.total_in(), self.decompress.total_out());
-            self.decompress
-                .decompress_vec(&input[consumed..], out, FlushDecompress::Sync)
-                .map_err(|_| InflateError::Corrupt)?;
-            consumed += usize::try_from(self.decompress.total_in() - before_in).unwrap_or(0);
-            let progress = self.decompress.total_in() != before_in
-                || self.decompress.total_out() != before_out;
-            let output_full = out.len() == out.capacity();
+            out.resize(start + room, 0);
+            let step = self.inflate(&input[consumed..], &mut out[start..]);
+            let Inflated { consumed: used, produced } =
+                step.inspect_err(|_| out.truncate(start))?;
+            out.truncate(start + produced);
+            consumed += used;
             if out.len() > limit {
                 return Err(InflateError::TooBig { limit });
             }
-            if !progress || (consumed >= input.len() && !output_full) {
+            let filled = produced == room;
+            if !filled && (consumed >= input.len() || used == 0) {
                 return Ok(());
             }
         }
     }
 
-    /// Ends a message: inflates the sync tail the sender removed, and resets the window when
+    /// Ends a message: inflates the sync tail the sender removed, then resets the window when
     /// there is no context takeover.
     pub fn finish_message(&mut self, out: &mut Vec<u8>, limit: usize) -> Result<(), InflateError> {
         self.decompress(&SYNC_TAIL, out, limit)?;
-        if self.no_context_takeover {
-            self.decompress.reset(false);
-        }
+        self.end_message();
         Ok(())
     }
+
+    /// The bytes that end every compressed message, to inflate after its last frame (§7.2.2).
+    #[must_use]
+    pub fn message_tail() -> &'static [u8] {
+        &SYNC_TAIL
+    }
+
+    /// Marks the end of a message whose tail ([`message_tail`](Self::message_tail)) has been
+    /// inflated: resets the window when there is no context takeover or the peer ended its
+    /// stream.
+    pub fn end_message(&mut self) {
+        if self.no_context_takeover || self.stream_ended {
+            self.decompress.reset(false);
+            self.stream_ended = false;
+        }
+    }
 }
+
+/// How much [`MessageDecompressor::inflate`] used and produced.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Inflated {
+    /// Input bytes used.
+    pub consumed: usize,
+    /// Output bytes written.
+    pub produced: usize,
+}
+
+/// The step by which output buffers grow while inflating.
+const INFLATE_CHUNK: usize = 16 * 1024;
 
 /// Why an incoming compressed message cannot be inflated.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]

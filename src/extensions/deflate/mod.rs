@@ -6,13 +6,15 @@
 //! declined, and a client fails the connection on a response that breaks §7.
 //!
 //! [`DeflateConfig`] and [`DeflateParams`] decide the parameters; [`MessageCompressor`] and
-//! [`MessageDecompressor`] apply them to one message at a time. Using them inside
-//! [`Connection`](crate::Connection) (RSV1 on the first frame) is the next step of the
-//! permessage-deflate work.
+//! [`MessageDecompressor`] apply them to one message at a time. A
+//! [`Connection`](crate::Connection) whose [`Config::deflate`](crate::Config::deflate) is set
+//! does all of this itself: it offers or accepts the extension in the handshake, compresses
+//! outgoing messages (RSV1 on their first frame, §6), and inflates incoming ones within
+//! [`Config::max_message_len`](crate::Config::max_message_len).
 
 mod codec;
 
-pub use codec::{InflateError, MessageCompressor, MessageDecompressor};
+pub use codec::{InflateError, Inflated, MessageCompressor, MessageDecompressor};
 
 use alloc::string::ToString;
 
@@ -96,6 +98,12 @@ pub struct DeflateConfig {
     pub server_max_window_bits: u8,
     /// The largest window the client may use, 8–15 (15 asks nothing).
     pub client_max_window_bits: u8,
+    /// Messages shorter than this are sent uncompressed by
+    /// [`Connection::send_text`](crate::Connection::send_text) and
+    /// [`send_binary`](crate::Connection::send_binary): a few bytes gain nothing from deflate
+    /// and cost a compressor call. Default 0: every message is compressed, as browsers do.
+    /// [`Connection::send_message`](crate::Connection::send_message) decides per message.
+    pub compression_threshold: usize,
 }
 
 impl Default for DeflateConfig {
@@ -105,6 +113,7 @@ impl Default for DeflateConfig {
             client_no_context_takeover: false,
             server_max_window_bits: 15,
             client_max_window_bits: 15,
+            compression_threshold: 0,
         }
     }
 }
@@ -183,6 +192,38 @@ impl DeflateConfig {
 }
 
 impl DeflateParams {
+    /// The parameters a negotiated extension (the server's response) puts in force, without
+    /// an offer to check it against: what [`Connection::open`](crate::Connection::open) uses
+    /// after a handshake done elsewhere.
+    ///
+    /// ```
+    /// use wsmachine::extensions::deflate::DeflateParams;
+    /// use wsmachine::handshake::parse_extensions;
+    ///
+    /// let response = parse_extensions([&b"permessage-deflate; client_max_window_bits=10"[..]])?;
+    /// let params = DeflateParams::from_negotiated(&response[0])?;
+    /// assert_eq!(params.client_max_window_bits, 10);
+    /// assert_eq!(params.server_max_window_bits, 15);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn from_negotiated(response: &Extension) -> Result<DeflateParams, DeflateError> {
+        if !response.name().eq_ignore_ascii_case(EXTENSION_NAME) {
+            return Err(DeflateError::UnknownParameter);
+        }
+        let answer = Offer::parse(response)?;
+        let client_max_window_bits = match answer.client_max_window_bits {
+            None => 15,
+            Some(None) => return Err(DeflateError::InvalidWindowBits),
+            Some(Some(bits)) => bits,
+        };
+        Ok(DeflateParams {
+            server_no_context_takeover: answer.server_no_context_takeover,
+            client_no_context_takeover: answer.client_no_context_takeover,
+            server_max_window_bits: answer.server_max_window_bits.unwrap_or(15),
+            client_max_window_bits,
+        })
+    }
+
     /// The client's check of the server's response against its offer (§7.1): every parameter
     /// known, none repeated, values 8–15, `client_max_window_bits` only if offered, and no
     /// window larger than asked.
@@ -190,36 +231,24 @@ impl DeflateParams {
         response: &Extension,
         offer: &Extension,
     ) -> Result<DeflateParams, DeflateError> {
+        let params = DeflateParams::from_negotiated(response)?;
         let offer = Offer::parse(offer)?;
-        let answer = Offer::parse(response)?;
-        if !response.name().eq_ignore_ascii_case(EXTENSION_NAME) {
-            return Err(DeflateError::UnknownParameter);
+        let client_limited = Offer::parse(response)?.client_max_window_bits.is_some();
+        // The server may limit the client's window only if the offer allowed it (§7.1.2.2).
+        let client_allowed = !client_limited
+            || offer
+                .client_max_window_bits
+                .is_some_and(|offered| params.client_max_window_bits <= offered.unwrap_or(15));
+        let server_allowed =
+            params.server_max_window_bits <= offer.server_max_window_bits.unwrap_or(15);
+        // A client that asked for no context takeover must get it (§7.1.1.1).
+        let takeover_allowed =
+            !offer.server_no_context_takeover || params.server_no_context_takeover;
+        if client_allowed && server_allowed && takeover_allowed {
+            Ok(params)
+        } else {
+            Err(DeflateError::NotOffered)
         }
-        let client_bits = match (answer.client_max_window_bits, offer.client_max_window_bits) {
-            (None, _) => 15,
-            (Some(None), _) => return Err(DeflateError::InvalidWindowBits),
-            (Some(Some(_)), None) => return Err(DeflateError::NotOffered),
-            (Some(Some(bits)), Some(offered)) => {
-                if bits > offered.unwrap_or(15) {
-                    return Err(DeflateError::NotOffered);
-                }
-                bits
-            }
-        };
-        let server_bits = answer.server_max_window_bits.unwrap_or(15);
-        if server_bits > offer.server_max_window_bits.unwrap_or(15) {
-            return Err(DeflateError::NotOffered);
-        }
-        if offer.server_no_context_takeover && !answer.server_no_context_takeover {
-            // The client asked for it; a server that accepts the offer must honour it (§7.1.1.1).
-            return Err(DeflateError::NotOffered);
-        }
-        Ok(DeflateParams {
-            server_no_context_takeover: answer.server_no_context_takeover,
-            client_no_context_takeover: answer.client_no_context_takeover,
-            server_max_window_bits: server_bits,
-            client_max_window_bits: client_bits,
-        })
     }
 }
 
@@ -274,6 +303,43 @@ fn window_bits(param: &ExtensionParam) -> Result<Option<u8>, DeflateError> {
     }
 }
 
+/// The client's check of a whole response: at most one permessage-deflate (§5), matching
+/// one of the offers (§7.1). Returns the parameters in force, if it was accepted.
+pub(crate) fn check_response(
+    response: &[Extension],
+    offers: &[Extension],
+) -> Result<Option<DeflateParams>, DeflateError> {
+    let Some(accepted) = single(response)? else { return Ok(None) };
+    let mut offered =
+        offers.iter().filter(|offer| offer.name().eq_ignore_ascii_case(EXTENSION_NAME));
+    let mut result = Err(DeflateError::NotOffered);
+    for offer in offered.by_ref() {
+        result = DeflateParams::from_response(accepted, offer);
+        if result.is_ok() {
+            break;
+        }
+    }
+    result.map(Some)
+}
+
+/// The server's check of what it accepts: at most one permessage-deflate, with valid
+/// parameters. Returns the parameters in force, if it is accepted.
+pub(crate) fn check_accepted(
+    accepted: &[Extension],
+) -> Result<Option<DeflateParams>, DeflateError> {
+    single(accepted)?.map(DeflateParams::from_negotiated).transpose()
+}
+
+/// The one permessage-deflate among negotiated extensions, if any.
+fn single(extensions: &[Extension]) -> Result<Option<&Extension>, DeflateError> {
+    let mut matching =
+        extensions.iter().filter(|extension| extension.name().eq_ignore_ascii_case(EXTENSION_NAME));
+    match (matching.next(), matching.next()) {
+        (_, Some(_)) => Err(DeflateError::Repeated),
+        (first, None) => Ok(first),
+    }
+}
+
 /// Builds the extension from parameters known to be valid tokens.
 fn build(params: &[(&str, Option<&str>)]) -> Extension {
     Extension::trusted(EXTENSION_NAME, params)
@@ -298,6 +364,9 @@ pub enum DeflateError {
     /// A response that grants or demands what the offer did not allow.
     #[error("the response does not match the offer")]
     NotOffered,
+    /// permessage-deflate negotiated more than once (§5: one PMCE at a time).
+    #[error("permessage-deflate accepted more than once")]
+    Repeated,
 }
 
 #[cfg(test)]

@@ -1,5 +1,8 @@
 //! The receiving half: bytes in, frames checked and messages assembled, events out.
 
+#[cfg(feature = "deflate")]
+mod inflate;
+
 use bytes::{Buf, Bytes, BytesMut};
 
 use super::sender::Reply;
@@ -35,6 +38,9 @@ struct Message {
     streaming: bool,
     /// Whether a piece of it has been delivered.
     delivered_first_piece: bool,
+    /// Compressed with permessage-deflate (RSV1 on its first frame): `len` counts the bytes on
+    /// the wire, and the inflated bytes collect in the receiver's `inflated` buffer.
+    compressed: bool,
 }
 
 /// A frame of a streamed message whose payload is being delivered as it arrives.
@@ -83,6 +89,15 @@ pub struct Receiver {
     /// Payload bytes of the text frame at the front of the buffer already unmasked and
     /// validated.
     checked: usize,
+    /// permessage-deflate, once negotiated.
+    #[cfg(feature = "deflate")]
+    inflate: Option<super::compression::Inflate>,
+    /// The compressed frame being inflated, if any.
+    #[cfg(feature = "deflate")]
+    inflating: Option<inflate::Inflating>,
+    /// The inflated bytes of the compressed message in progress.
+    #[cfg(feature = "deflate")]
+    inflated: alloc::vec::Vec<u8>,
 }
 
 impl Receiver {
@@ -106,6 +121,12 @@ impl Receiver {
             close_owed: None,
             peer_close: None,
             checked: 0,
+            #[cfg(feature = "deflate")]
+            inflate: None,
+            #[cfg(feature = "deflate")]
+            inflating: None,
+            #[cfg(feature = "deflate")]
+            inflated: alloc::vec::Vec::new(),
         }
     }
 
@@ -133,10 +154,18 @@ impl Receiver {
         self.peer_close.is_some()
     }
 
-    /// Frees the receive buffer if it holds nothing.
+    /// Frees the receive buffer if it holds nothing, and a decompressor that keeps no context
+    /// if no message is in progress.
     pub(crate) fn release_if_empty(&mut self) {
         if self.buf.is_empty() {
             self.buf = BytesMut::new();
+        }
+        #[cfg(feature = "deflate")]
+        if self.message.is_none() {
+            self.inflated = alloc::vec::Vec::new();
+            if let Some(inflate) = &mut self.inflate {
+                inflate.release();
+            }
         }
     }
 
@@ -180,23 +209,36 @@ impl Receiver {
             if let Some(partial) = self.partial {
                 return self.continue_partial(partial);
             }
+            #[cfg(feature = "deflate")]
+            if self.inflating.is_some() {
+                match self.continue_inflating() {
+                    Some(result) => return Some(result),
+                    None => continue,
+                }
+            }
             let (header, header_len) = match FrameHeader::parse(&self.buf, &self.rules) {
                 Ok(Status::Complete(parsed)) => parsed,
                 Ok(Status::Incomplete { .. }) => return self.poll_end(),
                 Err(error) => return Some(Err(self.fail(error.into()))),
             };
+            let compressed = match self.is_compressed(&header) {
+                Ok(compressed) => compressed,
+                Err(error) => return Some(Err(self.fail(error))),
+            };
             if header.opcode.is_data() {
                 if let Err(error) = self.check_data_frame(&header) {
                     return Some(Err(self.fail(error)));
                 }
-                if self.should_stream(&header) {
+                // A compressed frame is inflated whole, in bounded steps: its raw bytes are
+                // not the message's.
+                if !compressed && self.should_stream(&header) {
                     if let Some(flushed) = self.start_streaming(&header, header_len) {
                         return Some(Ok(flushed));
                     }
                     continue;
                 }
             }
-            if self.is_text(&header) {
+            if !compressed && self.is_text(&header) {
                 if let Err(error) = self.check_text_so_far(&header, header_len) {
                     return Some(Err(self.fail(error.into())));
                 }
@@ -214,10 +256,27 @@ impl Receiver {
             if let Some(key) = header.mask {
                 apply_mask_at(&mut payload[checked..], key, checked);
             }
+            #[cfg(feature = "deflate")]
+            if compressed {
+                self.start_inflating(&header, payload);
+                continue;
+            }
             match self.on_frame(header, payload) {
                 Some(result) => return Some(result),
                 None => continue,
             }
+        }
+    }
+
+    /// Whether a frame belongs to a compressed message: RSV1 on a message's first frame
+    /// (permessage-deflate's "Per-Message Compressed" bit, RFC 7692 §6), and on no other frame.
+    /// The header rules admit RSV1 only once the extension is negotiated.
+    fn is_compressed(&self, header: &FrameHeader) -> Result<bool, ProtocolError> {
+        match header.opcode {
+            Opcode::Text | Opcode::Binary => Ok(header.rsv.rsv1()),
+            _ if header.rsv.rsv1() => Err(ProtocolError::MisplacedCompressionBit),
+            Opcode::Continuation => Ok(self.message.as_ref().is_some_and(|m| m.compressed)),
+            _ => Ok(false),
         }
     }
 
@@ -326,6 +385,7 @@ impl Receiver {
                 fragments: 0,
                 streaming: true,
                 delivered_first_piece: false,
+                compressed: false,
             });
         }
         if let Some(message) = &mut self.message {
@@ -407,6 +467,7 @@ impl Receiver {
                     fragments: 1,
                     streaming: false,
                     delivered_first_piece: false,
+                    compressed: false,
                 });
                 None
             }
@@ -476,6 +537,11 @@ impl Receiver {
         self.checked = 0;
         self.message = None;
         self.partial = None;
+        #[cfg(feature = "deflate")]
+        {
+            self.inflating = None;
+            self.inflated = alloc::vec::Vec::new();
+        }
         self.pong_owed = None;
         self.close_owed = error.close_code().map(Some);
         error
