@@ -4,6 +4,8 @@
 //! ```text
 //! kosoku -m fuzzingserver 127.0.0.1:9001 &
 //! cargo run --release --example autobahn_client -- ws://127.0.0.1:9001 --agent wsmachine
+//! # permessage-deflate (cases 12.x and 13.x):
+//! cargo run --release --features deflate --example autobahn_client -- ws://127.0.0.1:9001 --deflate
 //! ```
 
 use std::io::{self, ErrorKind, Read, Write};
@@ -17,18 +19,26 @@ use wsmachine::{Config, Connection, Event};
 fn main() -> ExitCode {
     let mut base = "ws://127.0.0.1:9001".to_owned();
     let mut agent = "wsmachine".to_owned();
+    let mut config = Config::default();
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "--agent" => agent = args.next().unwrap_or(agent),
             "--deflate" => {
-                eprintln!("permessage-deflate is not implemented yet");
-                return ExitCode::from(2);
+                #[cfg(feature = "deflate")]
+                {
+                    config.deflate = Some(Default::default());
+                }
+                #[cfg(not(feature = "deflate"))]
+                {
+                    eprintln!("--deflate needs the deflate feature: cargo run --features deflate");
+                    return ExitCode::from(2);
+                }
             }
             url => base = url.trim_end_matches('/').to_owned(),
         }
     }
-    match run_suite(&base, &agent) {
+    match run_suite(&base, &agent, config) {
         Ok(count) => {
             eprintln!("ran {count} cases; reports updated for agent {agent}");
             ExitCode::SUCCESS
@@ -40,31 +50,32 @@ fn main() -> ExitCode {
     }
 }
 
-fn run_suite(base: &str, agent: &str) -> io::Result<u32> {
-    let count_text = session(&format!("{base}/getCaseCount"), false)?;
+fn run_suite(base: &str, agent: &str, config: Config) -> io::Result<u32> {
+    let count_text = session(&format!("{base}/getCaseCount"), false, config)?;
     let count: u32 = count_text.trim().parse().map_err(|_| {
         io::Error::new(ErrorKind::InvalidData, format!("case count {count_text:?}"))
     })?;
     for case in 1..=count {
-        if let Err(error) = session(&format!("{base}/runCase?case={case}&agent={agent}"), true) {
+        let url = format!("{base}/runCase?case={case}&agent={agent}");
+        if let Err(error) = session(&url, true, config) {
             eprintln!("case {case}: {error}"); // a case may end the connection rudely
         }
     }
-    session(&format!("{base}/updateReports?agent={agent}"), false)?;
+    session(&format!("{base}/updateReports?agent={agent}"), false, config)?;
     Ok(count)
 }
 
 /// Runs one connection to `url` until it ends; echoes messages when `echo`, and returns the
 /// last text message received.
-fn session(url: &str, echo: bool) -> io::Result<String> {
+fn session(url: &str, echo: bool, config: Config) -> io::Result<String> {
     let invalid =
         |error: &dyn std::fmt::Display| io::Error::new(ErrorKind::InvalidInput, error.to_string());
     let uri = WsUri::parse(url).map_err(|e| invalid(&e))?;
     let mut stream = TcpStream::connect((uri.host(), uri.port()))?;
     stream.set_nodelay(true)?;
     stream.set_read_timeout(Some(Duration::from_secs(60)))?;
-    let mut connection = Connection::client(ClientHandshake::for_uri(uri), Config::default())
-        .map_err(|e| invalid(&e))?;
+    let mut connection =
+        Connection::client(handshake(uri, &config), config).map_err(|e| invalid(&e))?;
     let mut input = vec![0u8; 64 * 1024];
     let mut output = Vec::new();
     let mut last_text = String::new();
@@ -101,4 +112,20 @@ fn session(url: &str, echo: bool) -> io::Result<String> {
             }
         }
     }
+}
+
+/// The opening handshake. With permessage-deflate it carries two offers, in order of
+/// preference: the default one, then one with `client_no_context_takeover`. RFC 7692 lets a
+/// server ask for that parameter either way (§7.1.1.2), but the Autobahn cases 13.2, 13.5 and
+/// 13.6 ask for it only from an offer that names it.
+fn handshake(uri: WsUri, config: &Config) -> ClientHandshake {
+    let handshake = ClientHandshake::for_uri(uri);
+    #[cfg(feature = "deflate")]
+    if let Some(deflate) = config.deflate {
+        let mut forgetful = deflate;
+        forgetful.client_no_context_takeover = true;
+        return handshake.extension(deflate.offer()).extension(forgetful.offer());
+    }
+    let _ = config;
+    handshake
 }

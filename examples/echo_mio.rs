@@ -2,6 +2,7 @@
 //!
 //! ```text
 //! cargo run --release --example echo_mio -- 127.0.0.1:9001
+//! cargo run --release --features deflate --example echo_mio -- 127.0.0.1:9001 --deflate
 //! ```
 //!
 //! Every text and binary message is sent back; the closing handshake is answered.
@@ -53,11 +54,11 @@ const HIGH_WATER: usize = 1024 * 1024;
 const LISTENER: Token = Token(0);
 
 fn main() -> io::Result<()> {
-    let address = std::env::args().nth(1).unwrap_or_else(|| "127.0.0.1:9001".to_owned());
+    let address = address_from_args();
     let address: SocketAddr = address
         .parse()
         .map_err(|error| io::Error::new(ErrorKind::InvalidInput, format!("{address}: {error}")))?;
-    let mut server = Server::new(address)?;
+    let mut server = Server::new(address, config_from_args())?;
     eprintln!("echo_mio listening on ws://{}", server.listener.local_addr()?);
     server.run()
 }
@@ -73,6 +74,7 @@ struct Server {
     timers: BinaryHeap<Reverse<(Instant, usize, u64)>>,
     next_id: u64,
     scratch: Vec<u8>,
+    config: Config,
 }
 
 /// What to do with a connection after handling something.
@@ -82,7 +84,7 @@ enum Next {
 }
 
 impl Server {
-    fn new(address: SocketAddr) -> io::Result<Server> {
+    fn new(address: SocketAddr, config: Config) -> io::Result<Server> {
         let poll = Poll::new()?;
         let mut listener = TcpListener::bind(address)?;
         poll.registry().register(&mut listener, LISTENER, Interest::READABLE)?;
@@ -94,6 +96,7 @@ impl Server {
             timers: BinaryHeap::new(),
             next_id: 0,
             scratch: vec![0; 64 * 1024],
+            config,
         })
     }
 
@@ -167,7 +170,7 @@ impl Server {
         self.conns[slot] = Some(Conn {
             stream,
             peer,
-            connection: Connection::server(Config::default()),
+            connection: Connection::server(self.config),
             output: Vec::new(),
             written: 0,
             writable_interest: false,
@@ -417,4 +420,29 @@ impl Conn {
                 .min(self.last_received + IDLE_DEADLINE),
         }
     }
+}
+
+/// The configuration: permessage-deflate with `--deflate` (built with `--features deflate`).
+fn config_from_args() -> Config {
+    let mut config = Config::default();
+    if std::env::args().any(|arg| arg == "--deflate") {
+        #[cfg(feature = "deflate")]
+        {
+            config.deflate = Some(Default::default());
+        }
+        #[cfg(not(feature = "deflate"))]
+        {
+            eprintln!("--deflate needs the deflate feature: cargo run --features deflate ...");
+            std::process::exit(2);
+        }
+    }
+    config
+}
+
+/// The address to listen on: the first argument that is not a flag.
+fn address_from_args() -> String {
+    std::env::args()
+        .skip(1)
+        .find(|arg| !arg.starts_with("--"))
+        .unwrap_or_else(|| "127.0.0.1:9001".to_owned())
 }

@@ -2,7 +2,10 @@
 //!
 //! ```text
 //! cargo run --release --example echo_std -- 127.0.0.1:9001
+//! cargo run --release --features deflate --example echo_std -- 127.0.0.1:9001 --deflate
 //! ```
+//!
+//! `--deflate=N` sends messages shorter than N bytes uncompressed.
 //!
 //! Every text and binary message is sent back; the closing handshake is answered. The three
 //! deadlines a real deployment needs are applied with socket read timeouts, chosen from what
@@ -22,7 +25,8 @@ const IDLE_DEADLINE: Duration = Duration::from_secs(120);
 const CLOSE_DEADLINE: Duration = Duration::from_secs(5);
 
 fn main() -> io::Result<()> {
-    let address = std::env::args().nth(1).unwrap_or_else(|| "127.0.0.1:9001".to_owned());
+    let address = address_from_args();
+    let config = config_from_args();
     let listener = TcpListener::bind(&address)?;
     eprintln!("echo_std listening on ws://{}", listener.local_addr()?);
     for stream in listener.incoming() {
@@ -30,7 +34,7 @@ fn main() -> io::Result<()> {
             Ok(stream) => {
                 thread::spawn(move || {
                     let peer = stream.peer_addr().ok();
-                    if let Err(error) = serve(stream) {
+                    if let Err(error) = serve(stream, config) {
                         eprintln!("connection {peer:?}: {error}");
                     }
                 });
@@ -42,9 +46,9 @@ fn main() -> io::Result<()> {
 }
 
 /// Serves one connection until it is over or a deadline passes.
-fn serve(mut stream: TcpStream) -> io::Result<()> {
+fn serve(mut stream: TcpStream, config: Config) -> io::Result<()> {
     stream.set_nodelay(true)?;
-    let mut connection = Connection::server(Config::default());
+    let mut connection = Connection::server(config);
     let mut input = vec![0u8; 64 * 1024];
     let mut output = Vec::new();
     loop {
@@ -93,4 +97,34 @@ fn serve(mut stream: TcpStream) -> io::Result<()> {
     }
     let _ = stream.shutdown(Shutdown::Both);
     Ok(())
+}
+
+/// The configuration: permessage-deflate with `--deflate` (built with `--features deflate`);
+/// `--deflate=N` sends messages under N bytes uncompressed.
+fn config_from_args() -> Config {
+    let mut config = Config::default();
+    if let Some(flag) = std::env::args().find(|arg| arg.starts_with("--deflate")) {
+        #[cfg(feature = "deflate")]
+        {
+            let mut deflate = wsmachine::extensions::deflate::DeflateConfig::default();
+            let threshold = flag.strip_prefix("--deflate=").and_then(|n| n.parse().ok());
+            deflate.compression_threshold = threshold.unwrap_or(0);
+            config.deflate = Some(deflate);
+        }
+        #[cfg(not(feature = "deflate"))]
+        {
+            let _ = flag;
+            eprintln!("--deflate needs the deflate feature: cargo run --features deflate ...");
+            std::process::exit(2);
+        }
+    }
+    config
+}
+
+/// The address to listen on: the first argument that is not a flag.
+fn address_from_args() -> String {
+    std::env::args()
+        .skip(1)
+        .find(|arg| !arg.starts_with("--"))
+        .unwrap_or_else(|| "127.0.0.1:9001".to_owned())
 }

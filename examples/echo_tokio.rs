@@ -2,6 +2,7 @@
 //!
 //! ```text
 //! cargo run --release --example echo_tokio -- 127.0.0.1:9001
+//! cargo run --release --features deflate --example echo_tokio -- 127.0.0.1:9001 --deflate
 //! ```
 //!
 //! Every text and binary message is sent back; the closing handshake is answered. A small async
@@ -34,14 +35,15 @@ const KEEP_WRITE_CAPACITY: usize = 1024 * 1024;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> io::Result<()> {
-    let address = std::env::args().nth(1).unwrap_or_else(|| "127.0.0.1:9001".to_owned());
+    let address = address_from_args();
+    let config = config_from_args();
     let listener = TcpListener::bind(&address).await?;
     eprintln!("echo_tokio listening on ws://{}", listener.local_addr()?);
     loop {
         match listener.accept().await {
             Ok((stream, peer)) => {
                 tokio::spawn(async move {
-                    if let Err(error) = serve(stream).await {
+                    if let Err(error) = serve(stream, config).await {
                         eprintln!("connection {peer}: {error}");
                     }
                 });
@@ -56,9 +58,9 @@ async fn main() -> io::Result<()> {
 }
 
 /// Serves one connection until it is over, a deadline passes or the socket fails.
-async fn serve(stream: TcpStream) -> io::Result<()> {
+async fn serve(stream: TcpStream, config: Config) -> io::Result<()> {
     stream.set_nodelay(true)?;
-    let mut ws = WsStream::new(stream, Connection::server(Config::default()));
+    let mut ws = WsStream::new(stream, Connection::server(config));
     let result = echo(&mut ws).await;
     ws.shutdown().await;
     result
@@ -190,4 +192,29 @@ async fn deadline<T>(
         Ok(result) => result,
         Err(_elapsed) => Err(io::Error::new(io::ErrorKind::TimedOut, "deadline passed")),
     }
+}
+
+/// The configuration: permessage-deflate with `--deflate` (built with `--features deflate`).
+fn config_from_args() -> Config {
+    let mut config = Config::default();
+    if std::env::args().any(|arg| arg == "--deflate") {
+        #[cfg(feature = "deflate")]
+        {
+            config.deflate = Some(Default::default());
+        }
+        #[cfg(not(feature = "deflate"))]
+        {
+            eprintln!("--deflate needs the deflate feature: cargo run --features deflate ...");
+            std::process::exit(2);
+        }
+    }
+    config
+}
+
+/// The address to listen on: the first argument that is not a flag.
+fn address_from_args() -> String {
+    std::env::args()
+        .skip(1)
+        .find(|arg| !arg.starts_with("--"))
+        .unwrap_or_else(|| "127.0.0.1:9001".to_owned())
 }

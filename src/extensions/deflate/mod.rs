@@ -245,7 +245,11 @@ impl DeflateParams {
         let takeover_allowed =
             !offer.server_no_context_takeover || params.server_no_context_takeover;
         if client_allowed && server_allowed && takeover_allowed {
-            Ok(params)
+            // An offer's client_no_context_takeover promises it, whatever the response says
+            // (§7.1.1.2).
+            let client_no_context_takeover =
+                params.client_no_context_takeover || offer.client_no_context_takeover;
+            Ok(DeflateParams { client_no_context_takeover, ..params })
         } else {
             Err(DeflateError::NotOffered)
         }
