@@ -611,16 +611,20 @@ fn drive_connection<R: wsmachine::RandomSource>(
 }
 
 /// Checks what a connection wrote after its handshake: whole, well-formed frames, masked
-/// exactly when `masked`, and, if the connection failed, a final Close with the error's code.
+/// exactly when `masked`, with no RSV bit outside `allowed_rsv`, and, if the connection failed,
+/// a final Close with the error's code. Returns the data frames, unmasked.
 fn check_connection_output(
     events: &[Result<wsmachine::Event, wsmachine::ProtocolError>],
     frames: &[u8],
     masked: bool,
-) {
+    allowed_rsv: Rsv,
+) -> Vec<(FrameHeader, Vec<u8>)> {
     let errors: Vec<_> = events.iter().filter_map(|event| event.as_ref().err()).collect();
     assert!(errors.len() <= 1, "{} errors reported: {errors:?}", errors.len());
     let mut rules = HeaderRules::new(if masked { Role::Server } else { Role::Client });
     rules.max_payload_len = MAX_PAYLOAD_LEN;
+    rules.allowed_rsv = allowed_rsv;
+    let mut data_frames = Vec::new();
     let mut rest = frames;
     let mut last_close = None;
     while !rest.is_empty() {
@@ -639,6 +643,9 @@ fn check_connection_output(
             last_close = Some(body.map(|body| body.code()));
         } else {
             assert!(last_close.is_none(), "a frame after our Close");
+            if header.opcode.is_data() {
+                data_frames.push((header, payload));
+            }
         }
         rest = &rest[end..];
     }
@@ -647,6 +654,7 @@ fn check_connection_output(
             assert_eq!(last_close, Some(Some(code)), "failing with {error:?} must send {code}");
         }
     }
+    data_frames
 }
 
 /// A server connection (§4.2, §5–§8) fed a valid request and then arbitrary bytes in arbitrary
@@ -661,7 +669,7 @@ pub(crate) fn server_connection(data: &[u8]) {
     assert!(matches!(events.first(), Some(Ok(wsmachine::Event::Request(_)))));
     let head_end = output.windows(4).position(|w| w == b"\r\n\r\n").expect("a 101 response") + 4;
     assert!(output.starts_with(b"HTTP/1.1 101 "));
-    check_connection_output(&events, &output[head_end..], false);
+    check_connection_output(&events, &output[head_end..], false, Rsv::NONE);
 }
 
 /// A client connection (§4.1, §5–§8) given a valid 101 and then arbitrary bytes: the same
@@ -683,5 +691,142 @@ pub(crate) fn client_connection(data: &[u8]) {
     input.extend_from_slice(body);
     let (events, output) = drive_connection(&mut client, &input, sizes);
     assert!(matches!(events.first(), Some(Ok(wsmachine::Event::Accepted(_)))), "{events:?}");
-    check_connection_output(&events, &output, true);
+    check_connection_output(&events, &output, true, Rsv::NONE);
+}
+
+/// A server connection with permessage-deflate (RFC 7692) negotiated with parameters the input
+/// chooses, fed a script of compressed, uncompressed, corrupted and raw messages: besides the
+/// properties of [`server_connection`], every message sent before the first raw or corrupted
+/// one arrives exactly as compressed, and the server's echo (compressed, RSV1 on its frames)
+/// inflates back to exactly what the server received.
+///
+/// Layout: a read-size byte, a parameter byte (bit 0 `server_no_context_takeover`, bit 1
+/// `client_no_context_takeover`, bits 2–4 and 5–7 the server's and client's window bits minus
+/// 8), then operations of `[op, len, len bytes]`: `op & 3` is 0 for raw bytes, 1 for a
+/// compressed message, 2 for an uncompressed one, 3 for a compressed one with a bit flipped;
+/// `op & 4` asks for binary; `op >> 4` picks the fragment size.
+#[cfg(feature = "deflate")]
+pub(crate) fn deflate_connection(data: &[u8]) {
+    use wsmachine::extensions::deflate::{DeflateConfig, MessageCompressor, MessageDecompressor};
+    use wsmachine::handshake::parse_extensions;
+    use wsmachine::{Event, MessageKind};
+
+    let Some((&[sizes, choice], mut script)) = data.split_first_chunk::<2>() else { return };
+    let mut deflate = DeflateConfig::default();
+    deflate.server_no_context_takeover = choice & 1 != 0;
+    deflate.client_no_context_takeover = choice & 2 != 0;
+    deflate.server_max_window_bits = 8 + ((choice >> 2) & 7);
+    deflate.client_max_window_bits = 8 + (choice >> 5);
+    let offer = "permessage-deflate; client_max_window_bits";
+    let offers = parse_extensions([offer.as_bytes()]).expect("a valid offer");
+    let (_, params) = deflate.accept(&offers).expect("the offer is accepted");
+    let mut config = connection_config();
+    config.deflate = Some(deflate);
+
+    let mut input = format!(
+        "GET / HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+         Sec-WebSocket-Key: AAAAAAAAAAAAAAAAAAAAAA==\r\nSec-WebSocket-Version: 13\r\n\
+         Sec-WebSocket-Extensions: {offer}\r\n\r\n"
+    )
+    .into_bytes();
+    let mut compressor =
+        MessageCompressor::new(params.client_max_window_bits, params.client_no_context_takeover);
+    let mut expected: Vec<(MessageKind, Vec<u8>)> = Vec::new();
+    // After raw or corrupted bytes nothing more is predicted.
+    let mut wild = false;
+    while let Some((&op, rest)) = script.split_first() {
+        let len = usize::from(rest.first().copied().unwrap_or(0));
+        let rest = rest.get(1..).unwrap_or(&[]);
+        let (payload, tail) = rest.split_at(len.min(rest.len()));
+        script = tail;
+        let is_text = op & 4 == 0 && std::str::from_utf8(payload).is_ok();
+        let (kind, opcode) = if is_text {
+            (MessageKind::Text, Opcode::Text)
+        } else {
+            (MessageKind::Binary, Opcode::Binary)
+        };
+        // At least 17 bytes per fragment keeps a message within 16 fragments.
+        let fragment = 17 + usize::from(op >> 4) * 16;
+        match op & 3 {
+            0 => {
+                input.extend_from_slice(payload);
+                wild = true;
+            }
+            2 => push_message(&mut input, opcode, payload, fragment, Rsv::NONE),
+            corrupt => {
+                let mut compressed = Vec::new();
+                compressor.compress(payload, &mut compressed);
+                if corrupt == 3 {
+                    let at = len % compressed.len();
+                    compressed[at] ^= 1 << (op >> 5);
+                    wild = true;
+                }
+                push_message(&mut input, opcode, &compressed, fragment, Rsv::RSV1);
+            }
+        }
+        if !wild {
+            expected.push((kind, payload.to_vec()));
+        }
+    }
+
+    let mut server = wsmachine::Connection::server(config);
+    let (events, output) = drive_connection(&mut server, &input, sizes);
+    assert!(matches!(events.first(), Some(Ok(Event::Request(_)))));
+    let head_end = output.windows(4).position(|w| w == b"\r\n\r\n").expect("a 101 response") + 4;
+    let head = String::from_utf8_lossy(&output[..head_end]);
+    assert!(head.contains("\r\nSec-WebSocket-Extensions: permessage-deflate"), "{head}");
+    let frames = check_connection_output(&events, &output[head_end..], false, Rsv::RSV1);
+
+    let received: Vec<(MessageKind, Vec<u8>)> = events
+        .iter()
+        .filter_map(|event| match event {
+            Ok(Event::Text(text)) => Some((MessageKind::Text, text.as_bytes().to_vec())),
+            Ok(Event::Binary(data)) => Some((MessageKind::Binary, data.to_vec())),
+            _ => None,
+        })
+        .collect();
+    assert!(
+        received.len() >= expected.len(),
+        "{} of {} messages arrived",
+        received.len(),
+        expected.len()
+    );
+    assert!(received[..expected.len()] == expected[..], "a message arrived changed");
+
+    let mut decompressor =
+        MessageDecompressor::new(params.server_max_window_bits, params.server_no_context_takeover);
+    let echoed: Vec<(MessageKind, Vec<u8>)> = frames
+        .iter()
+        .map(|(header, payload)| {
+            assert!(header.fin && header.rsv == Rsv::RSV1, "echo not one compressed frame");
+            let mut inflated = Vec::new();
+            decompressor.decompress(payload, &mut inflated, 1 << 20).expect("valid DEFLATE");
+            decompressor.finish_message(&mut inflated, 1 << 20).expect("valid DEFLATE");
+            let kind =
+                if header.opcode == Opcode::Text { MessageKind::Text } else { MessageKind::Binary };
+            (kind, inflated)
+        })
+        .collect();
+    assert!(echoed == received, "the echo does not inflate to what was received");
+}
+
+/// Appends a message as masked frames of at most `fragment` payload bytes, `rsv` on the first.
+#[cfg(feature = "deflate")]
+fn push_message(out: &mut Vec<u8>, opcode: Opcode, payload: &[u8], fragment: usize, rsv: Rsv) {
+    let pieces: Vec<&[u8]> =
+        if payload.is_empty() { vec![payload] } else { payload.chunks(fragment).collect() };
+    for (index, piece) in pieces.iter().enumerate() {
+        let (opcode, rsv) =
+            if index == 0 { (opcode, rsv) } else { (Opcode::Continuation, Rsv::NONE) };
+        let header = FrameHeader::new(opcode, piece.len() as u64)
+            .with_fin(index + 1 == pieces.len())
+            .with_rsv(rsv)
+            .with_mask([1, 2, 3, 4]);
+        let mut head = [0u8; MAX_HEADER_LEN];
+        let head_len = header.encode(&mut head).expect("room for a header");
+        out.extend_from_slice(&head[..head_len]);
+        let start = out.len();
+        out.extend_from_slice(piece);
+        apply_mask(&mut out[start..], [1, 2, 3, 4]);
+    }
 }

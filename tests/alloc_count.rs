@@ -215,3 +215,77 @@ fn an_idle_open_connection_holds_no_heap() {
     assert_eq!(held, 0, "an idle connection keeps {held} bytes of heap");
     drop(server);
 }
+
+/// The heap a server connection holds with permessage-deflate in force, after one 1 KiB text
+/// message each way, then after `release_buffers()`: with the default parameters (15-bit
+/// windows, context kept), and with the smallest (the 8-bit window, run by zlib as 9, and no
+/// context takeover either way), where an idle connection drops its codecs and keeps only the
+/// record of what was negotiated.
+/// Recorded in docs/benchmarks.md.
+#[cfg(feature = "deflate")]
+#[test]
+fn deflate_memory_per_connection() {
+    use wsmachine::extensions::deflate::DeflateConfig;
+
+    let smallest = {
+        let mut deflate = DeflateConfig::default();
+        deflate.server_no_context_takeover = true;
+        deflate.client_no_context_takeover = true;
+        deflate.server_max_window_bits = 8;
+        deflate.client_max_window_bits = 8;
+        deflate
+    };
+    for (name, deflate) in [("default", DeflateConfig::default()), ("smallest", smallest)] {
+        let mut config = Config::default();
+        config.deflate = Some(deflate);
+        // The client's bytes are made before measuring: only the server's heap is counted.
+        let handshake = ClientHandshake::new("ws://localhost/echo").expect("valid URI");
+        let mut client = Connection::client(handshake, config).expect("valid request");
+        let mut request = Vec::new();
+        client.poll_transmit(&mut request);
+
+        let before = live_bytes();
+        let mut server = Connection::server(config);
+        server.receive(&request);
+        let Some(Ok(Event::Request(upgrade))) = server.poll_event() else { panic!("no request") };
+        server.accept(upgrade.accept()).expect("offered");
+        drop(upgrade);
+        let mut response = Vec::new();
+        server.poll_transmit(&mut response);
+        let during = live_bytes() - before;
+        println!("deflate {name}: {during} heap bytes after the handshake");
+        client.receive(&response);
+        assert!(matches!(client.poll_event(), Some(Ok(Event::Accepted(_)))));
+        let message = "{\"user\":\"ada\",\"text\":\"hello, world\"} ".repeat(28);
+        client.send_text(&message).expect("send");
+        let mut up = Vec::new();
+        client.poll_transmit(&mut up);
+        assert_eq!(up[0] & 0x40, 0x40, "the message is compressed");
+
+        let before_traffic = live_bytes();
+        server.receive(&up);
+        let Some(Ok(Event::Text(text))) = server.poll_event() else { panic!("no text") };
+        server.send_text(text.as_str()).expect("echo");
+        drop(text);
+        let mut down = Vec::new();
+        server.poll_transmit(&mut down);
+        let wire_len = down.len();
+        drop(down);
+        let active = live_bytes() - before_traffic + during;
+        server.release_buffers();
+        let idle = live_bytes() - before_traffic + during;
+        println!(
+            "deflate {name}: {active} heap bytes after a {}-byte message each way ({wire_len} \
+             bytes on the wire), {idle} after release_buffers()",
+            message.len()
+        );
+        assert!(active > 0 && active < 512 << 10, "{name}: {active} bytes");
+        if name == "smallest" {
+            // Left: only the record of what was negotiated (`Connection::negotiated`).
+            assert_eq!(idle, during, "without context takeover the codecs are released");
+        } else {
+            assert!(idle > 0, "context takeover keeps the compression windows");
+        }
+        drop(server);
+    }
+}

@@ -72,3 +72,9 @@ fn server_connection_corpus() {
 fn client_connection_corpus() {
     replay("client_connection", checks::client_connection);
 }
+
+#[cfg(feature = "deflate")]
+#[test]
+fn deflate_connection_corpus() {
+    replay("deflate_connection", checks::deflate_connection);
+}
