@@ -1,5 +1,6 @@
 //! WebSocket extensions (RFC 6455 §9).
 //!
-//! - [`deflate`]: permessage-deflate (RFC 7692). So far its negotiation; compression follows.
+//! - [`deflate`]: permessage-deflate (RFC 7692): negotiation and the per-message codec, used by
+//!   [`Connection`](crate::Connection) when [`Config::deflate`](crate::Config::deflate) is set.
 
 pub mod deflate;
