@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Interop with other stacks over loopback TCP: our echo server against Python `websockets` and
+# Interop with other stacks over loopback TCP: our echo server (plain and with permessage-deflate)
+# against Python `websockets` and
 # Node `ws` clients (text, binary, ping, 1 MiB, close code 4000), and our client CLI against
 # their echo servers (text, binary, ping, a 100 kB message, and a server close with code 4001),
 # and a wss:// round trip over rustls.
@@ -18,7 +19,7 @@ if [ ! -d "$work/node/node_modules/ws" ]; then
 fi
 export NODE_PATH="$PWD/$work/node/node_modules"
 python="$work/venv/bin/python"
-cargo build --release --quiet --example echo_std --example client --example tls
+cargo build --release --quiet --features deflate --example echo_std --example client --example tls
 
 pids=()
 cleanup() { for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done; }
@@ -36,6 +37,14 @@ pids+=($!)
 wait_listening "$work/echo_std.log"
 timeout 60 "$python" tests/interop/python_peer.py client ws://127.0.0.1:9401/
 timeout 60 node tests/interop/node_peer.js client ws://127.0.0.1:9401/
+
+# Our server with permessage-deflate, their clients offering it (RFC 7692).
+target/release/examples/echo_std 127.0.0.1:9403 --deflate >"$work/echo_std_deflate.log" 2>&1 &
+pids+=($!)
+wait_listening "$work/echo_std_deflate.log"
+EXPECT_DEFLATE=1 timeout 60 "$python" tests/interop/python_peer.py client ws://127.0.0.1:9403/
+EXPECT_DEFLATE=1 timeout 60 node tests/interop/node_peer.js client ws://127.0.0.1:9403/
+echo "their clients against our server with permessage-deflate: ok"
 
 # Their servers, our client.
 big=$(head -c 100000 /dev/zero | tr '\0' 'y')

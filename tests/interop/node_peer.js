@@ -3,6 +3,7 @@
 // client URL: connects to a wsmachine echo server and checks text, binary, ping, a 1 MiB
 // message and a close with code 4000.
 // server PORT: an echo server; the message "close-4001" makes it close with code 4001.
+// With EXPECT_DEFLATE=1 the client offers permessage-deflate and checks it was accepted.
 'use strict';
 const WebSocket = require('ws');
 
@@ -12,12 +13,16 @@ function fail(message) {
 }
 
 function client(url) {
-  const ws = new WebSocket(url, { perMessageDeflate: false });
+  const deflate = Boolean(process.env.EXPECT_DEFLATE);
+  const ws = new WebSocket(url, { perMessageDeflate: deflate });
   const big = 'x'.repeat(1 << 20);
   const expected = ['héllo wörld', Buffer.from([...Array(256).keys()]), big];
   let step = 0;
   const timer = setTimeout(() => fail('timed out'), 10000);
   ws.on('open', () => {
+    if (deflate && !ws.extensions.startsWith('permessage-deflate')) {
+      fail(`not compressed: ${JSON.stringify(ws.extensions)}`);
+    }
     ws.send(expected[0]);
     ws.send(expected[1]);
     ws.ping(Buffer.from('rtt'));

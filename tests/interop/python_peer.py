@@ -3,7 +3,10 @@
 client URL: connects to a wsmachine echo server and checks text, binary, ping, a 1 MiB
 message and a close with code 4000.
 server PORT: an echo server; the message "close-4001" makes it close with code 4001.
+With EXPECT_DEFLATE=1 the client checks that permessage-deflate (offered by default) was
+accepted.
 """
+import os
 import sys
 
 from websockets.sync.client import connect
@@ -12,6 +15,9 @@ from websockets.sync.server import serve
 
 def client(url):
     with connect(url, max_size=None) as ws:
+        if os.environ.get("EXPECT_DEFLATE"):
+            accepted = ws.response.headers.get("Sec-WebSocket-Extensions", "")
+            assert accepted.startswith("permessage-deflate"), f"not compressed: {accepted!r}"
         ws.send("héllo wörld")
         assert ws.recv() == "héllo wörld"
         ws.send(bytes(range(256)))
