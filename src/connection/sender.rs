@@ -117,8 +117,8 @@ impl<R: RandomSource> Sender<R> {
     }
 
     /// Queues a text message, fragmented at the configured size; compressed if
-    /// permessage-deflate is in force and the message reaches the
-    /// [compression threshold](crate::extensions::deflate::DeflateConfig::compression_threshold).
+    /// permessage-deflate is in force and the message reaches the compression threshold
+    /// (`DeflateConfig::compression_threshold`, feature `deflate`).
     pub fn send_text(&mut self, text: &str) -> Result<(), SendError> {
         let compress = self.worth_compressing(text.len());
         self.queue_message(Opcode::Text, text.as_bytes(), compress)
