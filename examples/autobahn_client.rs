@@ -19,6 +19,7 @@ use wsmachine::{Config, Connection, Event};
 fn main() -> ExitCode {
     let mut base = "ws://127.0.0.1:9001".to_owned();
     let mut agent = "wsmachine".to_owned();
+    #[cfg_attr(not(feature = "deflate"), allow(unused_mut))]
     let mut config = Config::default();
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {

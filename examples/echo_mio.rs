@@ -424,6 +424,7 @@ impl Conn {
 
 /// The configuration: permessage-deflate with `--deflate` (built with `--features deflate`).
 fn config_from_args() -> Config {
+    #[cfg_attr(not(feature = "deflate"), allow(unused_mut))]
     let mut config = Config::default();
     if std::env::args().any(|arg| arg == "--deflate") {
         #[cfg(feature = "deflate")]

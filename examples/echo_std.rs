@@ -102,6 +102,7 @@ fn serve(mut stream: TcpStream, config: Config) -> io::Result<()> {
 /// The configuration: permessage-deflate with `--deflate` (built with `--features deflate`);
 /// `--deflate=N` sends messages under N bytes uncompressed.
 fn config_from_args() -> Config {
+    #[cfg_attr(not(feature = "deflate"), allow(unused_mut))]
     let mut config = Config::default();
     if let Some(flag) = std::env::args().find(|arg| arg.starts_with("--deflate")) {
         #[cfg(feature = "deflate")]
