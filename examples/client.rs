@@ -6,7 +6,8 @@
 //! ```
 //!
 //! `client URL [--protocol NAME]... [--header 'K: V']... [--send TEXT]... [--binary HEX]...
-//! [--ping TEXT]` connects, sends each TEXT and HEX message in order (or, without either, each
+//! [--ping TEXT] [--deflate]` connects (offering permessage-deflate with `--deflate`, built with
+//! `--features deflate`), sends each TEXT and HEX message in order (or, without either, each
 //! line of standard input), prints every text message received on its own line (binary
 //! messages as hex) until it has received as many messages as it sent and a Pong for its Ping
 //! (reported on standard error), then closes cleanly and exits 0. Any handshake or protocol
@@ -29,6 +30,8 @@ struct Options {
     headers: Vec<(String, String)>,
     messages: Option<Vec<Outgoing>>,
     ping: Option<String>,
+    /// Offer permessage-deflate (needs the `deflate` feature).
+    deflate: bool,
 }
 
 /// A message to send.
@@ -64,6 +67,7 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Options, String>
         headers: Vec::new(),
         messages: None,
         ping: None,
+        deflate: false,
     };
     while let Some(arg) = args.next() {
         let mut value = |flag: &str| args.next().ok_or(format!("{flag} needs a value"));
@@ -85,6 +89,8 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Options, String>
                 options.messages.get_or_insert_with(Vec::new).push(Outgoing::Binary(bytes));
             }
             "--ping" => options.ping = Some(value("--ping")?),
+            "--deflate" if cfg!(feature = "deflate") => options.deflate = true,
+            "--deflate" => return Err("--deflate needs --features deflate".to_owned()),
             url if options.url.is_empty() && !url.starts_with("--") => options.url = url.to_owned(),
             other => return Err(format!("unexpected argument {other:?}")),
         }
@@ -118,8 +124,13 @@ fn run(options: Options) -> Result<(), String> {
         handshake =
             handshake.header(Header::new(name, value).map_err(|e| format!("header {name}: {e}"))?);
     }
-    let mut connection =
-        Connection::client(handshake, Config::default()).map_err(|e| e.to_string())?;
+    #[cfg_attr(not(feature = "deflate"), allow(unused_mut))]
+    let mut config = Config::default();
+    #[cfg(feature = "deflate")]
+    if options.deflate {
+        config.deflate = Some(Default::default());
+    }
+    let mut connection = Connection::client(handshake, config).map_err(|e| e.to_string())?;
     let mut stream = TcpStream::connect((uri.host(), uri.port()))
         .map_err(|e| format!("cannot connect to {}:{}: {e}", uri.host(), uri.port()))?;
     stream.set_nodelay(true).map_err(|e| e.to_string())?;
@@ -157,7 +168,10 @@ fn run(options: Options) -> Result<(), String> {
                 None => error.to_string(),
             })?;
             match event {
-                Event::Accepted(_) => {
+                Event::Accepted(accepted) => {
+                    for extension in accepted.negotiated().extensions() {
+                        eprintln!("extension: {extension}");
+                    }
                     if let Some(ping) = &options.ping {
                         connection.send_ping(ping.as_bytes()).map_err(|e| e.to_string())?;
                         awaiting_pong = true;

@@ -50,10 +50,11 @@ echo "their clients against our server with permessage-deflate: ok"
 big=$(head -c 100000 /dev/zero | tr '\0' 'y')
 for peer in python node; do
     log="$work/$peer-server.log"
+    # Their servers accept permessage-deflate (Python's by default, Node's when asked).
     if [ "$peer" = python ]; then
         "$python" tests/interop/python_peer.py server 9402 >"$log" 2>&1 &
     else
-        node tests/interop/node_peer.js server 9402 >"$log" 2>&1 &
+        EXPECT_DEFLATE=1 node tests/interop/node_peer.js server 9402 >"$log" 2>&1 &
     fi
     pids+=($!)
     wait_listening "$log"
@@ -69,9 +70,15 @@ for peer in python node; do
         *"server closed with 4001"*) ;;
         *) echo "our client against $peer: unexpected: $out" >&2; exit 1 ;;
     esac
+    # The same with our client offering permessage-deflate.
+    got=$(timeout 60 target/release/examples/client ws://127.0.0.1:9402/ --deflate --send "héllo" \
+        --binary 00ff10 --send "$big" 2>"$work/client-stderr.log")
+    [ "$got" = "$(printf 'héllo\n00ff10\n%s' "$big")" ] || { echo "our deflate client against $peer: wrong echo" >&2; exit 1; }
+    grep -q "^extension: permessage-deflate" "$work/client-stderr.log" \
+        || { echo "our client against $peer: permessage-deflate not negotiated" >&2; exit 1; }
     kill "${pids[-1]}"
     wait "${pids[-1]}" 2>/dev/null || true
-    echo "our client against $peer server: ok"
+    echo "our client against $peer server: ok (plain and with permessage-deflate)"
 done
 
 # wss://: our server and client over rustls with a self-signed certificate.

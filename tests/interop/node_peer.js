@@ -46,7 +46,8 @@ function client(url) {
 }
 
 function server(port) {
-  const wss = new WebSocket.Server({ host: '127.0.0.1', port: Number(port), perMessageDeflate: false });
+  const perMessageDeflate = Boolean(process.env.EXPECT_DEFLATE);
+  const wss = new WebSocket.Server({ host: '127.0.0.1', port: Number(port), perMessageDeflate });
   wss.on('connection', (ws) => {
     ws.on('message', (data, isBinary) => {
       if (!isBinary && data.toString() === 'close-4001') ws.close(4001, 'requested');
