@@ -52,7 +52,19 @@ fn main() -> ExitCode {
 }
 
 fn run_suite(base: &str, agent: &str, config: Config) -> io::Result<u32> {
-    let count_text = session(&format!("{base}/getCaseCount"), false, config)?;
+    // kosoku prints its "listening" line a moment before it answers: early connections are
+    // reset, so the first request is retried for a few seconds.
+    let mut attempts = 0;
+    let count_text = loop {
+        match session(&format!("{base}/getCaseCount"), false, config) {
+            Err(error) if attempts < 40 && error.kind() != ErrorKind::InvalidInput => {
+                attempts += 1;
+                std::thread::sleep(Duration::from_millis(250));
+                let _ = error;
+            }
+            result => break result?,
+        }
+    };
     let count: u32 = count_text.trim().parse().map_err(|_| {
         io::Error::new(ErrorKind::InvalidData, format!("case count {count_text:?}"))
     })?;
