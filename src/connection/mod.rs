@@ -245,7 +245,8 @@ impl<R: RandomSource> Connection<R> {
     /// Puts the negotiated extensions in force: permessage-deflate claims RSV1 (RFC 7692 §6);
     /// without it no RSV bit is allowed (§5.2).
     fn set_negotiated(&mut self, negotiated: Negotiated) {
-        self.receiver.set_allowed_rsv(crate::frame::Rsv::NONE);
+        #[cfg_attr(not(feature = "deflate"), allow(unused_mut))]
+        let mut rsv = crate::frame::Rsv::NONE;
         #[cfg(feature = "deflate")]
         if let Ok(Some(params)) =
             crate::extensions::deflate::check_accepted(negotiated.extensions())
@@ -254,7 +255,9 @@ impl<R: RandomSource> Connection<R> {
             let threshold = self.config.deflate.map_or(0, |d| d.compression_threshold);
             self.sender.enable_deflate(compression::Deflate::new(outgoing, threshold));
             self.receiver.enable_inflate(compression::Inflate::new(incoming));
+            rsv = crate::frame::Rsv::RSV1;
         }
+        self.receiver.set_allowed_rsv(rsv);
         self.negotiated = negotiated;
     }
 

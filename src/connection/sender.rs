@@ -73,6 +73,7 @@ pub struct Sender<R> {
     #[cfg(feature = "deflate")]
     deflate: Option<super::compression::Deflate>,
     /// Whether the streamed message in progress is compressed.
+    #[cfg(feature = "deflate")]
     stream_compressed: bool,
 }
 
@@ -96,6 +97,7 @@ impl<R: RandomSource> Sender<R> {
             fragment_size: fragment_size.filter(|&size| size > 0),
             #[cfg(feature = "deflate")]
             deflate: None,
+            #[cfg(feature = "deflate")]
             stream_compressed: false,
         }
     }
@@ -241,7 +243,10 @@ impl<R: RandomSource> Sender<R> {
         };
         self.stream_kind = kind;
         // A streamed message of unknown length is always compressed when deflate is on.
-        self.stream_compressed = self.compresses();
+        #[cfg(feature = "deflate")]
+        {
+            self.stream_compressed = self.deflate.is_some();
+        }
         self.push_piece(opcode, first_piece, last);
         if !last {
             self.state = SendState::Streaming;

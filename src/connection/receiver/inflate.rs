@@ -29,9 +29,9 @@ pub(crate) struct Inflating {
 }
 
 impl Receiver {
-    /// Inflates what arrives with RSV1 from now on (permessage-deflate was negotiated).
+    /// Inflates what arrives with RSV1 from now on (permessage-deflate was negotiated; the
+    /// caller lets the header rules admit RSV1).
     pub(crate) fn enable_inflate(&mut self, inflate: crate::connection::compression::Inflate) {
-        self.rules.allowed_rsv = crate::frame::Rsv::RSV1;
         self.inflate = Some(inflate);
     }
 
@@ -81,11 +81,7 @@ impl Receiver {
             }
             if frame_done {
                 let fin = self.inflating.take().is_some_and(|frame| frame.fin);
-                return if fin {
-                    Some(self.finish_compressed_message())
-                } else {
-                    self.flush_piece()
-                };
+                return if fin { self.finish_compressed_message() } else { self.flush_piece() };
             }
             if self.piece_is_due() {
                 return self.flush_piece();
@@ -174,20 +170,16 @@ impl Receiver {
     }
 
     /// The message's last frame is inflated: checks its end and delivers it.
-    fn finish_compressed_message(&mut self) -> Result<Event, ProtocolError> {
-        if let Some(inflate) = &mut self.inflate {
-            inflate.decompressor().end_message();
-        }
-        let Some(message) = self.message.take() else {
-            return Err(ProtocolError::UnexpectedContinuation);
-        };
+    fn finish_compressed_message(&mut self) -> Option<Result<Event, ProtocolError>> {
+        self.inflate.as_mut()?.decompressor().end_message();
+        let message = self.message.take()?;
         if message.kind == MessageKind::Text {
             if let Err(error) = self.utf8.finish() {
-                return Err(self.fail(error.into()));
+                return Some(Err(self.fail(error.into())));
             }
         }
         let data = self.take_inflated();
-        Ok(match (message.streaming, message.kind) {
+        Some(Ok(match (message.streaming, message.kind) {
             (true, kind) => Event::Piece(Piece {
                 kind,
                 data,
@@ -196,7 +188,7 @@ impl Receiver {
             }),
             (false, MessageKind::Text) => Event::Text(Text::from_validated(data)),
             (false, MessageKind::Binary) => Event::Binary(data),
-        })
+        }))
     }
 
     /// The inflated bytes as an event payload, without copying; the buffer starts afresh.

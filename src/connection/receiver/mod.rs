@@ -161,11 +161,8 @@ impl Receiver {
             self.buf = BytesMut::new();
         }
         #[cfg(feature = "deflate")]
-        if self.message.is_none() {
-            self.inflated = alloc::vec::Vec::new();
-            if let Some(inflate) = &mut self.inflate {
-                inflate.release();
-            }
+        if let Some(inflate) = self.inflate.as_mut().filter(|_| self.message.is_none()) {
+            inflate.release();
         }
     }
 

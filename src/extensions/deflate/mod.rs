@@ -207,21 +207,7 @@ impl DeflateParams {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn from_negotiated(response: &Extension) -> Result<DeflateParams, DeflateError> {
-        if !response.name().eq_ignore_ascii_case(EXTENSION_NAME) {
-            return Err(DeflateError::UnknownParameter);
-        }
-        let answer = Offer::parse(response)?;
-        let client_max_window_bits = match answer.client_max_window_bits {
-            None => 15,
-            Some(None) => return Err(DeflateError::InvalidWindowBits),
-            Some(Some(bits)) => bits,
-        };
-        Ok(DeflateParams {
-            server_no_context_takeover: answer.server_no_context_takeover,
-            client_no_context_takeover: answer.client_no_context_takeover,
-            server_max_window_bits: answer.server_max_window_bits.unwrap_or(15),
-            client_max_window_bits,
-        })
+        Offer::parse_response(response)?.params()
     }
 
     /// The client's check of the server's response against its offer (§7.1): every parameter
@@ -231,9 +217,10 @@ impl DeflateParams {
         response: &Extension,
         offer: &Extension,
     ) -> Result<DeflateParams, DeflateError> {
-        let params = DeflateParams::from_negotiated(response)?;
+        let answer = Offer::parse_response(response)?;
+        let client_limited = answer.client_max_window_bits.is_some();
+        let params = answer.params()?;
         let offer = Offer::parse(offer)?;
-        let client_limited = Offer::parse(response)?.client_max_window_bits.is_some();
         // The server may limit the client's window only if the offer allowed it (§7.1.2.2).
         let client_allowed = !client_limited
             || offer
@@ -267,6 +254,30 @@ struct Offer {
 }
 
 impl Offer {
+    /// A response: named permessage-deflate, with §7's syntax.
+    fn parse_response(response: &Extension) -> Result<Offer, DeflateError> {
+        if !response.name().eq_ignore_ascii_case(EXTENSION_NAME) {
+            return Err(DeflateError::UnknownParameter);
+        }
+        Offer::parse(response)
+    }
+
+    /// The parameters a response puts in force; a bare `client_max_window_bits` is valid only
+    /// in an offer.
+    fn params(&self) -> Result<DeflateParams, DeflateError> {
+        let client_max_window_bits = match self.client_max_window_bits {
+            None => 15,
+            Some(None) => return Err(DeflateError::InvalidWindowBits),
+            Some(Some(bits)) => bits,
+        };
+        Ok(DeflateParams {
+            server_no_context_takeover: self.server_no_context_takeover,
+            client_no_context_takeover: self.client_no_context_takeover,
+            server_max_window_bits: self.server_max_window_bits.unwrap_or(15),
+            client_max_window_bits,
+        })
+    }
+
     fn parse(extension: &Extension) -> Result<Offer, DeflateError> {
         let mut offer = Offer::default();
         let mut seen = [false; 4];
@@ -314,10 +325,9 @@ pub(crate) fn check_response(
     offers: &[Extension],
 ) -> Result<Option<DeflateParams>, DeflateError> {
     let Some(accepted) = single(response)? else { return Ok(None) };
-    let mut offered =
-        offers.iter().filter(|offer| offer.name().eq_ignore_ascii_case(EXTENSION_NAME));
+    // The first offer the response fits; otherwise the error against the last one.
     let mut result = Err(DeflateError::NotOffered);
-    for offer in offered.by_ref() {
+    for offer in offers.iter().filter(|o| o.name().eq_ignore_ascii_case(EXTENSION_NAME)) {
         result = DeflateParams::from_response(accepted, offer);
         if result.is_ok() {
             break;
