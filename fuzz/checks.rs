@@ -474,8 +474,12 @@ pub(crate) fn handshake_request(data: &[u8]) {
             let negotiated = match accept.write(&mut response) {
                 Ok(negotiated) => negotiated,
                 // An offer echoed back is not always a valid permessage-deflate response (a
-                // bare client_max_window_bits, say); with the deflate feature it is refused.
-                Err(error) if echoed.is_some_and(|e| e.name() == "permessage-deflate") => {
+                // bare client_max_window_bits, say); with the deflate feature it is refused. Extension
+                // names compare case-insensitively (§9.1 tokens).
+                Err(error)
+                    if echoed
+                        .is_some_and(|e| e.name().eq_ignore_ascii_case("permessage-deflate")) =>
+                {
                     assert!(error.to_string().starts_with("permessage-deflate"), "{error}");
                     assert!(response.is_empty(), "a refused response was written");
                     return;
