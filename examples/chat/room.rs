@@ -1,0 +1,541 @@
+//! The chat room, sans-IO like the crate: every connection's [`Connection`] and unsent output,
+//! driven by the bytes that arrived and the time the caller read. No sockets, no clock, so
+//! `main.rs` moves bytes between it and mio, and `tests/chat_demo.rs` drives the very same room
+//! with in-memory clients and a made-up clock.
+//!
+//! What the room decides:
+//!
+//! - **Routing.** A plain HTTP `GET /` gets the page; `/chat` without an upgrade gets 426; any
+//!   other path 404. A WebSocket upgrade is accepted on `/chat` only, and only from an allowed
+//!   [`Origins`] (403 otherwise, §10.2), selecting the subprotocol `chat` when offered (§4.2.2,
+//!   item 5.4) and accepting without one when not.
+//! - **Relaying.** A text message from a member goes to every member, the sender included,
+//!   unchanged inside a JSON envelope: `{"type":"message","from":ID,"text":TEXT}`. The room
+//!   also sends `{"type":"welcome","id":ID}` on joining, `{"type":"count","n":N}` whenever the
+//!   number of members changes, and `{"type":"rtt","ms":MS}` after each answered ping.
+//! - **Liveness.** Every member is pinged on joining and every [`PING_INTERVAL`]; the round
+//!   trip is measured from the caller's clock (the crate never reads one) and pushed to that
+//!   member. A member silent for [`IDLE_DEADLINE`] is dropped, and so is a connection still
+//!   in the handshake after [`HANDSHAKE_DEADLINE`] or still closing after [`CLOSE_DEADLINE`].
+//! - **Bounds.** Messages are limited by [`chat_config`]; a member whose unsent output passes
+//!   [`MAX_OUTPUT`] (a slow or stalled reader) is dropped rather than buffered without end;
+//!   at most [`MAX_MEMBERS`] are in the room at once (503 after that).
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use wsmachine::frame::CloseCode;
+use wsmachine::handshake::{Header, Rejection, Request, UpgradeRequest};
+use wsmachine::{Config, Connection, Event, SendError, Waiting};
+
+/// The page served at `/`.
+pub(crate) const PAGE: &str = include_str!("index.html");
+/// The subprotocol the room speaks (§1.9): JSON envelopes from the server, plain text to it.
+pub(crate) const SUBPROTOCOL: &str = "chat";
+/// The largest message a client may send, compressed or not.
+pub(crate) const MAX_MESSAGE_LEN: u64 = 16 * 1024;
+/// Unsent output above which a member is dropped as too slow.
+pub(crate) const MAX_OUTPUT: usize = 256 * 1024;
+/// The most members at once; with permessage-deflate each costs about 430 KB of codec state
+/// (docs/benchmarks.md), so this bounds the room to a little over 100 MB.
+pub(crate) const MAX_MEMBERS: usize = 256;
+/// How often each member is pinged.
+pub(crate) const PING_INTERVAL: Duration = Duration::from_secs(5);
+/// A member that sent nothing for this long (not even a Pong) is dropped.
+pub(crate) const IDLE_DEADLINE: Duration = Duration::from_secs(15);
+/// How long a connection may take to send its request.
+pub(crate) const HANDSHAKE_DEADLINE: Duration = Duration::from_secs(10);
+/// How long a closing handshake, or the writing of a last response, may take.
+pub(crate) const CLOSE_DEADLINE: Duration = Duration::from_secs(5);
+
+/// The connection settings of the room: small messages, few fragments, bounded output, and
+/// permessage-deflate (RFC 7692) whenever a browser offers it and the feature is built in.
+pub(crate) fn chat_config() -> Config {
+    let mut config = Config::default();
+    config.max_frame_len = MAX_MESSAGE_LEN;
+    config.max_message_len = MAX_MESSAGE_LEN;
+    config.max_fragments = 64;
+    config.max_buffered_output = MAX_OUTPUT;
+    #[cfg(feature = "deflate")]
+    {
+        config.deflate = Some(Default::default());
+    }
+    config
+}
+
+/// Which pages may open the chat: the `Origin` header a browser sends with every WebSocket
+/// request names the page whose script opened it (§10.2), so checking it stops other sites'
+/// pages from joining on their visitors' behalf. A request without `Origin` is not from a
+/// browser page and is let in: any other client could send whatever `Origin` it liked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Origins {
+    /// The origin the page itself was served from: `http://` and the request's `Host`.
+    SameHost,
+    /// Exactly these origins (`--origin URL`, repeatable), compared ASCII case-insensitively.
+    List(Vec<String>),
+    /// Any origin (`--any-origin`).
+    Any,
+}
+
+impl Origins {
+    /// Whether a request with this `Origin` and `Host` may join.
+    pub(crate) fn allows(&self, origin: Option<&str>, host: Option<&str>) -> bool {
+        let Some(origin) = origin else { return true };
+        match self {
+            Origins::Any => true,
+            Origins::SameHost => host.is_some_and(|host| {
+                let host = host.strip_suffix(":80").unwrap_or(host);
+                let origin = origin.strip_suffix(":80").unwrap_or(origin);
+                origin.get(..7).is_some_and(|scheme| scheme.eq_ignore_ascii_case("http://"))
+                    && origin[7..].eq_ignore_ascii_case(host)
+            }),
+            Origins::List(allowed) => allowed.iter().any(|allowed| {
+                allowed.trim_end_matches('/').eq_ignore_ascii_case(origin.trim_end_matches('/'))
+            }),
+        }
+    }
+}
+
+/// The command line: `chat [ADDRESS] [--origin URL]... [--any-origin]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Options {
+    /// Where to listen; default `127.0.0.1:8080`.
+    pub(crate) address: String,
+    /// The origin policy; default [`Origins::SameHost`].
+    pub(crate) origins: Origins,
+}
+
+impl Options {
+    /// Reads the arguments after the program name.
+    pub(crate) fn parse(args: impl IntoIterator<Item = String>) -> Result<Options, String> {
+        let mut address = None;
+        let mut listed = Vec::new();
+        let mut any = false;
+        let mut args = args.into_iter();
+        while let Some(arg) = args.next() {
+            match arg.as_str() {
+                "--origin" => match args.next() {
+                    Some(origin) if origin.contains("://") => listed.push(origin),
+                    Some(origin) => return Err(format!("--origin {origin}: expected a URL")),
+                    None => return Err("--origin needs a URL, such as http://example.com".into()),
+                },
+                "--any-origin" => any = true,
+                flag if flag.starts_with('-') => return Err(format!("unknown option {flag}")),
+                _ if address.is_some() => return Err(format!("unexpected argument {arg}")),
+                _ => address = Some(arg),
+            }
+        }
+        let origins = match (any, listed.is_empty()) {
+            (true, true) => Origins::Any,
+            (true, false) => return Err("--any-origin and --origin exclude each other".into()),
+            (false, true) => Origins::SameHost,
+            (false, false) => Origins::List(listed),
+        };
+        Ok(Options { address: address.unwrap_or_else(|| "127.0.0.1:8080".into()), origins })
+    }
+}
+
+/// `text` as a JSON string literal (RFC 8259 §7): quotes, backslashes and control characters
+/// escaped, everything else, non-ASCII included, as is.
+pub(crate) fn json_string(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 2);
+    out.push('"');
+    for c in text.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if c < ' ' => out.push_str(&format!("\\u{:04x}", u32::from(c))),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// The envelope of a relayed message: the text unchanged, as a JSON string.
+pub(crate) fn message_envelope(from: u64, text: &str) -> String {
+    format!(r#"{{"type":"message","from":{from},"text":{}}}"#, json_string(text))
+}
+
+/// The answer to a plain HTTP request: the page at `/`, 426 at `/chat`, 404 elsewhere. Every
+/// answer closes the connection (no keep-alive), which a page this small can afford.
+pub(crate) fn http_response(request: &Request) -> Rejection {
+    match (request.method(), request.path()) {
+        ("GET", "/") => Rejection::new(200)
+            .with_header(header("Content-Type", "text/html; charset=utf-8"))
+            .with_header(header("Cache-Control", "no-store"))
+            .with_header(header("Connection", "close"))
+            .with_body(PAGE),
+        (_, "/") => text_response(405, "only GET here\n").with_header(header("Allow", "GET")),
+        (_, "/chat") => text_response(426, "/chat is the chat's WebSocket endpoint\n")
+            .with_header(header("Upgrade", "websocket"))
+            .with_header(header("Sec-WebSocket-Version", "13")),
+        _ => text_response(404, "not found\n"),
+    }
+}
+
+/// What to do with a WebSocket request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Decision {
+    /// Accept, with the subprotocol to select, if the client offered ours.
+    Accept(Option<&'static str>),
+    /// Answer with this response instead.
+    Refuse(Rejection),
+}
+
+/// Decides a WebSocket request: the path, then the origin, then room.
+pub(crate) fn decide(upgrade: &UpgradeRequest, origins: &Origins, full: bool) -> Decision {
+    let request = upgrade.request();
+    if request.path() != "/chat" {
+        return Decision::Refuse(text_response(404, "not found\n"));
+    }
+    if !origins.allows(request.origin(), request.host()) {
+        return Decision::Refuse(text_response(403, "origin not allowed\n"));
+    }
+    if full {
+        return Decision::Refuse(
+            text_response(503, "the room is full\n").with_header(header("Retry-After", "10")),
+        );
+    }
+    Decision::Accept(upgrade.protocols().iter().any(|p| p == SUBPROTOCOL).then_some(SUBPROTOCOL))
+}
+
+fn text_response(status: u16, body: &str) -> Rejection {
+    Rejection::new(status)
+        .with_header(header("Content-Type", "text/plain; charset=utf-8"))
+        .with_header(header("Connection", "close"))
+        .with_body(body)
+}
+
+fn header(name: &str, value: &str) -> Header {
+    Header::new(name, value).expect("the room's headers are valid")
+}
+
+/// The room: every connection by the caller's id.
+#[derive(Debug)]
+pub(crate) struct Room {
+    config: Config,
+    origins: Origins,
+    clients: BTreeMap<u64, Client>,
+    members: usize,
+    /// Clients whose output grew or whose state changed since the caller last asked.
+    touched: Vec<u64>,
+    /// Members whose output passed [`MAX_OUTPUT`], to drop once the current step is done.
+    slow: Vec<u64>,
+}
+
+/// One connection: a page load, a refused request, or a member of the chat.
+#[derive(Debug)]
+struct Client {
+    connection: Connection,
+    /// Output not yet taken by the transport starts at `written`.
+    output: Vec<u8>,
+    written: usize,
+    /// In the chat: accepted on `/chat` and not yet gone.
+    member: bool,
+    /// Given up on (slow, or a deadline passed): the transport should close now.
+    dropped: bool,
+    connected_at: Instant,
+    last_heard: Instant,
+    last_ping: Instant,
+    /// The payload of the Ping awaiting its Pong, and when it was sent.
+    ping: Option<([u8; 8], Instant)>,
+    pings_sent: u64,
+    /// When the connection began to close (or its last response was queued).
+    closing_since: Option<Instant>,
+}
+
+impl Client {
+    fn pending(&self) -> usize {
+        self.output.len() - self.written
+    }
+}
+
+impl Room {
+    /// An empty room whose connections use `config` and admit `origins`.
+    pub(crate) fn new(config: Config, origins: Origins) -> Room {
+        Room {
+            config,
+            origins,
+            clients: BTreeMap::new(),
+            members: 0,
+            touched: Vec::new(),
+            slow: Vec::new(),
+        }
+    }
+
+    /// A transport connected; `id` names it until [`remove`](Room::remove).
+    pub(crate) fn connect(&mut self, id: u64, now: Instant) {
+        let client = Client {
+            connection: Connection::server(self.config),
+            output: Vec::new(),
+            written: 0,
+            member: false,
+            dropped: false,
+            connected_at: now,
+            last_heard: now,
+            last_ping: now,
+            ping: None,
+            pings_sent: 0,
+            closing_since: None,
+        };
+        self.clients.insert(id, client);
+    }
+
+    /// Bytes arrived from `id`.
+    pub(crate) fn receive(&mut self, id: u64, bytes: &[u8], now: Instant) {
+        let Some(client) = self.clients.get_mut(&id) else { return };
+        client.connection.receive(bytes);
+        client.last_heard = now;
+        self.handle_events(id, now);
+        self.settle();
+    }
+
+    /// `id`'s transport reached its end.
+    pub(crate) fn receive_eof(&mut self, id: u64, now: Instant) {
+        let Some(client) = self.clients.get_mut(&id) else { return };
+        client.connection.receive_eof();
+        self.handle_events(id, now);
+        self.settle();
+    }
+
+    /// Sends the pings that are due and drops the connections whose deadline passed; call it
+    /// about once a second.
+    pub(crate) fn tick(&mut self, now: Instant) {
+        let ids: Vec<u64> = self.clients.keys().copied().collect();
+        for id in ids {
+            let Some(client) = self.clients.get_mut(&id) else { continue };
+            if client.dropped {
+                continue;
+            }
+            let waiting = client.connection.waiting_for();
+            let expired = match client.closing_since {
+                Some(since) => now >= since + CLOSE_DEADLINE,
+                None if matches!(waiting, Waiting::Request | Waiting::Decision) => {
+                    now >= client.connected_at + HANDSHAKE_DEADLINE
+                }
+                None => now >= client.last_heard + IDLE_DEADLINE,
+            };
+            if expired {
+                self.drop_client(id, "deadline passed");
+            } else if client.member && now >= client.last_ping + PING_INTERVAL {
+                self.ping(id, now);
+            }
+        }
+        self.settle();
+    }
+
+    /// Moves the ids of the connections that have output to write or may be finished into
+    /// `ids` (emptied first).
+    pub(crate) fn take_touched(&mut self, ids: &mut Vec<u64>) {
+        ids.clear();
+        ids.append(&mut self.touched);
+        ids.sort_unstable();
+        ids.dedup();
+    }
+
+    /// The output waiting for `id`'s transport.
+    pub(crate) fn pending(&self, id: u64) -> &[u8] {
+        self.clients.get(&id).map_or(&[], |client| &client.output[client.written..])
+    }
+
+    /// `id`'s transport took `n` bytes of [`pending`](Room::pending).
+    pub(crate) fn written(&mut self, id: u64, n: usize) {
+        let Some(client) = self.clients.get_mut(&id) else { return };
+        client.written += n.min(client.pending());
+        if client.pending() == 0 {
+            client.output.clear();
+            client.written = 0;
+        } else if client.written >= 64 * 1024 {
+            client.output.drain(..client.written);
+            client.written = 0;
+        }
+    }
+
+    /// Whether `id`'s transport should be closed now: the room gave up on it, or its last
+    /// bytes are written and the connection is over (a response sent, the closing handshake
+    /// done, the peer gone; the server closes first, §7.1.1).
+    pub(crate) fn finished(&self, id: u64) -> bool {
+        self.clients.get(&id).is_none_or(|client| {
+            client.dropped
+                || (client.pending() == 0
+                    && (client.connection.should_close_transport()
+                        || client.connection.waiting_for() == Waiting::Nothing))
+        })
+    }
+
+    /// Whether more input from `id` is of any use: not once its connection is over (its
+    /// response queued, the closing handshake done) or the room gave up on it, when further
+    /// bytes would only be buffered for nothing.
+    pub(crate) fn wants_input(&self, id: u64) -> bool {
+        self.clients.get(&id).is_some_and(|client| {
+            !client.dropped
+                && !client.connection.should_close_transport()
+                && client.connection.waiting_for() != Waiting::Nothing
+        })
+    }
+
+    /// Forgets `id`, whose transport is closed; the other members learn the new count.
+    pub(crate) fn remove(&mut self, id: u64) {
+        self.leave(id);
+        self.clients.remove(&id);
+        self.settle();
+    }
+
+    fn handle_events(&mut self, id: u64, now: Instant) {
+        loop {
+            let Some(client) = self.clients.get_mut(&id) else { return };
+            if client.dropped {
+                return;
+            }
+            let Some(event) = client.connection.poll_event() else { break };
+            match event {
+                Ok(Event::HttpRequest(request)) => {
+                    client.connection.reject(&http_response(&request));
+                }
+                Ok(Event::Request(upgrade)) => self.answer_upgrade(id, &upgrade, now),
+                Ok(Event::Text(text)) => self.broadcast(&message_envelope(id, text.as_str())),
+                Ok(Event::Binary(_)) => {
+                    // The chat is text; §7.4.1 has a code for data an endpoint cannot accept.
+                    let _ = client.connection.close(CloseCode::UNSUPPORTED_DATA, "text only");
+                }
+                Ok(Event::Pong(payload)) => self.pong(id, &payload, now),
+                Ok(Event::Close(_) | Event::Closed(_)) => self.leave(id),
+                Ok(_) => {}
+                // The connection has queued its Close or its 400; `Closed` follows.
+                Err(error) => eprintln!("connection {id}: {error}"),
+            }
+        }
+        self.transmit(id);
+        if let Some(client) = self.clients.get_mut(&id) {
+            let connection = &client.connection;
+            let closing = connection.should_close_transport()
+                || matches!(
+                    connection.waiting_for(),
+                    Waiting::CloseReply | Waiting::TransportClose | Waiting::Nothing
+                );
+            if closing && client.closing_since.is_none() {
+                client.closing_since = Some(now);
+            }
+        }
+    }
+
+    fn answer_upgrade(&mut self, id: u64, upgrade: &UpgradeRequest, now: Instant) {
+        let Some(client) = self.clients.get_mut(&id) else { return };
+        let protocol = match decide(upgrade, &self.origins, self.members >= MAX_MEMBERS) {
+            Decision::Accept(protocol) => protocol,
+            Decision::Refuse(response) => return client.connection.reject(&response),
+        };
+        let mut accept = upgrade.accept();
+        if let Some(protocol) = protocol {
+            accept = accept.protocol(protocol);
+        }
+        if let Err(error) = client.connection.accept(accept) {
+            eprintln!("connection {id}: cannot accept: {error}");
+            return client.connection.reject(&text_response(500, "cannot accept\n"));
+        }
+        client.member = true;
+        self.members += 1;
+        let negotiated = client.connection.negotiated();
+        let extensions: Vec<&str> = negotiated.extensions().iter().map(|e| e.name()).collect();
+        eprintln!(
+            "guest {id} joined (subprotocol {:?}, extensions {extensions:?}); {} here",
+            negotiated.protocol(),
+            self.members,
+        );
+        self.send(id, &format!(r#"{{"type":"welcome","id":{id}}}"#));
+        self.broadcast_count();
+        self.ping(id, now);
+    }
+
+    fn pong(&mut self, id: u64, payload: &[u8], now: Instant) {
+        let Some(client) = self.clients.get_mut(&id) else { return };
+        let Some((expected, sent)) = client.ping else { return };
+        if payload != expected {
+            return; // an unsolicited Pong (§5.5.3), or the answer to an older Ping
+        }
+        client.ping = None;
+        let ms = now.duration_since(sent).as_secs_f64() * 1000.0;
+        self.send(id, &format!(r#"{{"type":"rtt","ms":{ms:.2}}}"#));
+    }
+
+    fn ping(&mut self, id: u64, now: Instant) {
+        let Some(client) = self.clients.get_mut(&id) else { return };
+        client.pings_sent += 1;
+        let payload = client.pings_sent.to_be_bytes();
+        client.last_ping = now;
+        if client.connection.send_ping(&payload).is_ok() {
+            client.ping = Some((payload, now));
+            self.transmit(id);
+        }
+    }
+
+    /// A member left: the others learn the new count.
+    fn leave(&mut self, id: u64) {
+        let Some(client) = self.clients.get_mut(&id) else { return };
+        if !client.member {
+            return;
+        }
+        client.member = false;
+        self.members -= 1;
+        eprintln!("guest {id} left; {} here", self.members);
+        self.broadcast_count();
+    }
+
+    fn broadcast_count(&mut self) {
+        self.broadcast(&format!(r#"{{"type":"count","n":{}}}"#, self.members));
+    }
+
+    fn broadcast(&mut self, text: &str) {
+        let members: Vec<u64> =
+            self.clients.iter().filter(|(_, client)| client.member).map(|(&id, _)| id).collect();
+        for id in members {
+            self.send(id, text);
+        }
+    }
+
+    fn send(&mut self, id: u64, text: &str) {
+        let Some(client) = self.clients.get_mut(&id) else { return };
+        match client.connection.send_text(text) {
+            Ok(()) => self.transmit(id),
+            Err(SendError::OutputFull) => self.slow.push(id),
+            Err(_) => {} // closing: the message no longer matters to it
+        }
+    }
+
+    /// Moves `id`'s queued frames to its output, and marks it slow if that grew too long.
+    fn transmit(&mut self, id: u64) {
+        let Some(client) = self.clients.get_mut(&id) else { return };
+        client.connection.poll_transmit(&mut client.output);
+        if client.pending() > MAX_OUTPUT {
+            self.slow.push(id);
+        }
+        self.touched.push(id);
+    }
+
+    fn drop_client(&mut self, id: u64, why: &str) {
+        let Some(client) = self.clients.get_mut(&id) else { return };
+        if client.dropped {
+            return;
+        }
+        client.dropped = true;
+        client.output = Vec::new();
+        client.written = 0;
+        if client.member {
+            eprintln!("guest {id} dropped: {why}");
+        }
+        self.touched.push(id);
+        self.leave(id);
+    }
+
+    /// Drops the members that fell behind; each drop tells the others the new count, which
+    /// may leave another behind, and each member is dropped at most once.
+    fn settle(&mut self) {
+        while let Some(id) = self.slow.pop() {
+            self.drop_client(id, "too slow: output not read");
+        }
+    }
+}
