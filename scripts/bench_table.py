@@ -4,7 +4,7 @@
 Usage: scripts/bench_table.py GROUP [BASELINE_FUNCTION]
 Reads $CRITERION_DIR/GROUP/*/*/new/{estimates,benchmark}.json (CRITERION_DIR defaults to
 target/criterion; the files hold the last `cargo bench` run) and prints one Markdown table: a row per parameter (size/alignment), each function's median
-(GB/s for byte throughput, ns per element for element throughput), then the ratio of
+(GB/s for byte throughput, or MB/s when every figure is below 1 GB/s; ns per element for element throughput), then the ratio of
 BASELINE_FUNCTION (default: wsmachine) to each other function: how many times faster it is.
 """
 import json
@@ -41,6 +41,10 @@ def size_key(parameter):
 functions = sorted({f for results in rows.values() for f in results}, key=lambda f: (f != ours, f))
 peers = [f for f in functions if f != ours]
 unit = next(iter(next(iter(rows.values())).values()))[1]
+if unit == "GB/s" and all(v < 1 for results in rows.values() for v, _ in results.values()):
+    # Below 1 GB/s everywhere (compression, say): MB/s keeps the significant digits.
+    rows = {p: {f: (v * 1000, "MB/s") for f, (v, _) in r.items()} for p, r in rows.items()}
+    unit = "MB/s"
 print(f"| {group} ({unit}) | " + " | ".join(functions) + " | " + " | ".join(f"×{p}" for p in peers) + " |")
 print("|---" * (1 + len(functions) + len(peers)) + "|")
 for parameter in sorted(rows, key=size_key):
@@ -50,7 +54,7 @@ for parameter in sorted(rows, key=size_key):
     for peer in peers:
         if ours in results and peer in results:
             a, b = results[ours][0], results[peer][0]
-            ratios.append(f"{a / b:.2f}" if unit == "GB/s" else f"{b / a:.2f}")
+            ratios.append(f"{a / b:.2f}" if unit in ("GB/s", "MB/s") else f"{b / a:.2f}")
         else:
             ratios.append("")
     print(f"| {parameter} | " + " | ".join(cells) + " | " + " | ".join(ratios) + " |")
