@@ -1,18 +1,24 @@
-//! Messages through a server connection, in memory: receive masked client messages and echo
-//! each one, for 16 B, 1 KiB and 64 KiB messages, against tungstenite's `WebSocket` over an
-//! in-memory stream in the same run.
+//! Messages through a server connection, in memory, against the peers in the same run:
 //!
-//! `cargo bench --bench connection && scripts/bench_table.py connection`; results and ratios
-//! are recorded in docs/benchmarks.md.
+//! - `receive`: 10,000 masked client frames of 2–125 bytes (random lengths, text and binary),
+//!   read as events; tungstenite's `WebSocket::read` and fastwebsockets' `read_frame` do the
+//!   same over an in-memory stream.
+//! - `connection`: receive masked client messages and echo each one, for 16 B, 1 KiB and
+//!   64 KiB messages, against tungstenite's `WebSocket`.
+//!
+//! `cargo bench --bench connection && scripts/bench_table.py receive && scripts/bench_table.py
+//! connection`; results and ratios are recorded in docs/benchmarks.md.
 
 use std::hint::black_box;
 use std::io::{self, Read, Write};
+use std::pin::Pin;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, BatchSize, BenchmarkId, Criterion, Throughput};
 use wsmachine::frame::{apply_mask, FrameHeader, Opcode};
 use wsmachine::handshake::Negotiated;
-use wsmachine::{Config, Connection, Event, Role};
+use wsmachine::{Config, Connection, Event, EventRef, Role};
 
 /// Masked binary messages of `size` bytes, as a client sends them, enough to make `total`
 /// bytes but at least 100 messages.
@@ -124,5 +130,165 @@ fn echo(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, echo);
+/// How many frames the receive benchmark reads.
+const RECEIVE_FRAMES: usize = 10_000;
+
+/// `RECEIVE_FRAMES` masked client frames of 2–125 bytes, alternating text (ASCII) and binary,
+/// with lengths and keys from a fixed pseudo-random sequence, and their total payload length.
+fn mixed_small_frames() -> (Vec<u8>, usize) {
+    let mut seed = 0x9e37_79b9_7f4a_7c15_u64;
+    let mut out = Vec::with_capacity(RECEIVE_FRAMES * 131);
+    let mut total = 0;
+    for i in 0..RECEIVE_FRAMES {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        let len = 2 + (seed % 124) as usize;
+        let opcode = if i % 2 == 0 { Opcode::Text } else { Opcode::Binary };
+        let key = ((seed >> 32) as u32).to_ne_bytes();
+        let header = FrameHeader::new(opcode, len as u64).with_mask(key);
+        let mut head = [0u8; 14];
+        let head_len = header.encode(&mut head).unwrap();
+        out.extend_from_slice(&head[..head_len]);
+        let start = out.len();
+        out.extend((0..len).map(|j| b'a' + ((i + j) % 26) as u8));
+        apply_mask(&mut out[start..], key);
+        total += len;
+    }
+    (out, total)
+}
+
+impl tokio::io::AsyncRead for MemoryStream {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        _: &mut Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let input = &mut self.get_mut().input;
+        let start = input.position() as usize;
+        let rest = &input.get_ref()[start..];
+        let n = rest.len().min(buf.remaining());
+        buf.put_slice(&rest[..n]);
+        input.set_position((start + n) as u64);
+        Poll::Ready(Ok(()))
+    }
+}
+
+impl tokio::io::AsyncWrite for MemoryStream {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        _: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        self.get_mut().written.extend_from_slice(buf);
+        Poll::Ready(Ok(buf.len()))
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+}
+
+fn memory_stream(input: &[u8]) -> MemoryStream {
+    MemoryStream { input: io::Cursor::new(input.to_vec()), written: Vec::new() }
+}
+
+fn receive(c: &mut Criterion) {
+    let mut group = c.benchmark_group("receive");
+    group.warm_up_time(Duration::from_millis(500)).measurement_time(Duration::from_secs(3));
+    let (input, total) = mixed_small_frames();
+    let count = RECEIVE_FRAMES as u64;
+    group.throughput(Throughput::Elements(count));
+    // Borrowed events (`poll_event_ref`): what a server that reads messages in place uses.
+    group.bench_with_input(BenchmarkId::new("wsmachine", "2-125"), &input, |b, input| {
+        b.iter_batched_ref(
+            || Connection::open(Role::Server, Negotiated::default(), Config::default()),
+            |server| {
+                // Reads of 64 KiB, as a socket would deliver them.
+                let mut bytes = 0;
+                for read in input.chunks(64 * 1024) {
+                    server.receive(read);
+                    while let Some(Ok((event, _))) = server.poll_event_ref() {
+                        match event {
+                            EventRef::Text(text) => bytes += text.len(),
+                            EventRef::Binary(data) => bytes += data.len(),
+                            other => unreachable!("{other:?}"),
+                        }
+                    }
+                }
+                assert_eq!(bytes, total);
+            },
+            BatchSize::LargeInput,
+        )
+    });
+    // Owned events (`poll_event`): each message a reference-counted `Bytes`.
+    group.bench_with_input(BenchmarkId::new("wsmachine-owned", "2-125"), &input, |b, input| {
+        b.iter_batched_ref(
+            || Connection::open(Role::Server, Negotiated::default(), Config::default()),
+            |server| {
+                let mut bytes = 0;
+                for read in input.chunks(64 * 1024) {
+                    server.receive(read);
+                    while let Some(Ok(event)) = server.poll_event() {
+                        match event {
+                            Event::Text(text) => bytes += text.as_bytes().len(),
+                            Event::Binary(data) => bytes += data.len(),
+                            other => unreachable!("{other:?}"),
+                        }
+                    }
+                }
+                assert_eq!(bytes, total);
+            },
+            BatchSize::LargeInput,
+        )
+    });
+    group.bench_with_input(BenchmarkId::new("tungstenite", "2-125"), &input, |b, input| {
+        b.iter_batched_ref(
+            || {
+                let stream = memory_stream(input);
+                tungstenite::WebSocket::from_raw_socket(
+                    stream,
+                    tungstenite::protocol::Role::Server,
+                    None,
+                )
+            },
+            |socket| {
+                let mut bytes = 0;
+                for _ in 0..count {
+                    bytes += socket.read().unwrap().len();
+                }
+                assert_eq!(bytes, total);
+            },
+            BatchSize::LargeInput,
+        )
+    });
+    let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
+    group.bench_with_input(BenchmarkId::new("fastwebsockets", "2-125"), &input, |b, input| {
+        b.iter_batched_ref(
+            || {
+                fastwebsockets::WebSocket::after_handshake(
+                    memory_stream(input),
+                    fastwebsockets::Role::Server,
+                )
+            },
+            |socket| {
+                runtime.block_on(async {
+                    let mut bytes = 0;
+                    for _ in 0..count {
+                        bytes += socket.read_frame().await.unwrap().payload.len();
+                    }
+                    assert_eq!(bytes, total);
+                })
+            },
+            BatchSize::LargeInput,
+        )
+    });
+    group.finish();
+}
+
+criterion_group!(benches, receive, echo);
 criterion_main!(benches);

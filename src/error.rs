@@ -1,6 +1,8 @@
 //! The connection's errors: what the peer did wrong, and what the caller asked that cannot be
 //! done.
 
+use alloc::boxed::Box;
+
 use crate::frame::{CloseBodyError, CloseCode, FrameError, Utf8Error};
 use crate::handshake::{RequestError, ResponseError};
 
@@ -59,9 +61,16 @@ pub enum ProtocolError {
     /// The client's opening handshake was invalid (server side).
     #[error("invalid handshake request: {0}")]
     Request(#[from] RequestError),
-    /// The server's handshake response was invalid or a rejection (client side).
+    /// The server's handshake response was invalid or a rejection (client side). Boxed: it is
+    /// rare and large, and every event result would otherwise carry its size.
     #[error("handshake failed: {0}")]
-    Response(#[from] ResponseError),
+    Response(Box<ResponseError>),
+}
+
+impl From<ResponseError> for ProtocolError {
+    fn from(error: ResponseError) -> ProtocolError {
+        ProtocolError::Response(Box::new(error))
+    }
 }
 
 impl ProtocolError {

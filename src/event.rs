@@ -1,5 +1,7 @@
 //! What a connection reports: handshake outcomes, messages, control frames, the end.
 
+use alloc::boxed::Box;
+
 use bytes::Bytes;
 
 use crate::frame::CloseCode;
@@ -28,12 +30,12 @@ pub enum Event {
     /// Server: a valid WebSocket opening handshake arrived. Answer with
     /// [`Connection::accept`](crate::Connection::accept) or
     /// [`Connection::reject`](crate::Connection::reject).
-    Request(UpgradeRequest),
+    Request(Box<UpgradeRequest>),
     /// Server: a plain HTTP request (not an upgrade) arrived. Answer with
     /// [`Connection::reject`](crate::Connection::reject), which writes any response.
-    HttpRequest(Request),
+    HttpRequest(Box<Request>),
     /// Client: the server accepted the handshake; the connection is open.
-    Accepted(Accepted),
+    Accepted(Box<Accepted>),
     /// A complete text message (§5.6), valid UTF-8.
     Text(Text),
     /// A complete binary message.
@@ -51,6 +53,43 @@ pub enum Event {
     /// The connection is over: the closing handshake finished, or the transport ended first.
     /// Nothing more will be reported.
     Closed(Closed),
+}
+
+/// An event whose whole message is borrowed from the connection instead of owned, from
+/// [`Connection::poll_event_ref`](crate::Connection::poll_event_ref).
+///
+/// A message that arrived in one frame is handed out where it lies in the receive buffer,
+/// unmasked in place: no reference count, no copy. The borrow ends at the next call on the
+/// connection, which is when the bytes are dropped. Every whole message, however it arrived
+/// (fragmented, compressed), comes as [`Text`](EventRef::Text) or
+/// [`Binary`](EventRef::Binary); everything else comes as the owned [`Event`].
+///
+/// ```
+/// use wsmachine::handshake::Negotiated;
+/// use wsmachine::{Config, Connection, EventRef, Role};
+///
+/// let mut server = Connection::open(Role::Server, Negotiated::default(), Config::default());
+/// // A masked text frame "Hi" and a masked binary frame [1, 2], in one read.
+/// server.receive(&[0x81, 0x82, 0, 0, 0, 0, b'H', b'i', 0x82, 0x82, 0, 0, 0, 0, 1, 2]);
+/// match server.poll_event_ref() {
+///     Some(Ok((EventRef::Text(text), _))) => assert_eq!(text, "Hi"),
+///     other => panic!("{other:?}"),
+/// }
+/// match server.poll_event_ref() {
+///     Some(Ok((EventRef::Binary(data), _))) => assert_eq!(data, [1, 2]),
+///     other => panic!("{other:?}"),
+/// }
+/// assert!(server.poll_event_ref().is_none());
+/// ```
+#[derive(Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum EventRef<'a> {
+    /// A complete text message (§5.6), valid UTF-8.
+    Text(&'a str),
+    /// A complete binary message.
+    Binary(&'a [u8]),
+    /// Any other event, owned: the handshake, streamed pieces, control frames, the end.
+    Other(Event),
 }
 
 /// Text that is known to be valid UTF-8, held as [`Bytes`].

@@ -19,9 +19,11 @@ mod random;
 mod role;
 
 pub use config::Config;
-pub use connection::{Connection, DefaultRandom, Receiver, Reply, Sender, ServerOnly, Waiting};
+pub use connection::{
+    Connection, DefaultRandom, Receiver, Reply, Responder, Sender, ServerOnly, Waiting,
+};
 pub use error::{ProtocolError, SendError};
-pub use event::{CloseFrame, Closed, Event, MessageKind, Piece, Text};
+pub use event::{CloseFrame, Closed, Event, EventRef, MessageKind, Piece, Text};
 #[cfg(feature = "std")]
 pub use random::OsSeededRandom;
 pub use random::RandomSource;

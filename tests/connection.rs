@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{events, output};
+use common::{events, output, poll_borrowed};
 use wsmachine::frame::{apply_mask, CloseCode, FrameHeader, Opcode};
 use wsmachine::handshake::{accept_key, ClientHandshake, Rejection};
 use wsmachine::{
@@ -100,11 +100,20 @@ fn binary_messages_keep_their_bytes_and_can_be_empty() {
 }
 
 /// Asserts `input` fails the server with `expected`, a Close with its code is the last output,
-/// later input is ignored, and the end follows.
+/// later input is ignored, and the end follows; with owned events and with borrowed ones.
 fn assert_fails(config: Config, input: &[u8], expected: ProtocolError) {
+    assert_fails_polling(config, input, expected.clone(), false);
+    assert_fails_polling(config, input, expected, true);
+}
+
+fn assert_fails_polling(config: Config, input: &[u8], expected: ProtocolError, borrowed: bool) {
     let mut server = open_server(config);
     server.receive(input);
-    let mut events = events(&mut server);
+    let mut events = if borrowed {
+        std::iter::from_fn(|| poll_borrowed(&mut server)).collect()
+    } else {
+        events(&mut server)
+    };
     let code = expected.close_code().unwrap();
     assert_eq!(events.pop(), Some(Ok(Event::Closed(Closed { code, clean: false }))));
     assert_eq!(events.pop(), Some(Err(expected)));
@@ -116,6 +125,8 @@ fn assert_fails(config: Config, input: &[u8], expected: ProtocolError) {
     assert_eq!(server.waiting_for(), Waiting::Nothing);
     server.receive(&client_frame(Opcode::Text, b"ignored", true));
     assert_eq!(server.poll_event(), None);
+    assert!(server.poll_event_ref().is_none());
+    assert_eq!(server.receiver_buffered(), 0, "input kept after the failure");
     assert_eq!(server.send_text("late"), Err(SendError::Closing));
 }
 
@@ -186,6 +197,14 @@ fn invalid_utf8_fails_as_soon_as_it_is_certain_even_mid_message() {
         validator.feed(&euro[..2]).unwrap();
         validator.finish().unwrap_err()
     };
+    assert_fails(Config::default(), &input, ProtocolError::Utf8(utf8_error));
+
+    // A whole short message with a surrogate in the middle (the fast path's case), followed
+    // by a valid message that must not be reported.
+    let mut input = client_frame(Opcode::Text, b"ok \xED\xA0\x80 more", true);
+    input.extend_from_slice(&client_frame(Opcode::Text, b"after", true));
+    let utf8_error = wsmachine::frame::Utf8Validator::new().feed(b"ok \xED\xA0").unwrap_err();
+    assert_eq!(utf8_error.valid_up_to(), 3);
     assert_fails(Config::default(), &input, ProtocolError::Utf8(utf8_error));
 }
 
@@ -497,12 +516,8 @@ fn a_rejected_client_handshake_reports_the_status() {
         Connection::client_with(handshake, Config::default(), |buf: &mut [u8]| buf.fill(0))
             .unwrap();
     client.receive(b"HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n");
-    let Some(Err(ProtocolError::Response(wsmachine::handshake::ResponseError::Rejected(
-        rejection,
-    )))) = client.poll_event()
-    else {
-        panic!()
-    };
+    let Some(Err(ProtocolError::Response(error))) = client.poll_event() else { panic!() };
+    let wsmachine::handshake::ResponseError::Rejected(rejection) = *error else { panic!() };
     assert_eq!(rejection.status(), 403);
     assert!(client.should_close_transport());
 }

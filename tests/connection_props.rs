@@ -2,6 +2,9 @@
 //! input is chunked, two connections joined in memory deliver exactly what each other sent, and
 //! no input makes a connection panic or misreport a protocol error.
 
+mod common;
+
+use common::poll_borrowed;
 use proptest::prelude::*;
 use proptest::sample::Index;
 use wsmachine::frame::{
@@ -190,12 +193,23 @@ fn client_stream(items: &[ClientItem], close: (u16, &str), seed: u32) -> Vec<u8>
 /// Feeds `input` to a fresh server in the chunks `points` cuts it into, polling events after
 /// each chunk until `None` (accepting the request) and taking the output after each chunk.
 fn run_server(input: &[u8], points: &[usize]) -> (Vec<Result<Event, ProtocolError>>, Vec<u8>) {
+    run_server_polling(input, points, false)
+}
+
+/// [`run_server`], with events owned or borrowed.
+fn run_server_polling(
+    input: &[u8],
+    points: &[usize],
+    borrowed: bool,
+) -> (Vec<Result<Event, ProtocolError>>, Vec<u8>) {
     let mut server = Connection::server(Config::default());
     let mut events = Vec::new();
     let mut output = Vec::new();
     for chunk in split_at_points(input, points) {
         server.receive(chunk);
-        while let Some(event) = server.poll_event() {
+        loop {
+            let next = if borrowed { poll_borrowed(&mut server) } else { server.poll_event() };
+            let Some(event) = next else { break };
             if let Ok(Event::Request(request)) = &event {
                 server.accept(request.accept()).expect("accept");
             }
@@ -241,6 +255,8 @@ proptest! {
         let (cut_events, cut_output) = run_server(&input, &cut_points(&cuts, input.len()));
         let bytewise: Vec<usize> = (1..input.len()).collect();
         let (byte_events, byte_output) = run_server(&input, &bytewise);
+        let (borrowed_events, borrowed_output) =
+            run_server_polling(&input, &cut_points(&cuts, input.len()), true);
 
         // The stream is valid: a request, its messages and controls, the Close, the end.
         prop_assert!(events.iter().all(Result::is_ok), "errors: {events:?}");
@@ -264,6 +280,8 @@ proptest! {
 
         prop_assert_eq!(&cut_events, &events);
         prop_assert_eq!(&byte_events, &events);
+        prop_assert_eq!(&borrowed_events, &events);
+        prop_assert_eq!(&borrowed_output, &output);
         prop_assert!(output.starts_with(b"HTTP/1.1 101 "), "output: {output:02x?}");
         // The output: a Pong for each Ping, in order, then the Close echoing the code.
         let pings: Vec<Vec<u8>> = events
@@ -688,18 +706,22 @@ fn opened(role: Role, config: Config) -> (Connection, Vec<u8>) {
     }
 }
 
-/// Feeds junk to an open connection of `role` and checks how it fails.
-fn check_junk(
+/// Feeds `input` to an open connection of `role`, polling events owned or borrowed, and
+/// returns the results and the output.
+fn feed_open(
     role: Role,
     config: Config,
     input: &[u8],
     cuts: &[Index],
     eof: bool,
-) -> Result<(), TestCaseError> {
+    borrowed: bool,
+) -> (Vec<Result<Event, ProtocolError>>, Vec<u8>) {
     let (mut conn, mut output) = opened(role, config);
     let mut results = Vec::new();
     let mut poll = |conn: &mut Connection, output: &mut Vec<u8>| {
-        while let Some(result) = conn.poll_event() {
+        loop {
+            let next = if borrowed { poll_borrowed(conn) } else { conn.poll_event() };
+            let Some(result) = next else { break };
             results.push(result);
         }
         conn.poll_transmit(output);
@@ -712,6 +734,29 @@ fn check_junk(
         conn.receive_eof();
         poll(&mut conn, &mut output);
     }
+    (results, output)
+}
+
+/// Feeds junk to an open connection of `role` and checks how it fails, and that borrowed
+/// events report exactly what owned ones do.
+fn check_junk(
+    role: Role,
+    config: Config,
+    input: &[u8],
+    cuts: &[Index],
+    eof: bool,
+) -> Result<(), TestCaseError> {
+    let (results, output) = feed_open(role, config, input, cuts, eof, false);
+    let borrowed = feed_open(role, config, input, cuts, eof, true);
+    prop_assert_eq!(&borrowed.0, &results, "borrowed events differ");
+    // The handshake and the client's masks are random: compare the frames' content.
+    let content = |output: &[u8]| -> Vec<(Opcode, bool, Vec<u8>)> {
+        frames_after_head(output, role)
+            .into_iter()
+            .map(|(header, payload)| (header.opcode, header.fin, payload))
+            .collect()
+    };
+    prop_assert_eq!(content(&borrowed.1), content(&output), "output differs when borrowed");
 
     let errors: Vec<&ProtocolError> =
         results.iter().filter_map(|result| result.as_ref().err()).collect();

@@ -373,9 +373,12 @@ fn a_client_fails_the_handshake_on_an_invalid_deflate_response() {
         );
         client.receive(response.as_bytes());
         match client.poll_event() {
-            Some(Err(ProtocolError::Response(ResponseError::Deflate(error)))) => {
-                assert!(error.to_string().contains(expected), "{response_extension}: {error}")
-            }
+            Some(Err(ProtocolError::Response(error))) => match *error {
+                ResponseError::Deflate(error) => {
+                    assert!(error.to_string().contains(expected), "{response_extension}: {error}")
+                }
+                other => panic!("{response_extension}: {other:?}"),
+            },
             other => panic!("{response_extension}: {other:?}"),
         }
         assert!(client.should_close_transport());

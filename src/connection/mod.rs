@@ -4,15 +4,19 @@
 #[cfg(feature = "deflate")]
 mod compression;
 mod receiver;
+mod responder;
 mod sender;
 
+use alloc::boxed::Box;
 use alloc::vec::Vec;
 
+use receiver::Ready;
 pub use receiver::Receiver;
+pub use responder::Responder;
 pub use sender::{Reply, Sender};
 
 use crate::error::{ProtocolError, SendError};
-use crate::event::{Closed, Event, MessageKind};
+use crate::event::{Closed, Event, EventRef, MessageKind};
 use crate::frame::CloseCode;
 use crate::frame::Status;
 use crate::handshake::{
@@ -346,6 +350,7 @@ impl<R: RandomSource> Connection<R> {
     /// no heap at all (the handshake's buffers are freed this way automatically). Call it when
     /// a connection goes idle among many; the next message allocates them again.
     pub fn release_buffers(&mut self) {
+        self.settle_failure();
         self.receiver.release_if_empty();
         self.sender.release_if_empty();
     }
@@ -360,12 +365,14 @@ impl<R: RandomSource> Connection<R> {
 
     /// Takes the bytes that arrived from the peer, in any chunking.
     pub fn receive(&mut self, bytes: &[u8]) {
+        self.settle_failure();
         self.receiver.receive(bytes);
     }
 
     /// Records that the peer closed the transport. Without a closing handshake first, the end
     /// is reported as abnormal closure (1006, §7.1.5).
     pub fn receive_eof(&mut self) {
+        self.settle_failure();
         self.receiver.receive_eof();
     }
 
@@ -374,14 +381,93 @@ impl<R: RandomSource> Connection<R> {
     /// The next event, or `None` until more input arrives. Replies the peer is owed (Pongs,
     /// the Close reply) are queued for output as a side effect.
     pub fn poll_event(&mut self) -> Option<Result<Event, ProtocolError>> {
+        self.settle_failure();
+        if matches!(self.state, State::Open) && self.failed_with.is_none() {
+            // The common case, a whole message in one short frame, without the general loop.
+            if let Some(event) = self.receiver.short_frame_event() {
+                return Some(Ok(event));
+            }
+        }
         let event = match self.state {
             State::AwaitingRequest => self.poll_request(),
             State::AwaitingResponse(_) => self.poll_response(),
-            State::Open => self.poll_open(),
+            State::Open => self.poll_open(Receiver::poll_event),
             State::AwaitingDecision | State::Refused | State::Closed { .. } => None,
         };
         self.forward_replies();
         event
+    }
+
+    /// The next event as [`poll_event`](Connection::poll_event) reports it, except that a
+    /// whole message is borrowed from the connection rather than owned, together with a
+    /// [`Responder`] to answer it with while it is borrowed.
+    ///
+    /// This is the fastest way to read: a message that arrived in one frame is handed out
+    /// where it lies in the receive buffer, with no reference counting and no copy. The borrow
+    /// lasts until the next call on the connection.
+    ///
+    /// ```
+    /// use wsmachine::handshake::Negotiated;
+    /// use wsmachine::{Config, Connection, Event, EventRef, Role};
+    ///
+    /// let mut server = Connection::open(Role::Server, Negotiated::default(), Config::default());
+    /// // A masked "Hi" and a Ping, in one read.
+    /// server.receive(&[0x81, 0x82, 0, 0, 0, 0, b'H', b'i', 0x89, 0x80, 0, 0, 0, 0]);
+    /// let mut seen = Vec::new();
+    /// while let Some(next) = server.poll_event_ref() {
+    ///     match next? {
+    ///         (EventRef::Text(text), mut responder) => responder.send_text(text)?,
+    ///         (EventRef::Other(Event::Ping(_)), _) => seen.push("ping"), // Pong already queued
+    ///         (other, _) => panic!("{other:?}"),
+    ///     }
+    /// }
+    /// assert_eq!(seen, ["ping"]);
+    /// let mut out = Vec::new();
+    /// server.poll_transmit(&mut out);
+    /// assert_eq!(out, [0x8a, 0x00, 0x81, 0x02, b'H', b'i']); // the Pong goes first
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[allow(clippy::type_complexity)]
+    pub fn poll_event_ref(
+        &mut self,
+    ) -> Option<Result<(EventRef<'_>, Responder<'_, R>), ProtocolError>> {
+        self.settle_failure();
+        if matches!(self.state, State::Open) && self.failed_with.is_none() {
+            self.receiver.settle();
+            if let Some(frame) = self.receiver.take_short_frame() {
+                // The common case: a whole message in one short frame, lent where it lies.
+                self.receiver.lend_short_frame(&frame);
+                let payload = &self.receiver.buffer()[frame.header_len..frame.frame_len];
+                let event = if !frame.text {
+                    EventRef::Binary(payload)
+                } else if let Ok(text) = crate::frame::validate_short(payload) {
+                    EventRef::Text(text)
+                } else {
+                    // The payload stays borrowed on this path, so the receiver fails at the
+                    // next call (`settle_failure`); the Close goes out now.
+                    let error = ProtocolError::Utf8(crate::frame::whole_message_error(payload));
+                    self.failed_with = error.close_code();
+                    self.sender.send_reply(Reply::Close(error.close_code()));
+                    return Some(Err(error));
+                };
+                return Some(Ok((event, Responder::new(Ok(&mut self.sender)))));
+            }
+        }
+        let ready = match self.state {
+            State::Open => {
+                let ready = self.poll_open(Receiver::poll_ready);
+                self.forward_replies();
+                ready
+            }
+            _ => self.poll_event().map(|result| result.map(Ready::Event)),
+        };
+        let ready = match ready? {
+            Ok(ready) => ready,
+            Err(error) => return Some(Err(error)),
+        };
+        let usable = self.send_check();
+        let event = self.receiver.lend(ready);
+        Some(Ok((event, Responder::new(usable.map(|()| &mut self.sender)))))
     }
 
     fn poll_request(&mut self) -> Option<Result<Event, ProtocolError>> {
@@ -395,8 +481,8 @@ impl<R: RandomSource> Connection<R> {
         self.receiver.release_if_empty();
         self.state = State::AwaitingDecision;
         Some(match request.classify() {
-            Ok(Incoming::WebSocket(upgrade)) => Ok(Event::Request(upgrade)),
-            Ok(Incoming::Http(request)) => Ok(Event::HttpRequest(request)),
+            Ok(Incoming::WebSocket(upgrade)) => Ok(Event::Request(Box::new(upgrade))),
+            Ok(Incoming::Http(request)) => Ok(Event::HttpRequest(Box::new(request))),
             Err(error) => Err(self.refuse(error)),
         })
     }
@@ -418,7 +504,7 @@ impl<R: RandomSource> Connection<R> {
                 self.receiver.release_if_empty();
                 self.state = State::Open;
                 self.set_negotiated(accepted.negotiated().clone());
-                Some(Ok(Event::Accepted(accepted)))
+                Some(Ok(Event::Accepted(Box::new(accepted))))
             }
             Ok(Status::Incomplete { .. }) => self.handshake_eof(),
             Err(error) => {
@@ -437,27 +523,31 @@ impl<R: RandomSource> Connection<R> {
         Some(Ok(Event::Closed(Closed { code: CloseCode::ABNORMAL_CLOSURE, clean: false })))
     }
 
-    fn poll_open(&mut self) -> Option<Result<Event, ProtocolError>> {
+    /// The next event of an open connection, found by `poll` (owned or borrowed), with the
+    /// connection's own bookkeeping: a failure is remembered, the end moves the state, and the
+    /// closing handshake completes once both Closes have passed (§7.1.4).
+    fn poll_open<T: Polled>(
+        &mut self,
+        poll: impl FnOnce(&mut Receiver) -> Option<Result<T, ProtocolError>>,
+    ) -> Option<Result<T, ProtocolError>> {
         if self.failed_with.is_some() {
-            return self.finish(false);
+            return self.finish(false).map(|end| end.map(T::from));
         }
-        match self.receiver.poll_event() {
+        match poll(&mut self.receiver) {
             Some(Err(error)) => {
                 self.failed_with = error.close_code();
                 Some(Err(error))
             }
-            Some(Ok(Event::Closed(closed))) => {
-                self.state = State::Closed { clean: closed.clean };
-                Some(Ok(Event::Closed(closed)))
-            }
-            Some(Ok(event)) => Some(Ok(event)),
-            None => {
-                // The closing handshake completes when both Closes have passed (§7.1.4).
-                if self.receiver.close_received() && self.sender.close_sent() {
-                    return self.finish(true);
+            Some(Ok(polled)) => {
+                if let Some(clean) = polled.closed_clean() {
+                    self.state = State::Closed { clean };
                 }
-                None
+                Some(Ok(polled))
             }
+            None if self.receiver.close_received() && self.sender.close_sent() => {
+                self.finish(true).map(|end| end.map(T::from))
+            }
+            None => None,
         }
     }
 
@@ -470,6 +560,14 @@ impl<R: RandomSource> Connection<R> {
             (None, None) => CloseCode::ABNORMAL_CLOSURE,
         };
         Some(Ok(Event::Closed(Closed { code, clean })))
+    }
+
+    /// Fails the receiver after `poll_event_ref` reported invalid text it could not fail it
+    /// for (the text was still borrowed).
+    fn settle_failure(&mut self) {
+        if self.failed_with.is_some() {
+            self.receiver.fail_quietly();
+        }
     }
 
     fn forward_replies(&mut self) {
@@ -507,8 +605,14 @@ impl<R: RandomSource> Connection<R> {
     }
 
     fn open_sender(&mut self) -> Result<&mut Sender<R>, SendError> {
+        self.send_check()?;
+        Ok(&mut self.sender)
+    }
+
+    /// Whether messages can be sent now.
+    fn send_check(&self) -> Result<(), SendError> {
         match self.state {
-            State::Open if self.failed_with.is_none() => Ok(&mut self.sender),
+            State::Open if self.failed_with.is_none() => Ok(()),
             State::Open | State::Closed { .. } => Err(SendError::Closing),
             _ => Err(SendError::NotOpen),
         }
@@ -579,5 +683,29 @@ impl<R: RandomSource> Connection<R> {
     /// lock; the caller forwards [`Receiver::poll_reply`] values to [`Sender::send_reply`].
     pub fn split(self) -> (Receiver, Sender<R>) {
         (self.receiver, self.sender)
+    }
+}
+
+/// What an open connection's poll reports, owned or borrowed.
+trait Polled: From<Event> {
+    /// Whether the end was clean, if this is the end.
+    fn closed_clean(&self) -> Option<bool>;
+}
+
+impl Polled for Event {
+    fn closed_clean(&self) -> Option<bool> {
+        match self {
+            Event::Closed(closed) => Some(closed.clean),
+            _ => None,
+        }
+    }
+}
+
+impl Polled for Ready {
+    fn closed_clean(&self) -> Option<bool> {
+        match self {
+            Ready::Event(event) => event.closed_clean(),
+            _ => None,
+        }
     }
 }

@@ -94,23 +94,66 @@ fn xor_with_pattern(buf: &mut [u8], key: [u8; 4]) {
 }
 
 /// Long payloads go through 64-byte blocks (four 16-byte vector XORs, or two with AVX2, per
-/// iteration), the rest through 16-byte blocks, 4-byte words and at most 3 single bytes. Every
-/// piece is a whole number of key periods long, so each starts at key byte 0 again.
+/// iteration), the rest through 16-byte blocks and at most one 8-byte lane. Every piece is a
+/// whole number of key periods long, so each starts at key byte 0 again. The last 1–7 bytes
+/// are not looped over: the payload's last 8 bytes are read before anything is masked and
+/// written back masked in one store, which also rewrites (identically) the lane before them.
 #[inline]
 fn xor_from_any_address(buf: &mut [u8], key: [u8; 4]) {
-    let key_word = u32::from_ne_bytes(key);
-    let key_pair = u64::from(key_word) | (u64::from(key_word) << 32);
+    let len = buf.len();
+    if len < 8 {
+        return xor_under_eight(buf, key);
+    }
+    let last_start = len - 8;
+    let last = lane_at(buf, last_start);
+    let key_pair = repeat_key(key);
     let (wide_blocks, rest) = buf.as_chunks_mut::<WIDE_BLOCK>();
     xor_blocks(wide_blocks, key_pair);
     let (blocks, rest) = rest.as_chunks_mut::<BLOCK>();
     xor_blocks(blocks, key_pair);
-    let (words, tail) = rest.as_chunks_mut::<4>();
-    for word in words {
-        *word = (u32::from_ne_bytes(*word) ^ key_word).to_ne_bytes();
+    let (lanes, _) = rest.as_chunks_mut::<8>();
+    xor_blocks(lanes, key_pair);
+    let masked_last = last ^ repeat_key(rotate_key(key, last_start));
+    if let Some(slot) = buf.get_mut(last_start..) {
+        slot.copy_from_slice(&masked_last.to_ne_bytes());
     }
-    for (byte, mask) in tail.iter_mut().zip(key) {
-        *byte ^= mask;
+}
+
+/// Payloads of 0–7 bytes: one 4-byte word and an overlapping one for 4–7 bytes, single bytes
+/// below that.
+#[inline]
+fn xor_under_eight(buf: &mut [u8], key: [u8; 4]) {
+    let len = buf.len();
+    if len < 4 {
+        for (byte, mask) in buf.iter_mut().zip(key) {
+            *byte ^= mask;
+        }
+        return;
     }
+    let last_start = len - 4;
+    let mut last = [0; 4];
+    last.copy_from_slice(&buf[last_start..]);
+    let masked_last = u32::from_ne_bytes(last) ^ u32::from_ne_bytes(rotate_key(key, last_start));
+    let mut first = [0; 4];
+    first.copy_from_slice(&buf[..4]);
+    let masked_first = u32::from_ne_bytes(first) ^ u32::from_ne_bytes(key);
+    buf[..4].copy_from_slice(&masked_first.to_ne_bytes());
+    buf[last_start..].copy_from_slice(&masked_last.to_ne_bytes());
+}
+
+/// The 8 bytes of `buf` from `start`, which must be in bounds.
+#[inline]
+fn lane_at(buf: &[u8], start: usize) -> u64 {
+    let mut lane = [0; 8];
+    lane.copy_from_slice(&buf[start..start + 8]);
+    u64::from_ne_bytes(lane)
+}
+
+/// The key repeated over a 64-bit lane.
+#[inline]
+fn repeat_key(key: [u8; 4]) -> u64 {
+    let word = u32::from_ne_bytes(key);
+    u64::from(word) | (u64::from(word) << 32)
 }
 
 /// XORs each `N`-byte block, as `u64` lanes, with the key repeated; a block of fixed size lets

@@ -26,6 +26,7 @@ pub use header::{
 pub use mask::{apply_mask, apply_mask_at, apply_mask_naive};
 pub use opcode::Opcode;
 pub use rsv::Rsv;
+pub(crate) use utf8::{validate_short, whole_message_error};
 pub use utf8::{Utf8Error, Utf8Validator};
 
 /// The largest payload of a control frame (§5.5).

@@ -7,7 +7,7 @@ use bytes::{Buf, Bytes, BytesMut};
 
 use super::sender::Reply;
 use crate::error::ProtocolError;
-use crate::event::{CloseFrame, Closed, Event, MessageKind, Piece, Text};
+use crate::event::{CloseFrame, Closed, Event, EventRef, MessageKind, Piece, Text};
 use crate::frame::{
     apply_mask_at, CloseBody, CloseCode, FrameHeader, HeaderRules, Opcode, Status, Utf8Validator,
 };
@@ -51,6 +51,43 @@ struct PartialFrame {
     done: u64,
 }
 
+/// What one step of the frame loop found.
+enum Step {
+    /// An event that owns its data.
+    Event(Event),
+    /// A whole single-frame message at the front of the buffer, unmasked; a text one is
+    /// validated except for its end (`Utf8Validator::finish`).
+    Whole { opcode: Opcode, header_len: usize, frame_len: usize },
+}
+
+/// A whole message in one short frame at the front of the buffer, unmasked in place.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ShortFrame {
+    /// A text frame (else binary).
+    pub(crate) text: bool,
+    pub(crate) header_len: usize,
+    pub(crate) frame_len: usize,
+    /// The masking key, to mask the payload again.
+    key: Option<[u8; 4]>,
+}
+
+/// A message or event ready to be lent out by [`Receiver::lend`].
+#[derive(Debug)]
+pub(crate) enum Ready {
+    /// An event that owns its data.
+    Event(Event),
+    /// A single-frame message at `start..end` of the receive buffer, unmasked and validated.
+    InBuffer { kind: MessageKind, start: usize, end: usize },
+    /// A message assembled from fragments or inflated, held in the receiver's `stash`.
+    Stashed(MessageKind),
+}
+
+impl From<Event> for Ready {
+    fn from(event: Event) -> Ready {
+        Ready::Event(event)
+    }
+}
+
 /// The receiving half of a connection: takes the bytes that arrived and reports events.
 ///
 /// It never allocates for a length a header declares: payload bytes are kept as they arrive,
@@ -89,6 +126,14 @@ pub struct Receiver {
     /// Payload bytes of the text frame at the front of the buffer already unmasked and
     /// validated.
     checked: usize,
+    /// Bytes at the front of `buf` lent out by the last borrowed event, dropped at the next
+    /// call.
+    lent: usize,
+    /// A whole message lent out by the last borrowed event that is not in `buf`.
+    stash: Bytes,
+    /// The longest payload [`whole_short_frame`](Receiver::whole_short_frame) takes: 125 or
+    /// less under the limits; `None` when the limits leave no room for it.
+    short_frame_limit: Option<u8>,
     /// permessage-deflate, once negotiated.
     #[cfg(feature = "deflate")]
     inflate: Option<super::compression::Inflate>,
@@ -121,6 +166,9 @@ impl Receiver {
             close_owed: None,
             peer_close: None,
             checked: 0,
+            lent: 0,
+            stash: Bytes::new(),
+            short_frame_limit: short_frame_limit(config),
             #[cfg(feature = "deflate")]
             inflate: None,
             #[cfg(feature = "deflate")]
@@ -157,6 +205,7 @@ impl Receiver {
     /// Frees the receive buffer if it holds nothing, and a decompressor that keeps no context
     /// if no message is in progress.
     pub(crate) fn release_if_empty(&mut self) {
+        self.settle();
         if self.buf.is_empty() {
             self.buf = BytesMut::new();
         }
@@ -180,7 +229,7 @@ impl Receiver {
     /// Bytes received and not yet turned into events.
     #[must_use]
     pub fn buffered_len(&self) -> usize {
-        self.buf.len()
+        self.buf.len() - self.lent
     }
 
     /// The next thing owed to the peer: the Close reply first, then the latest Ping's Pong
@@ -197,25 +246,115 @@ impl Receiver {
     /// The next event, or `None` until more bytes arrive. A protocol error is returned once;
     /// its Close is then owed (see [`poll_reply`](Receiver::poll_reply)).
     pub fn poll_event(&mut self) -> Option<Result<Event, ProtocolError>> {
+        self.settle();
+        match self.poll_step()? {
+            Ok(Step::Event(event)) => Some(Ok(event)),
+            Ok(Step::Whole { opcode, header_len, frame_len }) => {
+                let mut payload = self.buf.split_to(frame_len);
+                payload.advance(header_len);
+                Some(self.on_whole_message(opcode, payload))
+            }
+            Err(error) => Some(Err(error)),
+        }
+    }
+
+    /// The next event with a whole message's payload borrowed rather than owned, or `None`
+    /// until more bytes arrive; see [`Connection::poll_event_ref`](crate::Connection::poll_event_ref).
+    pub fn poll_event_ref(&mut self) -> Option<Result<EventRef<'_>, ProtocolError>> {
+        match self.poll_ready()? {
+            Ok(ready) => Some(Ok(self.lend(ready))),
+            Err(error) => Some(Err(error)),
+        }
+    }
+
+    /// The first half of [`poll_event_ref`](Receiver::poll_event_ref): finds the next event
+    /// and marks what it will borrow, without borrowing it yet.
+    pub(crate) fn poll_ready(&mut self) -> Option<Result<Ready, ProtocolError>> {
+        self.settle();
+        Some(match self.poll_step()? {
+            Ok(Step::Event(Event::Text(text))) => {
+                self.stash = text.into_bytes();
+                Ok(Ready::Stashed(MessageKind::Text))
+            }
+            Ok(Step::Event(Event::Binary(data))) => {
+                self.stash = data;
+                Ok(Ready::Stashed(MessageKind::Binary))
+            }
+            Ok(Step::Event(event)) => Ok(Ready::Event(event)),
+            Ok(Step::Whole { opcode, header_len, frame_len }) => {
+                let kind = if opcode == Opcode::Text {
+                    if let Err(error) = self.utf8.finish() {
+                        return Some(Err(self.fail(error.into())));
+                    }
+                    MessageKind::Text
+                } else {
+                    MessageKind::Binary
+                };
+                self.lent = frame_len;
+                Ok(Ready::InBuffer { kind, start: header_len, end: frame_len })
+            }
+            Err(error) => Err(error),
+        })
+    }
+
+    /// The second half of [`poll_event_ref`](Receiver::poll_event_ref): the event, borrowing
+    /// what [`poll_ready`](Receiver::poll_ready) marked. Text was validated there; it is
+    /// checked again here because the crate forbids `unsafe` (as in [`Text::as_str`]).
+    pub(crate) fn lend(&self, ready: Ready) -> EventRef<'_> {
+        let (kind, bytes) = match ready {
+            Ready::Event(event) => return EventRef::Other(event),
+            Ready::InBuffer { kind, start, end } => (kind, &self.buf[start..end]),
+            Ready::Stashed(kind) => (kind, &self.stash[..]),
+        };
+        match kind {
+            MessageKind::Text => {
+                EventRef::Text(simdutf8::basic::from_utf8(bytes).unwrap_or_default())
+            }
+            MessageKind::Binary => EventRef::Binary(bytes),
+        }
+    }
+
+    /// Drops what the last borrowed event lent out.
+    #[inline]
+    pub(crate) fn settle(&mut self) {
+        if self.lent != 0 {
+            self.buf.advance(self.lent);
+            self.lent = 0;
+        }
+        if !self.stash.is_empty() {
+            self.stash = Bytes::new();
+        }
+    }
+
+    /// Runs the frame loop until something is found: an event, a whole single-frame message
+    /// left in the buffer, an error, or `None` until more bytes arrive.
+    fn poll_step(&mut self) -> Option<Result<Step, ProtocolError>> {
         loop {
             match self.state {
                 ReceiveState::Open => {}
-                ReceiveState::CloseReceived | ReceiveState::Failed => return self.poll_end(),
+                ReceiveState::CloseReceived | ReceiveState::Failed => {
+                    return self.poll_end().map(|end| end.map(Step::Event))
+                }
                 ReceiveState::Ended => return None,
             }
             if let Some(partial) = self.partial {
-                return self.continue_partial(partial);
+                return self.continue_partial(partial).map(|result| result.map(Step::Event));
             }
             #[cfg(feature = "deflate")]
             if self.inflating.is_some() {
                 match self.continue_inflating() {
-                    Some(result) => return Some(result),
+                    Some(result) => return Some(result.map(Step::Event)),
                     None => continue,
                 }
             }
+            if let Some(step) = self.whole_short_frame() {
+                return Some(Ok(step));
+            }
             let (header, header_len) = match FrameHeader::parse(&self.buf, &self.rules) {
                 Ok(Status::Complete(parsed)) => parsed,
-                Ok(Status::Incomplete { .. }) => return self.poll_end(),
+                Ok(Status::Incomplete { .. }) => {
+                    return self.poll_end().map(|end| end.map(Step::Event))
+                }
                 Err(error) => return Some(Err(self.fail(error.into()))),
             };
             let compressed = match self.is_compressed(&header) {
@@ -230,7 +369,7 @@ impl Receiver {
                 // not the message's.
                 if !compressed && self.should_stream(&header) {
                     if let Some(flushed) = self.start_streaming(&header, header_len) {
-                        return Some(Ok(flushed));
+                        return Some(Ok(Step::Event(flushed)));
                     }
                     continue;
                 }
@@ -244,24 +383,128 @@ impl Receiver {
             let frame_len = usize::try_from(header.payload_len)
                 .map_or(usize::MAX, |payload_len| payload_len.saturating_add(header_len));
             if self.buf.len() < frame_len {
-                return self.poll_end();
+                return self.poll_end().map(|end| end.map(Step::Event));
             }
-            let mut payload = self.buf.split_to(frame_len);
-            payload.advance(header_len);
             // A text frame's payload is already unmasked and validated as it arrived.
             let checked = core::mem::take(&mut self.checked);
             if let Some(key) = header.mask {
-                apply_mask_at(&mut payload[checked..], key, checked);
+                apply_mask_at(&mut self.buf[header_len + checked..frame_len], key, checked);
             }
+            let whole_message =
+                header.fin && matches!(header.opcode, Opcode::Text | Opcode::Binary);
+            if whole_message && !compressed {
+                return Some(Ok(Step::Whole { opcode: header.opcode, header_len, frame_len }));
+            }
+            let mut payload = self.buf.split_to(frame_len);
+            payload.advance(header_len);
             #[cfg(feature = "deflate")]
             if compressed {
                 self.start_inflating(&header, payload);
                 continue;
             }
             match self.on_frame(header, payload) {
-                Some(result) => return Some(result),
+                Some(result) => return Some(result.map(Step::Event)),
                 None => continue,
             }
+        }
+    }
+
+    /// The common case in one step: a whole text or binary message in one short frame,
+    /// unmasked and, if text, validated; see [`take_short_frame`](Receiver::take_short_frame).
+    /// Invalid text is masked again and left to the general path, which reports where the
+    /// error is.
+    #[inline]
+    fn whole_short_frame(&mut self) -> Option<Step> {
+        let frame = self.take_short_frame()?;
+        let payload = &mut self.buf[frame.header_len..frame.frame_len];
+        if frame.text && crate::frame::validate_short(payload).is_err() {
+            if let Some(key) = frame.key {
+                apply_mask_at(payload, key, 0);
+            }
+            return None;
+        }
+        let opcode = if frame.text { Opcode::Text } else { Opcode::Binary };
+        Some(Step::Whole { opcode, header_len: frame.header_len, frame_len: frame.frame_len })
+    }
+
+    /// [`whole_short_frame`](Receiver::whole_short_frame) as an owned event, for
+    /// `Connection::poll_event`'s fast path.
+    #[inline]
+    pub(crate) fn short_frame_event(&mut self) -> Option<Event> {
+        self.settle();
+        let Step::Whole { opcode, header_len, frame_len } = self.whole_short_frame()? else {
+            return None;
+        };
+        let mut payload = self.buf.split_to(frame_len);
+        payload.advance(header_len);
+        let payload = payload.freeze();
+        Some(match opcode {
+            Opcode::Text => Event::Text(Text::from_validated(payload)),
+            _ => Event::Binary(payload),
+        })
+    }
+
+    /// The common case, found and unmasked in place without the general frame loop: a whole
+    /// text or binary message in one frame with a 7-bit length (§5.2), complete at the front of
+    /// the buffer, while no message is in progress and within every limit. Its text is not
+    /// validated yet. Anything else, every error included, is `None`, for the general path.
+    #[inline]
+    pub(crate) fn take_short_frame(&mut self) -> Option<ShortFrame> {
+        let limit = self.short_frame_limit?;
+        if self.state != ReceiveState::Open
+            || self.message.is_some()
+            || self.partial.is_some()
+            || self.checked != 0
+        {
+            return None;
+        }
+        #[cfg(feature = "deflate")]
+        if self.inflating.is_some() {
+            return None;
+        }
+        let [first, second, ..] = self.buf[..] else { return None };
+        // FIN set, no RSV bit, opcode 1 (text) or 2 (binary).
+        let text = match first {
+            0x81 => true,
+            0x82 => false,
+            _ => return None,
+        };
+        let len = second & 0x7f;
+        let masked = second & 0x80 != 0;
+        if len > limit || masked != (self.rules.role == Role::Server) {
+            return None;
+        }
+        let header_len = if masked { 6 } else { 2 };
+        let frame_len = header_len + usize::from(len);
+        let frame = self.buf.get_mut(..frame_len)?;
+        let (head, payload) = frame.split_at_mut(header_len);
+        let key = match *head {
+            [_, _, a, b, c, d] => Some([a, b, c, d]),
+            _ => None,
+        };
+        if let Some(key) = key {
+            apply_mask_at(payload, key, 0);
+        }
+        Some(ShortFrame { text, header_len, frame_len, key })
+    }
+
+    /// Lends the frame [`take_short_frame`](Receiver::take_short_frame) found: it is dropped
+    /// from the buffer at the next call.
+    pub(crate) fn lend_short_frame(&mut self, frame: &ShortFrame) {
+        self.lent = frame.frame_len;
+    }
+
+    /// The receive buffer, for a borrowed event's payload.
+    pub(crate) fn buffer(&self) -> &[u8] {
+        &self.buf
+    }
+
+    /// Fails without owing a Close: the connection already queued it, after lending a frame
+    /// whose text turned out invalid (see `Connection::poll_event_ref`). Does nothing once the
+    /// receiver has failed or ended.
+    pub(crate) fn fail_quietly(&mut self) {
+        if self.state == ReceiveState::Open {
+            self.discard_all();
         }
     }
 
@@ -448,9 +691,7 @@ impl Receiver {
             }
             Opcode::Pong => Some(Ok(Event::Pong(payload.freeze()))),
             Opcode::Close => Some(self.on_close(payload.freeze())),
-            Opcode::Text | Opcode::Binary if header.fin => {
-                Some(self.on_whole_message(header.opcode, payload))
-            }
+            // A whole message is a `Step::Whole`; this is the first frame of a fragmented one.
             Opcode::Text | Opcode::Binary => {
                 let kind = if header.opcode == Opcode::Text {
                     MessageKind::Text
@@ -529,8 +770,16 @@ impl Receiver {
 
     /// Fails the connection (§7.1.7): the error's Close is owed, input is discarded.
     fn fail(&mut self, error: ProtocolError) -> ProtocolError {
+        self.discard_all();
+        self.close_owed = error.close_code().map(Some);
+        error
+    }
+
+    /// Enters the failed state: input and everything in progress is dropped.
+    fn discard_all(&mut self) {
         self.state = ReceiveState::Failed;
         self.buf.clear();
+        self.lent = 0;
         self.checked = 0;
         self.message = None;
         self.partial = None;
@@ -540,7 +789,21 @@ impl Receiver {
             self.inflated = alloc::vec::Vec::new();
         }
         self.pong_owed = None;
-        self.close_owed = error.close_code().map(Some);
-        error
+        self.stash = Bytes::new();
     }
+}
+
+/// The longest payload a single short frame may carry under `config` and still be taken by
+/// the fast path (`Receiver::whole_short_frame`): what the frame and message limits and
+/// streaming allow, at most 125 (§5.2's 7-bit length).
+fn short_frame_limit(config: &Config) -> Option<u8> {
+    if config.max_fragments == 0 {
+        return None;
+    }
+    let mut limit = 125u64.min(config.max_frame_len).min(config.max_message_len);
+    if let Some(stream_above) = config.stream_messages_above {
+        // Streaming starts above `stream_above`; an empty message is never streamed.
+        limit = limit.min(stream_above);
+    }
+    u8::try_from(limit).ok()
 }
