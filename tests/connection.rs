@@ -438,6 +438,12 @@ fn invalid_requests_get_their_rejection_and_the_transport_closes() {
     server.reject(&Rejection::new(200).with_body("<h1>hi</h1>"));
     assert!(output(&mut server).ends_with(b"Content-Length: 11\r\n\r\n<h1>hi</h1>"));
     assert!(server.should_close_transport());
+    // Whatever the client keeps sending is dropped, not kept: nothing will read it.
+    for _ in 0..64 {
+        server.receive(&[b'x'; 16 * 1024]);
+    }
+    assert_eq!(server.receiver_buffered(), 0);
+    assert_eq!(server.poll_event(), None);
 }
 
 #[test]

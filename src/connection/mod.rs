@@ -364,8 +364,12 @@ impl<R: RandomSource> Connection<R> {
     // ----- inputs -----
 
     /// Takes the bytes that arrived from the peer, in any chunking.
+    /// Once the connection is refused or over, input is discarded: nothing reads it.
     pub fn receive(&mut self, bytes: &[u8]) {
         self.settle_failure();
+        if matches!(self.state, State::Refused | State::Closed { .. }) {
+            return;
+        }
         self.receiver.receive(bytes);
     }
 
@@ -602,6 +606,7 @@ impl<R: RandomSource> Connection<R> {
         response.write(&mut bytes);
         self.sender.queue_raw(bytes);
         self.state = State::Refused;
+        self.receiver.release_all();
     }
 
     fn open_sender(&mut self) -> Result<&mut Sender<R>, SendError> {

@@ -499,6 +499,12 @@ impl Receiver {
         &self.buf
     }
 
+    /// Drops everything received: the connection was refused and reads no more.
+    pub(crate) fn release_all(&mut self) {
+        self.buf = BytesMut::new();
+        self.lent = 0;
+    }
+
     /// Fails without owing a Close: the connection already queued it, after lending a frame
     /// whose text turned out invalid (see `Connection::poll_event_ref`). Does nothing once the
     /// receiver has failed or ended.
