@@ -43,7 +43,7 @@ use std::time::{Duration, Instant};
 use mio::net::{TcpListener, TcpStream};
 use mio::{Events, Interest, Poll, Registry, Token};
 use wsmachine::handshake::{Header, Rejection};
-use wsmachine::{Config, Connection, Event, Waiting};
+use wsmachine::{Config, Connection, Event, EventRef, Waiting};
 
 const HANDSHAKE_DEADLINE: Duration = Duration::from_secs(10);
 const IDLE_DEADLINE: Duration = Duration::from_secs(120);
@@ -324,31 +324,40 @@ impl Conn {
     }
 
     /// Handles every event the connection has, then moves its output to the pending buffer.
+    /// Messages are read borrowed (`poll_event_ref`) and echoed from where they lie in the
+    /// connection's receive buffer: no copy and no reference count per message.
     fn handle_events(&mut self) {
-        while let Some(event) = self.connection.poll_event() {
+        while let Some(next) = self.connection.poll_event_ref() {
+            let event = match next {
+                // A send fails only once a Close is under way, when the echo no longer matters.
+                Ok((EventRef::Text(text), mut responder)) => {
+                    let _ = responder.send_text(text);
+                    continue;
+                }
+                Ok((EventRef::Binary(data), mut responder)) => {
+                    let _ = responder.send_binary(data);
+                    continue;
+                }
+                Ok((EventRef::Other(event), _)) => event,
+                Ok(_) => continue,
+                Err(error) => {
+                    eprintln!("connection {}: peer broke the protocol: {error}", self.peer);
+                    continue;
+                }
+            };
             match event {
-                Ok(Event::Request(request)) => {
+                Event::Request(request) => {
                     // An origin policy would look at request.request().origin() here.
                     self.connection
                         .accept(request.accept())
                         .expect("nothing unoffered is selected");
                 }
-                Ok(Event::HttpRequest(_)) => self.connection.reject(
+                Event::HttpRequest(_) => self.connection.reject(
                     &Rejection::new(426)
                         .with_header(Header::new("Sec-WebSocket-Version", "13").expect("valid"))
                         .with_body("this is a WebSocket echo server\n"),
                 ),
-                // A send fails only once a Close is under way, when the echo no longer matters.
-                Ok(Event::Text(text)) => {
-                    let _ = self.connection.send_text(text.as_str());
-                }
-                Ok(Event::Binary(data)) => {
-                    let _ = self.connection.send_binary(&data);
-                }
-                Ok(_) => {}
-                Err(error) => {
-                    eprintln!("connection {}: peer broke the protocol: {error}", self.peer)
-                }
+                _ => {}
             }
         }
         if self.pending() == 0 {
