@@ -6,11 +6,11 @@
 //! ```
 //!
 //! Every text and binary message is sent back; the closing handshake is answered. A small async
-//! wrapper, [`WsStream`], owns the socket, the [`Connection`] and two buffers, so that the echo
-//! loop reads like any other stream of messages: `while let Some(event) = ws.next().await?`.
-//!
-//! The wrapper writes everything the connection produced for one read in a single `write_all`,
-//! just before it reads again; the commands in between (`send_text`, `send_binary`) only queue.
+//! wrapper, [`WsStream`], owns the socket, the [`Connection`] and two buffers. The echo loop
+//! handles every event the last read produced, each message borrowed from the connection and
+//! echoed with the [`Responder`](wsmachine::Responder) that comes with it, then calls
+//! `read_more`, which writes everything those echoes queued in a single `write_all` and reads
+//! again.
 //! Each read gets a deadline chosen from what the connection says it is waiting for: the
 //! handshake (10 s), idle time between messages (120 s), or the peer's reply to a Close (5 s).
 //! A bad peer ends its own task, never the server.
@@ -23,13 +23,11 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::time::timeout;
 use wsmachine::handshake::{Header, Rejection};
-use wsmachine::{Config, Connection, Event, ProtocolError, SendError, Waiting};
+use wsmachine::{Config, Connection, Event, EventRef, SendError, Waiting};
 
 const HANDSHAKE_DEADLINE: Duration = Duration::from_secs(10);
 const IDLE_DEADLINE: Duration = Duration::from_secs(120);
 const CLOSE_DEADLINE: Duration = Duration::from_secs(5);
-/// Queued output above which a send writes at once instead of waiting for the next read.
-const FLUSH_ABOVE: usize = 256 * 1024;
 /// Write buffer capacity kept between flushes; a larger one is freed after use.
 const KEEP_WRITE_CAPACITY: usize = 1024 * 1024;
 
@@ -66,31 +64,46 @@ async fn serve(stream: TcpStream, config: Config) -> io::Result<()> {
     result
 }
 
-/// The echo loop proper.
+/// The echo loop proper: every event of one read is handled, then the echoes go out in one
+/// write before the next read. Messages are read borrowed (`poll_event_ref`) and echoed from
+/// where they lie in the connection's receive buffer: no copy and no reference count.
 async fn echo<S: AsyncRead + AsyncWrite + Unpin>(ws: &mut WsStream<S>) -> io::Result<()> {
-    while let Some(event) = ws.next().await? {
-        match event {
-            Ok(Event::Request(request)) => {
-                // An origin policy would look at request.request().origin() here.
-                ws.connection.accept(request.accept()).expect("nothing unoffered is selected");
+    loop {
+        while let Some(next) = ws.connection.poll_event_ref() {
+            let event = match next {
+                // A send fails only once a Close is under way, when the echo no longer matters.
+                Ok((EventRef::Text(text), mut responder)) => {
+                    let _closing: Result<(), SendError> = responder.send_text(text);
+                    continue;
+                }
+                Ok((EventRef::Binary(data), mut responder)) => {
+                    let _closing: Result<(), SendError> = responder.send_binary(data);
+                    continue;
+                }
+                Ok((EventRef::Other(event), _)) => event,
+                Ok(_) => continue,
+                Err(error) => {
+                    eprintln!("peer broke the protocol: {error}");
+                    continue;
+                }
+            };
+            match event {
+                Event::Request(request) => {
+                    // An origin policy would look at request.request().origin() here.
+                    ws.connection.accept(request.accept()).expect("nothing unoffered is selected");
+                }
+                Event::HttpRequest(_) => ws.connection.reject(
+                    &Rejection::new(426)
+                        .with_header(Header::new("Sec-WebSocket-Version", "13").expect("valid"))
+                        .with_body("this is a WebSocket echo server\n"),
+                ),
+                _ => {}
             }
-            Ok(Event::HttpRequest(_)) => ws.connection.reject(
-                &Rejection::new(426)
-                    .with_header(Header::new("Sec-WebSocket-Version", "13").expect("valid"))
-                    .with_body("this is a WebSocket echo server\n"),
-            ),
-            // A send fails only once a Close is under way, when the echo no longer matters.
-            Ok(Event::Text(text)) => {
-                let _closing: Result<(), SendError> = ws.send_text(text.as_str()).await?;
-            }
-            Ok(Event::Binary(data)) => {
-                let _closing: Result<(), SendError> = ws.send_binary(&data).await?;
-            }
-            Ok(_) => {}
-            Err(error) => eprintln!("peer broke the protocol: {error}"),
+        }
+        if !ws.read_more().await? {
+            return Ok(());
         }
     }
-    Ok(())
 }
 
 /// A [`Connection`] over an async byte stream.
@@ -107,49 +120,23 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WsStream<S> {
         WsStream { io, connection, read_buf: vec![0; 64 * 1024], write_buf: Vec::new() }
     }
 
-    /// The next event, reading (after writing any pending output) until one is available.
-    /// `Ok(None)` once the transport should be closed; an error when the socket fails or the
-    /// deadline for what the connection waits for passes.
-    async fn next(&mut self) -> io::Result<Option<Result<Event, ProtocolError>>> {
-        loop {
-            if let Some(event) = self.connection.poll_event() {
-                return Ok(Some(event));
-            }
-            // Everything the last read produced goes out in one write, before reading again.
-            self.flush().await?;
-            if self.connection.should_close_transport()
-                || self.connection.waiting_for() == Waiting::Nothing
-            {
-                return Ok(None);
-            }
-            let read = deadline(self.deadline(), self.io.read(&mut self.read_buf)).await?;
-            if read == 0 {
-                self.connection.receive_eof();
-            } else {
-                self.connection.receive(&self.read_buf[..read]);
-            }
+    /// Writes what the connection produced, in one write, then reads more into it. `false`
+    /// once the transport should be closed; an error when the socket fails or the deadline for
+    /// what the connection waits for passes.
+    async fn read_more(&mut self) -> io::Result<bool> {
+        self.flush().await?;
+        if self.connection.should_close_transport()
+            || self.connection.waiting_for() == Waiting::Nothing
+        {
+            return Ok(false);
         }
-    }
-
-    /// Queues a text message; writes at once only when much output is queued.
-    async fn send_text(&mut self, text: &str) -> io::Result<Result<(), SendError>> {
-        let queued = self.connection.send_text(text);
-        self.flush_if_full().await?;
-        Ok(queued)
-    }
-
-    /// Queues a binary message; writes at once only when much output is queued.
-    async fn send_binary(&mut self, data: &[u8]) -> io::Result<Result<(), SendError>> {
-        let queued = self.connection.send_binary(data);
-        self.flush_if_full().await?;
-        Ok(queued)
-    }
-
-    async fn flush_if_full(&mut self) -> io::Result<()> {
-        if self.connection.buffered_output() > FLUSH_ABOVE {
-            self.flush().await?;
+        let read = deadline(self.deadline(), self.io.read(&mut self.read_buf)).await?;
+        if read == 0 {
+            self.connection.receive_eof();
+        } else {
+            self.connection.receive(&self.read_buf[..read]);
         }
-        Ok(())
+        Ok(true)
     }
 
     /// Writes everything the connection has queued, in one `write_all`.
