@@ -12,6 +12,7 @@ peers in cool ones, raw-copy (no WebSocket work: the ceiling) in grey.
 import sys
 from html import escape
 
+sys.dont_write_bytecode = True  # no __pycache__ left in scripts/
 sys.path.insert(0, __file__.rsplit("/", 1)[0])
 import loopback_table as table  # noqa: E402  (the same reading and grouping of the results)
 
