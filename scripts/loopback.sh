@@ -6,7 +6,9 @@
 #   LOOPBACK_QUICK=1 scripts/loopback.sh     # a smoke run: 3 scenarios, 1 s each, 500 idle
 #
 # Settings (environment):
-#   LOOPBACK_SECONDS    seconds of load per run (default 3; 1 when quick)
+#   LOOPBACK_SECONDS    seconds of load per run, a whole number (default 3; 1 when quick)
+#   LOOPBACK_REPEAT     runs of every scenario (default 1); the tables take the median, and
+#                       the rotation goes on, so each repeat has its own server order
 #   LOOPBACK_SCENARIOS  space-separated MODE:SIZE:CONNS, e.g. "stream:16:1 oneshot:16:100"
 #   LOOPBACK_SERVERS    space-separated servers (default: all, see below)
 #   LOOPBACK_IDLE_CONNS connections for the idle-memory run (default 5000; 0 skips it)
@@ -53,6 +55,7 @@ stream:1048576:1 oneshot:16:1 oneshot:16:100"}
 fi
 servers=${LOOPBACK_SERVERS:-"echo_mio echo_tokio tungstenite-batched tungstenite-simple \
 fastwebsockets tokio-websockets raw-copy"}
+repeat=${LOOPBACK_REPEAT:-1}
 idle_settle=${LOOPBACK_IDLE_SETTLE:-2}
 idle_late=${LOOPBACK_IDLE_LATE:-}
 port=${LOOPBACK_PORT:-28100}
@@ -147,7 +150,7 @@ rotated() {
 }
 
 index=0
-for scenario in $scenarios; do
+for scenario in $(for _ in $(seq "$repeat"); do echo "$scenarios"; done); do
     IFS=: read -r mode size conns <<<"$scenario"
     echo "== $mode ${size} B x$conns, ${seconds} s per server" >&2
     for server in $(rotated "$index"); do

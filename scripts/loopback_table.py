@@ -116,6 +116,7 @@ class Scenario:
         self.util = {}
         self.other = 0.0
         self.failed = set()
+        self.runs = max(len(records) for records in by_server.values())
         for server, records in by_server.items():
             good = [r for r in records if not r.get("error")]
             if not good:
@@ -183,6 +184,9 @@ def load_tables(scenarios, servers):
     out.append("")
     out.append("\"others' CPU\": the most CPU (in cores) that processes other than the server "
                f"and the load client used during one of the scenario's runs; ⚠ above {NOISY}.")
+    runs = max(s.runs for s in scenarios)
+    if runs > 1:
+        out.append(f"Every figure is the median of up to {runs} runs.")
     out.append("")
 
     out.append("### Server CPU per message, ns (lower is better)")

@@ -59,8 +59,9 @@ const READ_BUFFER: usize = 256 * 1024;
 const WRITE_BUFFER: usize = 1024 * 1024;
 /// The fewest frames in the prebuilt stream buffer, so that order is checked at any size.
 const MIN_FRAMES: usize = 4;
-/// Unechoed bytes the stream mode allows, shared among the connections (at least 2 frames
-/// each): enough to keep any server busy, little enough to drain quickly from a slow one.
+/// Unechoed bytes the stream mode allows by default (`--in-flight`), shared among the
+/// connections (at least 2 frames each): enough to keep any server busy, little enough to
+/// drain quickly from a slow one.
 const IN_FLIGHT: u64 = 4 * 1024 * 1024;
 /// Every this many messages one is checked byte by byte.
 const FULL_CHECK_EVERY: u64 = 64;
@@ -93,6 +94,7 @@ struct Args {
     echo_masked: bool,
     settle: f64,
     late: Option<f64>,
+    in_flight: u64,
 }
 
 fn main() {
@@ -103,7 +105,7 @@ fn main() {
             eprintln!(
                 "usage: load --addr HOST:PORT --mode stream|oneshot|idle [--size BYTES] \
                  [--conns N] [--seconds S] [--server NAME] [--server-pid PID] [--clk-tck N] \
-                 [--echo-masked] [--settle S] [--late S]"
+                 [--echo-masked] [--settle S] [--late S] [--in-flight BYTES]"
             );
             std::process::exit(2);
         }
@@ -137,6 +139,7 @@ fn parse_args() -> Res<Args> {
         echo_masked: false,
         settle: 2.0,
         late: None,
+        in_flight: IN_FLIGHT,
     };
     let mut iter = std::env::args().skip(1);
     while let Some(flag) = iter.next() {
@@ -163,6 +166,7 @@ fn parse_args() -> Res<Args> {
             "--clk-tck" => args.clk_tck = value.parse()?,
             "--settle" => args.settle = value.parse()?,
             "--late" => args.late = Some(value.parse()?),
+            "--in-flight" => args.in_flight = value.parse()?,
             other => return Err(format!("unknown flag {other}").into()),
         }
     }
@@ -471,7 +475,7 @@ fn run_load(args: &Args) -> Res<String> {
         _ => (1, Arc::new(build_frames(args.size, 1))),
     };
     let frame_len = (frames.len() / period as usize) as u64;
-    let window = (IN_FLIGHT / args.conns as u64 / frame_len).max(2);
+    let window = (args.in_flight / args.conns as u64 / frame_len).max(2);
     let server_before = args.server_pid.map(cpu_ticks).transpose()?;
     let client_before = cpu_ticks_of("/proc/self/stat")?;
     let machine_before = machine_ticks()?;
