@@ -34,7 +34,7 @@
 #
 # Output: target/loopback/results.json (one record per run), target/loopback/results.md
 # (the tables, also printed), target/loopback/loopback.svg (the chart; to update the committed
-# one: scripts/loopback_chart.py target/loopback/results.json docs/loopback.svg), and server
+# one: scripts/loopback_chart.py target/loopback/results.json docs/loopback.svg "NOTE"), and server
 # logs in target/loopback/logs/. Loopback only; every run is bounded in time.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -201,7 +201,9 @@ fi
     echo
     python3 scripts/loopback_table.py "$out/results.json"
 } >"$out/results.md"
-python3 scripts/loopback_chart.py "$out/results.json" "$out/loopback.svg"
+python3 scripts/loopback_chart.py "$out/results.json" "$out/loopback.svg" \
+    "scripts/loopback.sh, $(date -u +%Y-%m-%d): echo_mio and echo_tokio from $built_from; \
+${seconds} s per run."
 cat "$out/results.md"
 echo "took $(($(date +%s) - started)) s; results in $out/ (chart: $out/loopback.svg)" >&2
 if [ "$failures" -gt 0 ]; then

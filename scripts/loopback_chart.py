@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """A chart (hand-written SVG, stdlib only) of the loopback benchmark's results.
 
-    scripts/loopback_chart.py [target/loopback/results.json] [docs/loopback.svg]
+    scripts/loopback_chart.py [target/loopback/results.json] [docs/loopback.svg] [FOOTNOTE]
 
 Top panel: for each scenario, one horizontal bar per server, scaled to the fastest server of
 that scenario, labelled with its throughput and the server's CPU time per message. Bottom
@@ -65,6 +65,7 @@ def rate_label(value, key):
 def main():
     source = sys.argv[1] if len(sys.argv) > 1 else "target/loopback/results.json"
     target = sys.argv[2] if len(sys.argv) > 2 else "docs/loopback.svg"
+    footnote = sys.argv[3] if len(sys.argv) > 3 else None
     results = table.load(source)
     servers = table.servers_in(results)
     scenarios = [table.Scenario(k, results[k]) for k in results if k[0] != "idle"]
@@ -146,6 +147,9 @@ def main():
                 bar(y, server, max(value, 0) / top, f"{value:,.1f} KiB", elements)
             y += BAR_H + BAR_GAP
 
+    if footnote:
+        y += 26
+        elements.append(text(20, y, footnote, size=11, fill="#495057"))
     height = y + 20
     svg = [f"<svg xmlns='http://www.w3.org/2000/svg' width='{WIDTH}' height='{height:.0f}' "
            f"viewBox='0 0 {WIDTH} {height:.0f}'>",
