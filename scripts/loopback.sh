@@ -2,7 +2,7 @@
 # Loopback echo benchmark: wsmachine's echo_mio and echo_tokio examples against echo servers on
 # other WebSocket libraries, driven by a load client that uses no WebSocket library.
 #
-#   scripts/loopback.sh                      # everything (about 5 minutes)
+#   scripts/loopback.sh                      # everything (about 3 minutes)
 #   LOOPBACK_QUICK=1 scripts/loopback.sh     # a smoke run: 3 scenarios, 1 s each, 500 idle
 #
 # Settings (environment):
