@@ -74,7 +74,36 @@ fn echo(c: &mut Criterion) {
     for size in [16usize, 1024, 64 * 1024] {
         let (input, count) = client_messages(size);
         group.throughput(Throughput::Elements(count));
+        // Read in place and echoed from the read buffer, as the mio example does.
         group.bench_with_input(BenchmarkId::new("wsmachine", size), &input, |b, input| {
+            let mut out = Vec::with_capacity(input.len());
+            b.iter_batched_ref(
+                || {
+                    let server =
+                        Connection::open(Role::Server, Negotiated::default(), Config::default());
+                    (server, input.clone())
+                },
+                |(server, input)| {
+                    let mut echoed = 0u64;
+                    for read in input.chunks_mut(64 * 1024) {
+                        let mut read = server.receive_in_place(read);
+                        while let Some(Ok((event, mut responder))) = read.poll_event_ref() {
+                            if let EventRef::Binary(data) = event {
+                                responder.send_binary(data).unwrap();
+                                echoed += 1;
+                            }
+                        }
+                        drop(read);
+                        out.clear();
+                        server.poll_transmit(&mut out);
+                        black_box(&out);
+                    }
+                    assert_eq!(echoed, count);
+                },
+                BatchSize::LargeInput,
+            )
+        });
+        group.bench_with_input(BenchmarkId::new("wsmachine-owned", size), &input, |b, input| {
             let mut out = Vec::with_capacity(input.len());
             b.iter_batched_ref(
                 || Connection::open(Role::Server, Negotiated::default(), Config::default()),
@@ -203,8 +232,34 @@ fn receive(c: &mut Criterion) {
     let (input, total) = mixed_small_frames();
     let count = RECEIVE_FRAMES as u64;
     group.throughput(Throughput::Elements(count));
-    // Borrowed events (`poll_event_ref`): what a server that reads messages in place uses.
+    // Read in place (`receive_in_place`): what an event loop with one read buffer for every
+    // connection uses; the messages are unmasked and lent where the read put them.
     group.bench_with_input(BenchmarkId::new("wsmachine", "2-125"), &input, |b, input| {
+        b.iter_batched_ref(
+            || {
+                let server = Connection::open(Role::Server, Negotiated::default(), Config::default());
+                (server, input.clone())
+            },
+            |(server, input)| {
+                // Reads of 64 KiB, as a socket would deliver them.
+                let mut bytes = 0;
+                for read in input.chunks_mut(64 * 1024) {
+                    let mut read = server.receive_in_place(read);
+                    while let Some(Ok((event, _))) = read.poll_event_ref() {
+                        match event {
+                            EventRef::Text(text) => bytes += text.len(),
+                            EventRef::Binary(data) => bytes += data.len(),
+                            other => unreachable!("{other:?}"),
+                        }
+                    }
+                }
+                assert_eq!(bytes, total);
+            },
+            BatchSize::LargeInput,
+        )
+    });
+    // Borrowed events (`poll_event_ref`) from the connection's own buffer.
+    group.bench_with_input(BenchmarkId::new("wsmachine-borrowed", "2-125"), &input, |b, input| {
         b.iter_batched_ref(
             || Connection::open(Role::Server, Negotiated::default(), Config::default()),
             |server| {

@@ -20,7 +20,7 @@ mod role;
 
 pub use config::Config;
 pub use connection::{
-    Connection, DefaultRandom, Receiver, Reply, Responder, Sender, ServerOnly, Waiting,
+    Connection, DefaultRandom, InPlace, Receiver, Reply, Responder, Sender, ServerOnly, Waiting,
 };
 pub use error::{ProtocolError, SendError};
 pub use event::{CloseFrame, Closed, Event, EventRef, MessageKind, Piece, Text};

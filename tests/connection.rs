@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{events, output, poll_borrowed};
+use common::{events, output, receive_and_poll, Polling};
 use wsmachine::frame::{apply_mask, CloseCode, FrameHeader, Opcode};
 use wsmachine::handshake::{accept_key, ClientHandshake, Rejection};
 use wsmachine::{
@@ -100,20 +100,16 @@ fn binary_messages_keep_their_bytes_and_can_be_empty() {
 }
 
 /// Asserts `input` fails the server with `expected`, a Close with its code is the last output,
-/// later input is ignored, and the end follows; with owned events and with borrowed ones.
+/// later input is ignored, and the end follows; whichever way the events are read.
 fn assert_fails(config: Config, input: &[u8], expected: ProtocolError) {
-    assert_fails_polling(config, input, expected.clone(), false);
-    assert_fails_polling(config, input, expected, true);
+    for polling in Polling::ALL {
+        assert_fails_polling(config, input, expected.clone(), polling);
+    }
 }
 
-fn assert_fails_polling(config: Config, input: &[u8], expected: ProtocolError, borrowed: bool) {
+fn assert_fails_polling(config: Config, input: &[u8], expected: ProtocolError, polling: Polling) {
     let mut server = open_server(config);
-    server.receive(input);
-    let mut events = if borrowed {
-        std::iter::from_fn(|| poll_borrowed(&mut server)).collect()
-    } else {
-        events(&mut server)
-    };
+    let mut events = receive_and_poll(&mut server, input, polling, |_, _| {});
     let code = expected.close_code().unwrap();
     assert_eq!(events.pop(), Some(Ok(Event::Closed(Closed { code, clean: false }))));
     assert_eq!(events.pop(), Some(Err(expected)));

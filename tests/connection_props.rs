@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::poll_borrowed;
+use common::{receive_and_poll, Polling};
 use proptest::prelude::*;
 use proptest::sample::Index;
 use wsmachine::frame::{
@@ -193,28 +193,24 @@ fn client_stream(items: &[ClientItem], close: (u16, &str), seed: u32) -> Vec<u8>
 /// Feeds `input` to a fresh server in the chunks `points` cuts it into, polling events after
 /// each chunk until `None` (accepting the request) and taking the output after each chunk.
 fn run_server(input: &[u8], points: &[usize]) -> (Vec<Result<Event, ProtocolError>>, Vec<u8>) {
-    run_server_polling(input, points, false)
+    run_server_polling(input, points, Polling::Owned)
 }
 
-/// [`run_server`], with events owned or borrowed.
+/// [`run_server`], with events read the `polling` way.
 fn run_server_polling(
     input: &[u8],
     points: &[usize],
-    borrowed: bool,
+    polling: Polling,
 ) -> (Vec<Result<Event, ProtocolError>>, Vec<u8>) {
     let mut server = Connection::server(Config::default());
     let mut events = Vec::new();
     let mut output = Vec::new();
     for chunk in split_at_points(input, points) {
-        server.receive(chunk);
-        loop {
-            let next = if borrowed { poll_borrowed(&mut server) } else { server.poll_event() };
-            let Some(event) = next else { break };
-            if let Ok(Event::Request(request)) = &event {
+        events.extend(receive_and_poll(&mut server, chunk, polling, |server, event| {
+            if let Ok(Event::Request(request)) = event {
                 server.accept(request.accept()).expect("accept");
             }
-            events.push(event);
-        }
+        }));
         server.poll_transmit(&mut output);
     }
     (events, output)
@@ -256,7 +252,11 @@ proptest! {
         let bytewise: Vec<usize> = (1..input.len()).collect();
         let (byte_events, byte_output) = run_server(&input, &bytewise);
         let (borrowed_events, borrowed_output) =
-            run_server_polling(&input, &cut_points(&cuts, input.len()), true);
+            run_server_polling(&input, &cut_points(&cuts, input.len()), Polling::Borrowed);
+        let (in_place_events, in_place_output) =
+            run_server_polling(&input, &cut_points(&cuts, input.len()), Polling::InPlace);
+        let (whole_in_place_events, whole_in_place_output) =
+            run_server_polling(&input, &[], Polling::InPlace);
 
         // The stream is valid: a request, its messages and controls, the Close, the end.
         prop_assert!(events.iter().all(Result::is_ok), "errors: {events:?}");
@@ -282,6 +282,10 @@ proptest! {
         prop_assert_eq!(&byte_events, &events);
         prop_assert_eq!(&borrowed_events, &events);
         prop_assert_eq!(&borrowed_output, &output);
+        prop_assert_eq!(&in_place_events, &events);
+        prop_assert_eq!(&in_place_output, &output);
+        prop_assert_eq!(&whole_in_place_events, &events);
+        prop_assert_eq!(&whole_in_place_output, &output);
         prop_assert!(output.starts_with(b"HTTP/1.1 101 "), "output: {output:02x?}");
         // The output: a Pong for each Ping, in order, then the Close echoing the code.
         let pings: Vec<Vec<u8>> = events
@@ -706,7 +710,7 @@ fn opened(role: Role, config: Config) -> (Connection, Vec<u8>) {
     }
 }
 
-/// Feeds `input` to an open connection of `role`, polling events owned or borrowed, and
+/// Feeds `input` to an open connection of `role`, reading events the `polling` way, and
 /// returns the results and the output.
 fn feed_open(
     role: Role,
@@ -714,31 +718,24 @@ fn feed_open(
     input: &[u8],
     cuts: &[Index],
     eof: bool,
-    borrowed: bool,
+    polling: Polling,
 ) -> (Vec<Result<Event, ProtocolError>>, Vec<u8>) {
     let (mut conn, mut output) = opened(role, config);
     let mut results = Vec::new();
-    let mut poll = |conn: &mut Connection, output: &mut Vec<u8>| {
-        loop {
-            let next = if borrowed { poll_borrowed(conn) } else { conn.poll_event() };
-            let Some(result) = next else { break };
-            results.push(result);
-        }
-        conn.poll_transmit(output);
-    };
     for chunk in split_at_points(input, &cut_points(cuts, input.len())) {
-        conn.receive(chunk);
-        poll(&mut conn, &mut output);
+        results.extend(receive_and_poll(&mut conn, chunk, polling, |_, _| {}));
+        conn.poll_transmit(&mut output);
     }
     if eof {
         conn.receive_eof();
-        poll(&mut conn, &mut output);
+        results.extend(receive_and_poll(&mut conn, &[], polling, |_, _| {}));
+        conn.poll_transmit(&mut output);
     }
     (results, output)
 }
 
 /// Feeds junk to an open connection of `role` and checks how it fails, and that borrowed
-/// events report exactly what owned ones do.
+/// events, read from the connection or in place, report exactly what owned ones do.
 fn check_junk(
     role: Role,
     config: Config,
@@ -746,9 +743,6 @@ fn check_junk(
     cuts: &[Index],
     eof: bool,
 ) -> Result<(), TestCaseError> {
-    let (results, output) = feed_open(role, config, input, cuts, eof, false);
-    let borrowed = feed_open(role, config, input, cuts, eof, true);
-    prop_assert_eq!(&borrowed.0, &results, "borrowed events differ");
     // The handshake and the client's masks are random: compare the frames' content.
     let content = |output: &[u8]| -> Vec<(Opcode, bool, Vec<u8>)> {
         frames_after_head(output, role)
@@ -756,7 +750,17 @@ fn check_junk(
             .map(|(header, payload)| (header.opcode, header.fin, payload))
             .collect()
     };
-    prop_assert_eq!(content(&borrowed.1), content(&output), "output differs when borrowed");
+    let (results, output) = feed_open(role, config, input, cuts, eof, Polling::Owned);
+    for polling in [Polling::Borrowed, Polling::InPlace] {
+        let (other_results, other_output) = feed_open(role, config, input, cuts, eof, polling);
+        prop_assert_eq!(&other_results, &results, "{:?} events differ", polling);
+        prop_assert_eq!(
+            content(&other_output),
+            content(&output),
+            "output differs when {:?}",
+            polling
+        );
+    }
 
     let errors: Vec<&ProtocolError> =
         results.iter().filter_map(|result| result.as_ref().err()).collect();

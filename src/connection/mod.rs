@@ -3,6 +3,7 @@
 
 #[cfg(feature = "deflate")]
 mod compression;
+mod in_place;
 mod receiver;
 mod responder;
 mod sender;
@@ -10,7 +11,8 @@ mod sender;
 use alloc::boxed::Box;
 use alloc::vec::Vec;
 
-use receiver::Ready;
+pub use in_place::InPlace;
+use receiver::{Ready, ShortFrame};
 pub use receiver::Receiver;
 pub use responder::Responder;
 pub use sender::{Reply, Sender};
@@ -435,12 +437,78 @@ impl<R: RandomSource> Connection<R> {
     pub fn poll_event_ref(
         &mut self,
     ) -> Option<Result<(EventRef<'_>, Responder<'_, R>), ProtocolError>> {
+        let found = self.poll_lendable()?;
+        Some(found.and_then(|lendable| self.lend(lendable)))
+    }
+
+    /// Reads `bytes` where they lie, in the caller's buffer, rather than copying them into the
+    /// connection: whole messages are lent from `bytes` (unmasked in place), and only what
+    /// does not make up a whole frame is copied in, when the returned [`InPlace`] is dropped.
+    ///
+    /// The events are exactly those of [`receive`](Connection::receive) followed by
+    /// [`poll_event_ref`](Connection::poll_event_ref); this is the zero-copy way to read
+    /// from a buffer that an event loop reuses for every connection, so that a connection
+    /// whose reads end on frame boundaries never holds a receive buffer of its own.
+    ///
+    /// ```
+    /// use wsmachine::handshake::Negotiated;
+    /// use wsmachine::{Config, Connection, EventRef, Role};
+    ///
+    /// let mut server = Connection::open(Role::Server, Negotiated::default(), Config::default());
+    /// // One read: a masked "Hi", then the first 3 bytes of the next frame.
+    /// let mut read = [0x81, 0x82, 0, 0, 0, 0, b'H', b'i', 0x81, 0x82, 0];
+    /// let mut input = server.receive_in_place(&mut read);
+    /// while let Some(next) = input.poll_event_ref() {
+    ///     if let (EventRef::Text(text), mut responder) = next? {
+    ///         responder.send_text(text)?; // echoed from the caller's buffer
+    ///     }
+    /// }
+    /// drop(input); // the 3 bytes of the incomplete frame are kept by the connection
+    /// assert_eq!(server.buffered_input(), 3);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn receive_in_place<'a>(&'a mut self, bytes: &'a mut [u8]) -> InPlace<'a, R> {
+        self.settle_failure();
+        InPlace::new(self, bytes)
+    }
+
+    /// Bytes received and not yet turned into events.
+    #[must_use]
+    pub fn buffered_input(&self) -> usize {
+        self.receiver.buffered_len()
+    }
+
+    /// The first half of [`poll_event_ref`](Connection::poll_event_ref): finds the next event
+    /// without borrowing it yet.
+    fn poll_lendable(&mut self) -> Option<Result<Lendable, ProtocolError>> {
         self.settle_failure();
         if matches!(self.state, State::Open) && self.failed_with.is_none() {
             self.receiver.settle();
             if let Some(frame) = self.receiver.take_short_frame() {
                 // The common case: a whole message in one short frame, lent where it lies.
                 self.receiver.lend_short_frame(&frame);
+                return Some(Ok(Lendable::Short(frame)));
+            }
+        }
+        let ready = match self.state {
+            State::Open => {
+                let ready = self.poll_open(Receiver::poll_ready);
+                self.forward_replies();
+                ready
+            }
+            _ => self.poll_event().map(|result| result.map(Ready::Event)),
+        };
+        Some(ready?.map(Lendable::Ready))
+    }
+
+    /// The second half of [`poll_event_ref`](Connection::poll_event_ref): the event, borrowed.
+    #[allow(clippy::type_complexity)]
+    fn lend(
+        &mut self,
+        lendable: Lendable,
+    ) -> Result<(EventRef<'_>, Responder<'_, R>), ProtocolError> {
+        match lendable {
+            Lendable::Short(frame) => {
                 let payload = &self.receiver.buffer()[frame.header_len..frame.frame_len];
                 let event = if !frame.text {
                     EventRef::Binary(payload)
@@ -452,26 +520,16 @@ impl<R: RandomSource> Connection<R> {
                     let error = ProtocolError::Utf8(crate::frame::whole_message_error(payload));
                     self.failed_with = error.close_code();
                     self.sender.send_reply(Reply::Close(error.close_code()));
-                    return Some(Err(error));
+                    return Err(error);
                 };
-                return Some(Ok((event, Responder::new(Ok(&mut self.sender)))));
+                Ok((event, Responder::new(Ok(&mut self.sender))))
+            }
+            Lendable::Ready(ready) => {
+                let usable = self.send_check();
+                let event = self.receiver.lend(ready);
+                Ok((event, Responder::new(usable.map(|()| &mut self.sender))))
             }
         }
-        let ready = match self.state {
-            State::Open => {
-                let ready = self.poll_open(Receiver::poll_ready);
-                self.forward_replies();
-                ready
-            }
-            _ => self.poll_event().map(|result| result.map(Ready::Event)),
-        };
-        let ready = match ready? {
-            Ok(ready) => ready,
-            Err(error) => return Some(Err(error)),
-        };
-        let usable = self.send_check();
-        let event = self.receiver.lend(ready);
-        Some(Ok((event, Responder::new(usable.map(|()| &mut self.sender)))))
     }
 
     fn poll_request(&mut self) -> Option<Result<Event, ProtocolError>> {
@@ -689,6 +747,14 @@ impl<R: RandomSource> Connection<R> {
     pub fn split(self) -> (Receiver, Sender<R>) {
         (self.receiver, self.sender)
     }
+}
+
+/// An event found by [`Connection::poll_lendable`], to be lent by [`Connection::lend`].
+enum Lendable {
+    /// A whole message in one short frame, at the front of the receive buffer.
+    Short(ShortFrame),
+    /// Anything else the receiver found.
+    Ready(Ready),
 }
 
 /// What an open connection's poll reports, owned or borrowed.

@@ -24,12 +24,69 @@ pub(crate) fn output<R: RandomSource>(connection: &mut Connection<R>) -> Vec<u8>
 pub(crate) fn poll_borrowed<R: RandomSource>(
     connection: &mut Connection<R>,
 ) -> Option<Result<Event, ProtocolError>> {
-    connection.poll_event_ref().map(|result| {
-        result.map(|(event, _)| match event {
-            EventRef::Text(text) => Event::Text(text.into()),
-            EventRef::Binary(data) => Event::Binary(data.to_vec().into()),
-            EventRef::Other(event) => event,
-            other => panic!("unknown event {other:?}"),
-        })
-    })
+    connection.poll_event_ref().map(|result| result.map(|(event, _)| owned(event)))
+}
+
+/// How a test reads a connection's events.
+#[allow(dead_code)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Polling {
+    /// `receive`, then `poll_event`.
+    Owned,
+    /// `receive`, then `poll_event_ref`.
+    Borrowed,
+    /// `receive_in_place`, then its `poll_event_ref`.
+    InPlace,
+}
+
+#[allow(dead_code)]
+impl Polling {
+    pub(crate) const ALL: [Polling; 3] = [Polling::Owned, Polling::Borrowed, Polling::InPlace];
+}
+
+/// Receives `chunk` and returns every event it brings, read the `polling` way and made owned;
+/// `on_event` sees each one with the connection first (to accept a request, say).
+#[allow(dead_code)]
+pub(crate) fn receive_and_poll<R: RandomSource>(
+    connection: &mut Connection<R>,
+    chunk: &[u8],
+    polling: Polling,
+    mut on_event: impl FnMut(&mut Connection<R>, &Result<Event, ProtocolError>),
+) -> Vec<Result<Event, ProtocolError>> {
+    let mut events = Vec::new();
+    match polling {
+        Polling::Owned | Polling::Borrowed => {
+            connection.receive(chunk);
+            loop {
+                let next = if polling == Polling::Owned {
+                    connection.poll_event()
+                } else {
+                    poll_borrowed(connection)
+                };
+                let Some(event) = next else { break };
+                on_event(connection, &event);
+                events.push(event);
+            }
+        }
+        Polling::InPlace => {
+            let mut bytes = chunk.to_vec();
+            let mut input = connection.receive_in_place(&mut bytes);
+            while let Some(next) = input.poll_event_ref() {
+                let event = next.map(|(event, _)| owned(event));
+                on_event(input.connection(), &event);
+                events.push(event);
+            }
+        }
+    }
+    events
+}
+
+/// A borrowed event made owned.
+fn owned(event: EventRef<'_>) -> Event {
+    match event {
+        EventRef::Text(text) => Event::Text(text.into()),
+        EventRef::Binary(data) => Event::Binary(data.to_vec().into()),
+        EventRef::Other(event) => event,
+        other => panic!("unknown event {other:?}"),
+    }
 }

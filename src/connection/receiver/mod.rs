@@ -451,41 +451,108 @@ impl Receiver {
     #[inline]
     pub(crate) fn take_short_frame(&mut self) -> Option<ShortFrame> {
         let limit = self.short_frame_limit?;
-        if self.state != ReceiveState::Open
-            || self.message.is_some()
-            || self.partial.is_some()
-            || self.checked != 0
+        if !self.at_message_boundary() {
+            return None;
+        }
+        short_frame_at(&mut self.buf, limit, self.rules.role)
+    }
+
+    /// Whether the next frame starts a message and nothing else is in progress: the fast
+    /// paths may take it.
+    #[inline]
+    fn at_message_boundary(&self) -> bool {
+        #[cfg(feature = "deflate")]
+        if self.inflating.is_some() {
+            return false;
+        }
+        self.state == ReceiveState::Open
+            && self.message.is_none()
+            && self.partial.is_none()
+            && self.checked == 0
+    }
+
+    /// Whether bytes can be read where the caller holds them ([`Connection::receive_in_place`]
+    /// (crate::Connection::receive_in_place)): nothing is buffered or in progress.
+    #[inline]
+    pub(crate) fn reads_in_place(&mut self) -> bool {
+        self.settle();
+        self.buf.is_empty() && !self.eof && self.at_message_boundary()
+    }
+
+    /// A whole text or binary message in one frame of any length at the front of `bytes`
+    /// (the caller's buffer, not the connection's), unmasked in place when it is within every
+    /// limit; its text is not validated yet. Anything else is `None` and leaves `bytes` as it
+    /// was. Call only when [`reads_in_place`](Receiver::reads_in_place).
+    #[inline]
+    pub(crate) fn whole_frame_in(&self, bytes: &mut [u8]) -> Option<ShortFrame> {
+        if let Some(frame) =
+            self.short_frame_limit.and_then(|limit| short_frame_at(bytes, limit, self.rules.role))
+        {
+            return Some(frame);
+        }
+        let Ok(Status::Complete((header, header_len))) = FrameHeader::parse(bytes, &self.rules)
+        else {
+            return None;
+        };
+        let text = match header.opcode {
+            Opcode::Text => true,
+            Opcode::Binary => false,
+            _ => return None,
+        };
+        if !header.fin
+            || header.rsv != crate::frame::Rsv::NONE
+            || self.max_fragments == 0
+            || header.payload_len > self.max_message_len
+            || self.stream_above.is_some_and(|limit| header.payload_len > limit)
         {
             return None;
         }
+        let frame_len = usize::try_from(header.payload_len).ok()?.checked_add(header_len)?;
+        let payload = bytes.get_mut(header_len..frame_len)?;
+        if let Some(key) = header.mask {
+            apply_mask_at(payload, key, 0);
+        }
+        Some(ShortFrame { text, header_len, frame_len, key: header.mask })
+    }
+
+    /// How many of the `incoming` bytes complete the frame at the front of the buffer (or, if
+    /// nothing is buffered, make up the first frame of `incoming`), so that
+    /// [`Connection::receive_in_place`](crate::Connection::receive_in_place) hands the
+    /// connection one frame at a time and reads the rest in place. `None` when that is not
+    /// known (a frame being streamed or inflated, a header incomplete or invalid): then all of
+    /// them go.
+    pub(crate) fn front_frame_needs(&self, incoming: &[u8]) -> Option<usize> {
         #[cfg(feature = "deflate")]
         if self.inflating.is_some() {
             return None;
         }
-        let [first, second, ..] = self.buf[..] else { return None };
-        // FIN set, no RSV bit, opcode 1 (text) or 2 (binary).
-        let text = match first {
-            0x81 => true,
-            0x82 => false,
-            _ => return None,
-        };
-        let len = second & 0x7f;
-        let masked = second & 0x80 != 0;
-        if len > limit || masked != (self.rules.role == Role::Server) {
+        if self.state != ReceiveState::Open || self.eof || self.partial.is_some() {
             return None;
         }
-        let header_len = if masked { 6 } else { 2 };
-        let frame_len = header_len + usize::from(len);
-        let frame = self.buf.get_mut(..frame_len)?;
-        let (head, payload) = frame.split_at_mut(header_len);
-        let key = match *head {
-            [_, _, a, b, c, d] => Some([a, b, c, d]),
+        let buffered = &self.buf[self.lent..];
+        let front = if buffered.is_empty() { incoming } else { buffered };
+        match FrameHeader::parse(front, &self.rules) {
+            Ok(Status::Complete((header, header_len))) => {
+                let frame_len =
+                    usize::try_from(header.payload_len).ok()?.checked_add(header_len)?;
+                Some(frame_len.saturating_sub(buffered.len()))
+            }
+            Ok(Status::Incomplete { needed }) if !buffered.is_empty() => Some(needed),
             _ => None,
-        };
-        if let Some(key) = key {
+        }
+    }
+
+    /// Takes a frame that [`whole_frame_in`](Receiver::whole_frame_in) unmasked in the
+    /// caller's buffer but that the general path must read (its text is invalid): it is
+    /// copied in and masked again, as it arrived.
+    pub(crate) fn receive_unmasked(&mut self, frame_bytes: &[u8], frame: &ShortFrame) {
+        let start = self.buf.len();
+        self.receive(frame_bytes);
+        if let (Some(key), Some(payload)) =
+            (frame.key, self.buf.get_mut(start + frame.header_len..))
+        {
             apply_mask_at(payload, key, 0);
         }
-        Some(ShortFrame { text, header_len, frame_len, key })
     }
 
     /// Lends the frame [`take_short_frame`](Receiver::take_short_frame) found: it is dropped
@@ -797,6 +864,36 @@ impl Receiver {
         self.pong_owed = None;
         self.stash = Bytes::new();
     }
+}
+
+/// A whole text or binary message in one frame with a 7-bit length of at most `limit` at the
+/// front of `bytes`, masked as a frame to `role` must be, unmasked in place.
+#[inline]
+fn short_frame_at(bytes: &mut [u8], limit: u8, role: Role) -> Option<ShortFrame> {
+    let [first, second, ..] = *bytes else { return None };
+    // FIN set, no RSV bit, opcode 1 (text) or 2 (binary).
+    let text = match first {
+        0x81 => true,
+        0x82 => false,
+        _ => return None,
+    };
+    let len = second & 0x7f;
+    let masked = second & 0x80 != 0;
+    if len > limit || masked != (role == Role::Server) {
+        return None;
+    }
+    let header_len = if masked { 6 } else { 2 };
+    let frame_len = header_len + usize::from(len);
+    let frame = bytes.get_mut(..frame_len)?;
+    let (head, payload) = frame.split_at_mut(header_len);
+    let key = match *head {
+        [_, _, a, b, c, d] => Some([a, b, c, d]),
+        _ => None,
+    };
+    if let Some(key) = key {
+        apply_mask_at(payload, key, 0);
+    }
+    Some(ShortFrame { text, header_len, frame_len, key })
 }
 
 /// The longest payload a single short frame may carry under `config` and still be taken by
