@@ -237,7 +237,8 @@ fn receive(c: &mut Criterion) {
     group.bench_with_input(BenchmarkId::new("wsmachine", "2-125"), &input, |b, input| {
         b.iter_batched_ref(
             || {
-                let server = Connection::open(Role::Server, Negotiated::default(), Config::default());
+                let server =
+                    Connection::open(Role::Server, Negotiated::default(), Config::default());
                 (server, input.clone())
             },
             |(server, input)| {

@@ -11,12 +11,17 @@
 //!
 //! - **Connections** live in a slab (`Vec<Option<Conn>>` plus a free list); a connection's
 //!   token is its slot index plus one (token 0 is the listener). Each [`Conn`] holds its
-//!   non-blocking socket, its [`Connection`], the output not yet written and its timestamps.
-//! - **Reads** go into one scratch buffer shared by all connections, and are repeated until
-//!   `WouldBlock` (mio is edge-triggered). After each read the events are handled (echoed)
-//!   and the connection's output is appended to its own pending buffer.
-//! - **Writes** happen right after reading; what the socket does not take stays pending, and
-//!   only then is `WRITABLE` interest registered, to be dropped again once it is all written.
+//!   non-blocking socket, its [`Connection`], the output the socket has not taken yet and its
+//!   timestamps.
+//! - **Reads** go into one 256 KiB buffer shared by all connections, and are repeated until
+//!   `WouldBlock` (mio is edge-triggered). The connection reads each read in place
+//!   ([`Connection::receive_in_place`]): every message is unmasked and echoed from where the
+//!   read put it; only a frame cut off by the end of the read is copied into the connection.
+//! - **Writes** happen right after each read. The echoes are queued in one output buffer that
+//!   the loop lends to the connection being read ([`Connection::lend_output_buffer`]) and
+//!   takes back with the output; what the socket does not take stays with the connection as
+//!   its pending output, and only then is `WRITABLE` interest registered, to be dropped again
+//!   once it is all written. A connection whose output is written holds no output buffer.
 //!   While more than [`HIGH_WATER`] bytes are pending, reading pauses (a peer that sends but
 //!   does not read cannot grow our memory); it resumes once the socket takes the output.
 //! - **Timers** are the loop's own: a `BinaryHeap` of (deadline, slot, connection id) and
@@ -42,8 +47,11 @@ use std::time::{Duration, Instant};
 
 use mio::net::{TcpListener, TcpStream};
 use mio::{Events, Interest, Poll, Registry, Token};
-use wsmachine::handshake::{Header, Rejection};
-use wsmachine::{Config, Connection, Event, EventRef, Waiting};
+use wsmachine::{Config, Connection, Waiting};
+
+#[path = "shared/echo.rs"]
+mod echo;
+use echo::{echo_message, handle_other};
 
 const HANDSHAKE_DEADLINE: Duration = Duration::from_secs(10);
 const IDLE_DEADLINE: Duration = Duration::from_secs(120);
@@ -52,6 +60,8 @@ const PING_INTERVAL: Duration = Duration::from_secs(30);
 /// Pending output above which a connection stops reading until the socket takes more.
 const HIGH_WATER: usize = 1024 * 1024;
 const LISTENER: Token = Token(0);
+/// The read buffer every connection shares.
+const READ_BUFFER_LEN: usize = 256 * 1024;
 
 fn main() -> io::Result<()> {
     let address = address_from_args();
@@ -73,7 +83,10 @@ struct Server {
     /// (deadline, slot, connection id), earliest first.
     timers: BinaryHeap<Reverse<(Instant, usize, u64)>>,
     next_id: u64,
+    /// Where every read goes.
     scratch: Vec<u8>,
+    /// The output buffer lent to the connection being read; empty between reads.
+    out: Vec<u8>,
     config: Config,
 }
 
@@ -95,7 +108,8 @@ impl Server {
             free: Vec::new(),
             timers: BinaryHeap::new(),
             next_id: 0,
-            scratch: vec![0; 64 * 1024],
+            scratch: vec![0; READ_BUFFER_LEN],
+            out: Vec::with_capacity(READ_BUFFER_LEN),
             config,
         })
     }
@@ -120,9 +134,9 @@ impl Server {
                         let slot = token - 1;
                         let result = match self.conns.get_mut(slot).and_then(Option::as_mut) {
                             Some(conn) if event.is_writable() && !event.is_readable() => {
-                                conn.on_writable(&mut self.scratch)
+                                conn.on_writable(&mut self.scratch, &mut self.out)
                             }
-                            Some(conn) => conn.on_readable(&mut self.scratch),
+                            Some(conn) => conn.on_readable(&mut self.scratch, &mut self.out),
                             None => continue,
                         };
                         self.settle(slot, result);
@@ -182,7 +196,8 @@ impl Server {
             armed: None,
         });
         // Bytes may already be waiting; edge-triggered readiness may not report them again.
-        let result = self.conns[slot].as_mut().expect("just added").on_readable(&mut self.scratch);
+        let conn = self.conns[slot].as_mut().expect("just added");
+        let result = conn.on_readable(&mut self.scratch, &mut self.out);
         self.settle(slot, result);
         Ok(())
     }
@@ -229,7 +244,7 @@ impl Server {
                 continue; // the connection is gone, or an earlier entry superseded this one
             }
             conn.armed = None;
-            let result = conn.on_timer(now);
+            let result = conn.on_timer(now, &mut self.out);
             self.settle(slot, result);
         }
     }
@@ -261,14 +276,15 @@ impl Conn {
         self.output.len() - self.written
     }
 
-    /// Reads until `WouldBlock`, the end of the transport, or too much pending output.
-    fn on_readable(&mut self, scratch: &mut [u8]) -> io::Result<()> {
+    /// Reads until `WouldBlock`, the end of the transport, or too much pending output; the
+    /// echoes go out after each read.
+    fn on_readable(&mut self, scratch: &mut [u8], out: &mut Vec<u8>) -> io::Result<()> {
         loop {
             if self.connection.should_close_transport() {
                 break;
             }
             if self.pending() > HIGH_WATER {
-                self.write_out()?;
+                self.write_out(out)?;
                 if self.pending() > HIGH_WATER {
                     break; // paused: on_writable resumes reading
                 }
@@ -276,34 +292,47 @@ impl Conn {
             match self.stream.read(scratch) {
                 Ok(0) => {
                     self.connection.receive_eof();
-                    self.handle_events();
+                    while let Some(next) = self.connection.poll_event_ref() {
+                        if let Some(event) = echo_message(next) {
+                            handle_other(&mut self.connection, event);
+                        }
+                    }
                     break;
                 }
                 Ok(read) => {
-                    self.connection.receive(&scratch[..read]);
                     self.last_received = Instant::now();
-                    self.handle_events();
+                    if self.pending() == 0 {
+                        self.connection.lend_output_buffer(std::mem::take(out));
+                    }
+                    let mut input = self.connection.receive_in_place(&mut scratch[..read]);
+                    while let Some(next) = input.poll_event_ref() {
+                        if let Some(event) = echo_message(next) {
+                            handle_other(input.connection(), event);
+                        }
+                    }
+                    drop(input);
+                    self.write_out(out)?;
                 }
                 Err(error) if error.kind() == ErrorKind::WouldBlock => break,
                 Err(error) if error.kind() == ErrorKind::Interrupted => {}
                 Err(error) => return Err(error),
             }
         }
-        self.write_out()
+        self.write_out(out)
     }
 
     /// Writes pending output; resumes reading if it had paused for the output.
-    fn on_writable(&mut self, scratch: &mut [u8]) -> io::Result<()> {
+    fn on_writable(&mut self, scratch: &mut [u8], out: &mut Vec<u8>) -> io::Result<()> {
         let paused = self.pending() > HIGH_WATER;
-        self.write_out()?;
+        self.write_out(out)?;
         if paused && self.pending() <= HIGH_WATER {
-            self.on_readable(scratch)?;
+            self.on_readable(scratch, out)?;
         }
         Ok(())
     }
 
     /// A deadline or the keepalive interval may have passed.
-    fn on_timer(&mut self, now: Instant) -> io::Result<()> {
+    fn on_timer(&mut self, now: Instant, out: &mut Vec<u8>) -> io::Result<()> {
         if now < self.deadline() {
             return Ok(()); // input moved the deadline; settle arms the new one
         }
@@ -313,8 +342,7 @@ impl Conn {
             (None, Waiting::Messages) => {
                 self.last_ping = now;
                 if self.connection.send_ping(b"keepalive").is_ok() {
-                    self.connection.poll_transmit(&mut self.output);
-                    self.write_out()?;
+                    self.write_out(out)?;
                 }
                 return Ok(());
             }
@@ -323,52 +351,11 @@ impl Conn {
         Err(io::Error::new(ErrorKind::TimedOut, format!("{expired} deadline passed")))
     }
 
-    /// Handles every event the connection has, then moves its output to the pending buffer.
-    /// Messages are read borrowed (`poll_event_ref`) and echoed from where they lie in the
-    /// connection's receive buffer: no copy and no reference count per message.
-    fn handle_events(&mut self) {
-        while let Some(next) = self.connection.poll_event_ref() {
-            let event = match next {
-                // A send fails only once a Close is under way, when the echo no longer matters.
-                Ok((EventRef::Text(text), mut responder)) => {
-                    let _ = responder.send_text(text);
-                    continue;
-                }
-                Ok((EventRef::Binary(data), mut responder)) => {
-                    let _ = responder.send_binary(data);
-                    continue;
-                }
-                Ok((EventRef::Other(event), _)) => event,
-                Ok(_) => continue,
-                Err(error) => {
-                    eprintln!("connection {}: peer broke the protocol: {error}", self.peer);
-                    continue;
-                }
-            };
-            match event {
-                Event::Request(request) => {
-                    // An origin policy would look at request.request().origin() here.
-                    self.connection
-                        .accept(request.accept())
-                        .expect("nothing unoffered is selected");
-                }
-                Event::HttpRequest(_) => self.connection.reject(
-                    &Rejection::new(426)
-                        .with_header(Header::new("Sec-WebSocket-Version", "13").expect("valid"))
-                        .with_body("this is a WebSocket echo server\n"),
-                ),
-                _ => {}
-            }
-        }
-        if self.pending() == 0 {
-            self.output.clear();
-            self.written = 0;
-        }
+    /// Takes what the connection queued and writes all pending output until it is written or
+    /// the socket would block. Once it is all written, the larger buffer goes back to the
+    /// loop as `out`, and the connection keeps none.
+    fn write_out(&mut self, out: &mut Vec<u8>) -> io::Result<()> {
         self.connection.poll_transmit(&mut self.output);
-    }
-
-    /// Writes pending output until it is all written or the socket would block.
-    fn write_out(&mut self) -> io::Result<()> {
         while self.pending() > 0 {
             match self.stream.write(&self.output[self.written..]) {
                 Ok(0) => return Err(ErrorKind::WriteZero.into()),
@@ -379,8 +366,12 @@ impl Conn {
             }
         }
         if self.pending() == 0 {
-            self.output.clear();
+            let mut written = std::mem::take(&mut self.output);
+            written.clear();
             self.written = 0;
+            if written.capacity() > out.capacity() {
+                *out = written;
+            }
         } else if self.written >= HIGH_WATER {
             self.output.drain(..self.written);
             self.written = 0;
@@ -413,7 +404,6 @@ impl Conn {
             && now.duration_since(self.last_received) >= PING_INTERVAL
         {
             self.connection.release_buffers();
-            self.output = Vec::new();
         }
         Ok(Next::Keep)
     }

@@ -5,31 +5,49 @@
 //! cargo run --release --features deflate --example echo_tokio -- 127.0.0.1:9001 --deflate
 //! ```
 //!
-//! Every text and binary message is sent back; the closing handshake is answered. A small async
-//! wrapper, [`WsStream`], owns the socket, the [`Connection`] and two buffers. The echo loop
-//! handles every event the last read produced, each message borrowed from the connection and
-//! echoed with the [`Responder`](wsmachine::Responder) that comes with it, then calls
-//! `read_more`, which writes everything those echoes queued in a single `write_all` and reads
-//! again.
-//! Each read gets a deadline chosen from what the connection says it is waiting for: the
-//! handshake (10 s), idle time between messages (120 s), or the peer's reply to a Close (5 s).
+//! Every text and binary message is sent back; the closing handshake is answered. A small
+//! wrapper, [`WsStream`], owns the socket and the [`Connection`]; it holds no buffer while the
+//! connection is idle:
+//!
+//! - **Reads** wait for readiness (`readable`), then `try_read` into one 256 KiB buffer that
+//!   every task on the thread shares (a thread-local, borrowed only between two awaits), and
+//!   the connection reads the bytes in place there ([`Connection::receive_in_place`]): each
+//!   message is unmasked and echoed where the read put it, with the
+//!   [`Responder`](wsmachine::Responder) that comes with it. Only a frame cut off by the end of
+//!   a read is copied into the connection.
+//! - **Writes**: after each read, everything the echoes queued goes out in one `write_all`.
+//! - **Deadlines**: each wait gets one, chosen from what the connection says it waits for: the
+//!   handshake (10 s), idle time between messages (120 s), or the peer's reply to a Close
+//!   (5 s).
+//!
 //! A bad peer ends its own task, never the server.
 
+use std::cell::RefCell;
 use std::future::Future;
 use std::io;
 use std::time::Duration;
 
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::time::timeout;
-use wsmachine::handshake::{Header, Rejection};
-use wsmachine::{Config, Connection, Event, EventRef, SendError, Waiting};
+use wsmachine::{Config, Connection, Waiting};
+
+#[path = "shared/echo.rs"]
+mod echo;
+use echo::{echo_message, handle_other};
 
 const HANDSHAKE_DEADLINE: Duration = Duration::from_secs(10);
 const IDLE_DEADLINE: Duration = Duration::from_secs(120);
 const CLOSE_DEADLINE: Duration = Duration::from_secs(5);
-/// Write buffer capacity kept between flushes; a larger one is freed after use.
-const KEEP_WRITE_CAPACITY: usize = 1024 * 1024;
+/// Write buffer capacity kept between writes; a larger one is freed after use.
+const KEEP_WRITE_CAPACITY: usize = 64 * 1024;
+/// The read buffer every task on a thread shares: large reads mean few system calls, and
+/// large messages lie whole in one read, where they are echoed without a copy.
+const READ_BUFFER_LEN: usize = 256 * 1024;
+
+thread_local! {
+    static READ_BUFFER: RefCell<Vec<u8>> = RefCell::new(vec![0; READ_BUFFER_LEN]);
+}
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> io::Result<()> {
@@ -37,6 +55,11 @@ async fn main() -> io::Result<()> {
     let config = config_from_args();
     let listener = TcpListener::bind(&address).await?;
     eprintln!("echo_tokio listening on ws://{}", listener.local_addr()?);
+    serve_all(listener, config).await
+}
+
+/// Accepts connections forever, a task each.
+async fn serve_all(listener: TcpListener, config: Config) -> io::Result<()> {
     loop {
         match listener.accept().await {
             Ok((stream, peer)) => {
@@ -58,96 +81,72 @@ async fn main() -> io::Result<()> {
 /// Serves one connection until it is over, a deadline passes or the socket fails.
 async fn serve(stream: TcpStream, config: Config) -> io::Result<()> {
     stream.set_nodelay(true)?;
-    let mut ws = WsStream::new(stream, Connection::server(config));
-    let result = echo(&mut ws).await;
+    let mut ws =
+        WsStream { io: stream, connection: Connection::server(config), output: Vec::new() };
+    let result = ws.echo().await;
     ws.shutdown().await;
     result
 }
 
-/// The echo loop proper: every event of one read is handled, then the echoes go out in one
-/// write before the next read. Messages are read borrowed (`poll_event_ref`) and echoed from
-/// where they lie in the connection's receive buffer: no copy and no reference count.
-async fn echo<S: AsyncRead + AsyncWrite + Unpin>(ws: &mut WsStream<S>) -> io::Result<()> {
-    loop {
-        while let Some(next) = ws.connection.poll_event_ref() {
-            let event = match next {
-                // A send fails only once a Close is under way, when the echo no longer matters.
-                Ok((EventRef::Text(text), mut responder)) => {
-                    let _closing: Result<(), SendError> = responder.send_text(text);
-                    continue;
-                }
-                Ok((EventRef::Binary(data), mut responder)) => {
-                    let _closing: Result<(), SendError> = responder.send_binary(data);
-                    continue;
-                }
-                Ok((EventRef::Other(event), _)) => event,
-                Ok(_) => continue,
-                Err(error) => {
-                    eprintln!("peer broke the protocol: {error}");
-                    continue;
-                }
-            };
-            match event {
-                Event::Request(request) => {
-                    // An origin policy would look at request.request().origin() here.
-                    ws.connection.accept(request.accept()).expect("nothing unoffered is selected");
-                }
-                Event::HttpRequest(_) => ws.connection.reject(
-                    &Rejection::new(426)
-                        .with_header(Header::new("Sec-WebSocket-Version", "13").expect("valid"))
-                        .with_body("this is a WebSocket echo server\n"),
-                ),
-                _ => {}
-            }
-        }
-        if !ws.read_more().await? {
-            return Ok(());
-        }
-    }
-}
-
-/// A [`Connection`] over an async byte stream.
+/// A [`Connection`] over a tokio TCP stream.
 #[derive(Debug)]
-struct WsStream<S> {
-    io: S,
+struct WsStream {
+    io: TcpStream,
     connection: Connection,
-    read_buf: Vec<u8>,
-    write_buf: Vec<u8>,
+    /// The output being written; empty between writes.
+    output: Vec<u8>,
 }
 
-impl<S: AsyncRead + AsyncWrite + Unpin> WsStream<S> {
-    fn new(io: S, connection: Connection) -> Self {
-        WsStream { io, connection, read_buf: vec![0; 64 * 1024], write_buf: Vec::new() }
+impl WsStream {
+    /// The echo loop proper: write what the last read's events queued, wait for the socket to
+    /// be readable, read and handle what arrived; until the connection is over.
+    async fn echo(&mut self) -> io::Result<()> {
+        loop {
+            self.flush().await?;
+            if self.connection.should_close_transport()
+                || self.connection.waiting_for() == Waiting::Nothing
+            {
+                return Ok(());
+            }
+            deadline(self.deadline(), self.io.readable()).await?;
+            READ_BUFFER.with_borrow_mut(|buffer| self.read_and_handle(buffer))?;
+        }
     }
 
-    /// Writes what the connection produced, in one write, then reads more into it. `false`
-    /// once the transport should be closed; an error when the socket fails or the deadline for
-    /// what the connection waits for passes.
-    async fn read_more(&mut self) -> io::Result<bool> {
-        self.flush().await?;
-        if self.connection.should_close_transport()
-            || self.connection.waiting_for() == Waiting::Nothing
-        {
-            return Ok(false);
+    /// One read into the shared `buffer`, read in place and every event handled. A spurious
+    /// wake-up (`WouldBlock`) reads nothing.
+    fn read_and_handle(&mut self, buffer: &mut [u8]) -> io::Result<()> {
+        match self.io.try_read(buffer) {
+            Ok(0) => {
+                self.connection.receive_eof();
+                while let Some(next) = self.connection.poll_event_ref() {
+                    if let Some(event) = echo_message(next) {
+                        handle_other(&mut self.connection, event);
+                    }
+                }
+            }
+            Ok(read) => {
+                let mut input = self.connection.receive_in_place(&mut buffer[..read]);
+                while let Some(next) = input.poll_event_ref() {
+                    if let Some(event) = echo_message(next) {
+                        handle_other(input.connection(), event);
+                    }
+                }
+            }
+            Err(error) if error.kind() == io::ErrorKind::WouldBlock => {}
+            Err(error) => return Err(error),
         }
-        let read = deadline(self.deadline(), self.io.read(&mut self.read_buf)).await?;
-        if read == 0 {
-            self.connection.receive_eof();
-        } else {
-            self.connection.receive(&self.read_buf[..read]);
-        }
-        Ok(true)
+        Ok(())
     }
 
     /// Writes everything the connection has queued, in one `write_all`.
     async fn flush(&mut self) -> io::Result<()> {
-        self.write_buf.clear();
-        if self.connection.poll_transmit(&mut self.write_buf) > 0 {
-            deadline(self.deadline(), self.io.write_all(&self.write_buf)).await?;
-            self.io.flush().await?;
+        if self.connection.poll_transmit(&mut self.output) > 0 {
+            deadline(self.deadline(), self.io.write_all(&self.output)).await?;
         }
-        if self.write_buf.capacity() > KEEP_WRITE_CAPACITY {
-            self.write_buf = Vec::new();
+        self.output.clear();
+        if self.output.capacity() > KEEP_WRITE_CAPACITY {
+            self.output = Vec::new();
         }
         Ok(())
     }

@@ -566,12 +566,12 @@ const FUZZ_REQUEST: &[u8] = b"GET / HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\
 /// and returns the events and everything it wrote.
 fn drive_connection<R: wsmachine::RandomSource>(
     connection: &mut wsmachine::Connection<R>,
+    config: &wsmachine::Config,
     data: &[u8],
     sizes: u8,
 ) -> (Vec<Result<wsmachine::Event, wsmachine::ProtocolError>>, Vec<u8>) {
     use wsmachine::Event;
-    let limit =
-        connection.config().max_message_len as usize + connection.config().max_frame_len as usize;
+    let limit = config.max_message_len as usize + config.max_frame_len as usize;
     let mut events = Vec::new();
     let mut output = Vec::new();
     let mut rest = data;
@@ -669,7 +669,7 @@ pub(crate) fn server_connection(data: &[u8]) {
     let mut input = FUZZ_REQUEST.to_vec();
     input.extend_from_slice(body);
     let mut server = wsmachine::Connection::server(connection_config());
-    let (events, output) = drive_connection(&mut server, &input, sizes);
+    let (events, output) = drive_connection(&mut server, &connection_config(), &input, sizes);
     assert!(matches!(events.first(), Some(Ok(wsmachine::Event::Request(_)))));
     let head_end = output.windows(4).position(|w| w == b"\r\n\r\n").expect("a 101 response") + 4;
     assert!(output.starts_with(b"HTTP/1.1 101 "));
@@ -693,7 +693,7 @@ pub(crate) fn client_connection(data: &[u8]) {
     )
     .into_bytes();
     input.extend_from_slice(body);
-    let (events, output) = drive_connection(&mut client, &input, sizes);
+    let (events, output) = drive_connection(&mut client, &connection_config(), &input, sizes);
     assert!(matches!(events.first(), Some(Ok(wsmachine::Event::Accepted(_)))), "{events:?}");
     check_connection_output(&events, &output, true, Rsv::NONE);
 }
@@ -774,7 +774,7 @@ pub(crate) fn deflate_connection(data: &[u8]) {
     }
 
     let mut server = wsmachine::Connection::server(config);
-    let (events, output) = drive_connection(&mut server, &input, sizes);
+    let (events, output) = drive_connection(&mut server, &config, &input, sizes);
     assert!(matches!(events.first(), Some(Ok(Event::Request(_)))));
     let head_end = output.windows(4).position(|w| w == b"\r\n\r\n").expect("a 101 response") + 4;
     let head = String::from_utf8_lossy(&output[..head_end]);

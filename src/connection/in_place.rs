@@ -57,8 +57,7 @@ impl<'a, R: RandomSource> InPlace<'a, R> {
         // not happen; then every byte goes to it so that the loop always moves on.
         let mut hand_all = false;
         loop {
-            if !self.unread.is_empty()
-                && (self.reads_in_place || self.connection.reads_in_place())
+            if !self.unread.is_empty() && (self.reads_in_place || self.connection.reads_in_place())
             {
                 self.reads_in_place = true;
                 let unread = mem::take(&mut self.unread);
@@ -95,7 +94,9 @@ impl<'a, R: RandomSource> InPlace<'a, R> {
                 hand_all = count == 0;
             }
             match self.connection.poll_lendable() {
-                Some(found) => return Some(found.and_then(|lendable| self.connection.lend(lendable))),
+                Some(found) => {
+                    return Some(found.and_then(|lendable| self.connection.lend(lendable)))
+                }
                 None if self.unread.is_empty() => return None,
                 None => {}
             }

@@ -12,8 +12,8 @@ use alloc::boxed::Box;
 use alloc::vec::Vec;
 
 pub use in_place::InPlace;
-use receiver::{Ready, ShortFrame};
 pub use receiver::Receiver;
+use receiver::{Ready, ShortFrame};
 pub use responder::Responder;
 pub use sender::{Reply, Sender};
 
@@ -54,12 +54,12 @@ impl RandomSource for ServerOnly {
 /// Where a connection is in its life (§4, §7).
 #[derive(Debug)]
 enum State {
-    /// Server: reading the client's request.
-    AwaitingRequest,
+    /// Server: reading the client's request, within the configured limits.
+    AwaitingRequest(Box<Config>),
     /// Server: the request was reported; waiting for the caller to accept or reject it.
-    AwaitingDecision,
+    AwaitingDecision(Box<Config>),
     /// Client: the request is sent; reading the response.
-    AwaitingResponse(PendingHandshake),
+    AwaitingResponse(Box<(PendingHandshake, Config)>),
     /// Frames flow; the closing handshake is tracked by the two halves.
     Open,
     /// The server answered without upgrading; the transport should close once the response is
@@ -145,11 +145,13 @@ pub enum Waiting {
 #[derive(Debug)]
 pub struct Connection<R = DefaultRandom> {
     role: Role,
-    config: Config,
+    /// The configuration stays only while the handshake needs it; the halves keep their own
+    /// limits.
     state: State,
     receiver: Receiver,
     sender: Sender<R>,
-    negotiated: Negotiated,
+    /// What the handshake negotiated, if anything.
+    negotiated: Option<Box<Negotiated>>,
     /// The code this end failed the connection with, if it did.
     failed_with: Option<CloseCode>,
 }
@@ -189,7 +191,6 @@ impl<R: RandomSource> Connection<R> {
     fn new_server(config: Config, random: R) -> Self {
         Connection {
             role: Role::Server,
-            state: State::AwaitingRequest,
             receiver: Receiver::new(Role::Server, &config),
             sender: Sender::new(
                 Role::Server,
@@ -197,8 +198,8 @@ impl<R: RandomSource> Connection<R> {
                 config.max_buffered_output,
                 config.fragment_size,
             ),
-            config,
-            negotiated: Negotiated::default(),
+            state: State::AwaitingRequest(Box::new(config)),
+            negotiated: None,
             failed_with: None,
         }
     }
@@ -224,11 +225,10 @@ impl<R: RandomSource> Connection<R> {
         sender.queue_raw(request);
         Ok(Connection {
             role: Role::Client,
-            state: State::AwaitingResponse(pending),
             receiver: Receiver::new(Role::Client, &config),
+            state: State::AwaitingResponse(Box::new((pending, config))),
             sender,
-            config,
-            negotiated: Negotiated::default(),
+            negotiated: None,
             failed_with: None,
         })
     }
@@ -240,17 +240,17 @@ impl<R: RandomSource> Connection<R> {
             state: State::Open,
             receiver: Receiver::new(role, &config),
             sender: Sender::new(role, random, config.max_buffered_output, config.fragment_size),
-            config,
-            negotiated: Negotiated::default(),
+            negotiated: None,
             failed_with: None,
         };
-        connection.set_negotiated(negotiated);
+        connection.set_negotiated(negotiated, &config);
         connection
     }
 
     /// Puts the negotiated extensions in force: permessage-deflate claims RSV1 (RFC 7692 §6);
     /// without it no RSV bit is allowed (§5.2).
-    fn set_negotiated(&mut self, negotiated: Negotiated) {
+    #[cfg_attr(not(feature = "deflate"), allow(unused_variables))]
+    fn set_negotiated(&mut self, negotiated: Negotiated, config: &Config) {
         #[cfg_attr(not(feature = "deflate"), allow(unused_mut))]
         let mut rsv = crate::frame::Rsv::NONE;
         #[cfg(feature = "deflate")]
@@ -258,13 +258,13 @@ impl<R: RandomSource> Connection<R> {
             crate::extensions::deflate::check_accepted(negotiated.extensions())
         {
             let (outgoing, incoming) = compression::directions(&params, self.role);
-            let threshold = self.config.deflate.map_or(0, |d| d.compression_threshold);
+            let threshold = config.deflate.map_or(0, |d| d.compression_threshold);
             self.sender.enable_deflate(compression::Deflate::new(outgoing, threshold));
             self.receiver.enable_inflate(compression::Inflate::new(incoming));
             rsv = crate::frame::Rsv::RSV1;
         }
         self.receiver.set_allowed_rsv(rsv);
-        self.negotiated = negotiated;
+        self.negotiated = (negotiated != Negotiated::default()).then(|| Box::new(negotiated));
     }
 
     // ----- getters -----
@@ -275,16 +275,11 @@ impl<R: RandomSource> Connection<R> {
         self.role
     }
 
-    /// The configuration.
-    #[must_use]
-    pub fn config(&self) -> &Config {
-        &self.config
-    }
-
     /// What the handshake negotiated (empty before it completes).
     #[must_use]
     pub fn negotiated(&self) -> &Negotiated {
-        &self.negotiated
+        static NOTHING: Negotiated = Negotiated::NOTHING;
+        self.negotiated.as_deref().unwrap_or(&NOTHING)
     }
 
     /// Whether messages can flow: the handshake is done and no Close was sent or received.
@@ -299,8 +294,8 @@ impl<R: RandomSource> Connection<R> {
     #[must_use]
     pub fn waiting_for(&self) -> Waiting {
         match &self.state {
-            State::AwaitingRequest => Waiting::Request,
-            State::AwaitingDecision => Waiting::Decision,
+            State::AwaitingRequest(_) => Waiting::Request,
+            State::AwaitingDecision(_) => Waiting::Decision,
             State::AwaitingResponse(_) => Waiting::Response,
             State::Closed { clean: true } if self.client_awaits_transport_close() => {
                 Waiting::TransportClose
@@ -357,6 +352,30 @@ impl<R: RandomSource> Connection<R> {
         self.sender.release_if_empty();
     }
 
+    /// Gives the connection an empty buffer to queue its output in, if it has none waiting:
+    /// one buffer with room that an event loop shares between its connections, say. The
+    /// buffer comes back with the output from [`poll_transmit`](Connection::poll_transmit)
+    /// into an empty `Vec`, so that a connection holds no output buffer between writes and
+    /// none is allocated per message.
+    ///
+    /// ```
+    /// use wsmachine::handshake::Negotiated;
+    /// use wsmachine::{Config, Connection, Role};
+    ///
+    /// let mut server = Connection::open(Role::Server, Negotiated::default(), Config::default());
+    /// let shared = Vec::with_capacity(64 * 1024);
+    /// server.lend_output_buffer(shared);
+    /// server.send_text("hi")?;
+    /// let mut out = Vec::new();
+    /// server.poll_transmit(&mut out);
+    /// assert_eq!(out, [0x81, 0x02, b'h', b'i']);
+    /// assert!(out.capacity() >= 64 * 1024); // the lent buffer, to lend again
+    /// # Ok::<(), wsmachine::SendError>(())
+    /// ```
+    pub fn lend_output_buffer(&mut self, buffer: Vec<u8>) {
+        self.sender.lend_buffer(buffer);
+    }
+
     /// Bytes waiting to be written: the backpressure signal.
     #[must_use]
     pub fn buffered_output(&self) -> usize {
@@ -395,10 +414,10 @@ impl<R: RandomSource> Connection<R> {
             }
         }
         let event = match self.state {
-            State::AwaitingRequest => self.poll_request(),
+            State::AwaitingRequest(_) => self.poll_request(),
             State::AwaitingResponse(_) => self.poll_response(),
             State::Open => self.poll_open(Receiver::poll_event),
-            State::AwaitingDecision | State::Refused | State::Closed { .. } => None,
+            State::AwaitingDecision(_) | State::Refused | State::Closed { .. } => None,
         };
         self.forward_replies();
         event
@@ -464,18 +483,12 @@ impl<R: RandomSource> Connection<R> {
     ///     }
     /// }
     /// drop(input); // the 3 bytes of the incomplete frame are kept by the connection
-    /// assert_eq!(server.buffered_input(), 3);
+    /// assert_eq!(server.receiver_buffered(), 3);
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn receive_in_place<'a>(&'a mut self, bytes: &'a mut [u8]) -> InPlace<'a, R> {
         self.settle_failure();
         InPlace::new(self, bytes)
-    }
-
-    /// Bytes received and not yet turned into events.
-    #[must_use]
-    pub fn buffered_input(&self) -> usize {
-        self.receiver.buffered_len()
     }
 
     /// The first half of [`poll_event_ref`](Connection::poll_event_ref): finds the next event
@@ -533,7 +546,8 @@ impl<R: RandomSource> Connection<R> {
     }
 
     fn poll_request(&mut self) -> Option<Result<Event, ProtocolError>> {
-        let parsed = Request::parse(&self.receiver.buf, &self.config.handshake);
+        let State::AwaitingRequest(config) = &self.state else { return None };
+        let parsed = Request::parse(&self.receiver.buf, &config.handshake);
         let (request, head_len) = match parsed {
             Ok(Status::Complete(parsed)) => parsed,
             Ok(Status::Incomplete { .. }) => return self.handshake_eof(),
@@ -541,7 +555,9 @@ impl<R: RandomSource> Connection<R> {
         };
         bytes::Buf::advance(&mut self.receiver.buf, head_len);
         self.receiver.release_if_empty();
-        self.state = State::AwaitingDecision;
+        if let State::AwaitingRequest(config) = core::mem::replace(&mut self.state, State::Open) {
+            self.state = State::AwaitingDecision(config);
+        }
         Some(match request.classify() {
             Ok(Incoming::WebSocket(upgrade)) => Ok(Event::Request(Box::new(upgrade))),
             Ok(Incoming::Http(request)) => Ok(Event::HttpRequest(Box::new(request))),
@@ -560,12 +576,15 @@ impl<R: RandomSource> Connection<R> {
 
     fn poll_response(&mut self) -> Option<Result<Event, ProtocolError>> {
         let State::AwaitingResponse(pending) = &self.state else { return None };
-        match pending.read_response(&self.receiver.buf) {
+        match pending.0.read_response(&self.receiver.buf) {
             Ok(Status::Complete((accepted, head_len))) => {
                 bytes::Buf::advance(&mut self.receiver.buf, head_len);
                 self.receiver.release_if_empty();
-                self.state = State::Open;
-                self.set_negotiated(accepted.negotiated().clone());
+                let config = match core::mem::replace(&mut self.state, State::Open) {
+                    State::AwaitingResponse(pending) => pending.1,
+                    _ => Config::default(),
+                };
+                self.set_negotiated(accepted.negotiated().clone(), &config);
                 Some(Ok(Event::Accepted(Box::new(accepted))))
             }
             Ok(Status::Incomplete { .. }) => self.handshake_eof(),
@@ -644,8 +663,12 @@ impl<R: RandomSource> Connection<R> {
     /// [`UpgradeRequest::accept`](crate::handshake::UpgradeRequest::accept); the 101 is queued
     /// and the connection is open.
     pub fn accept(&mut self, accept: Accept<'_>) -> Result<(), AcceptError> {
+        let config = match &self.state {
+            State::AwaitingRequest(config) | State::AwaitingDecision(config) => **config,
+            _ => Config::default(),
+        };
         #[cfg(feature = "deflate")]
-        let accept = match &self.config.deflate {
+        let accept = match &config.deflate {
             Some(deflate) => accept.with_deflate(deflate),
             None => accept,
         };
@@ -653,7 +676,7 @@ impl<R: RandomSource> Connection<R> {
         let negotiated = accept.write(&mut response)?;
         self.sender.queue_raw(response);
         self.state = State::Open;
-        self.set_negotiated(negotiated);
+        self.set_negotiated(negotiated, &config);
         Ok(())
     }
 

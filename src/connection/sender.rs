@@ -304,6 +304,15 @@ impl<R: RandomSource> Sender<R> {
         len
     }
 
+    /// Takes `buffer` (emptied) to queue data frames in, if no data frame waits; see
+    /// [`Connection::lend_output_buffer`](crate::Connection::lend_output_buffer).
+    pub fn lend_buffer(&mut self, mut buffer: Vec<u8>) {
+        if self.data.is_empty() && buffer.capacity() > self.data.capacity() {
+            buffer.clear();
+            self.data = buffer;
+        }
+    }
+
     /// Frees the output buffers if nothing waits in them.
     pub(crate) fn release_if_empty(&mut self) {
         if self.buffered_len() == 0 {

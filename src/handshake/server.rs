@@ -416,6 +416,9 @@ pub struct Negotiated {
 }
 
 impl Negotiated {
+    /// Nothing negotiated: no subprotocol, no extension.
+    pub(crate) const NOTHING: Negotiated = Negotiated { protocol: None, extensions: Vec::new() };
+
     /// The selected subprotocol, if any.
     #[must_use]
     pub fn protocol(&self) -> Option<&str> {
