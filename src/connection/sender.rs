@@ -1,6 +1,8 @@
 //! The sending half: frames encoded into an output buffer, control frames ahead of data.
 
+use alloc::boxed::Box;
 use alloc::vec::Vec;
+use core::num::NonZeroUsize;
 
 use crate::error::SendError;
 use crate::event::MessageKind;
@@ -61,17 +63,15 @@ pub struct Sender<R> {
     random: R,
     state: SendState,
     stream_kind: MessageKind,
-    /// The handshake head, which precedes every frame.
-    head: Vec<u8>,
     /// The Pong for the latest Ping, held while the output is over its limit.
-    deferred_pong: Option<bytes::Bytes>,
+    deferred_pong: Option<Box<bytes::Bytes>>,
     control: Vec<u8>,
     data: Vec<u8>,
     max_buffered: usize,
-    fragment_size: Option<usize>,
+    fragment_size: Option<NonZeroUsize>,
     /// permessage-deflate, once negotiated.
     #[cfg(feature = "deflate")]
-    deflate: Option<super::compression::Deflate>,
+    deflate: Option<Box<super::compression::Deflate>>,
     /// Whether the streamed message in progress is compressed.
     #[cfg(feature = "deflate")]
     stream_compressed: bool,
@@ -89,12 +89,11 @@ impl<R: RandomSource> Sender<R> {
             random,
             state: SendState::Open,
             stream_kind: MessageKind::Binary,
-            head: Vec::new(),
             deferred_pong: None,
             control: Vec::new(),
             data: Vec::new(),
             max_buffered,
-            fragment_size: fragment_size.filter(|&size| size > 0),
+            fragment_size: fragment_size.and_then(NonZeroUsize::new),
             #[cfg(feature = "deflate")]
             deflate: None,
             #[cfg(feature = "deflate")]
@@ -105,16 +104,17 @@ impl<R: RandomSource> Sender<R> {
     /// Compresses messages from now on (permessage-deflate was negotiated).
     #[cfg(feature = "deflate")]
     pub(crate) fn enable_deflate(&mut self, deflate: super::compression::Deflate) {
-        self.deflate = Some(deflate);
+        self.deflate = Some(Box::new(deflate));
     }
 
-    /// Queues bytes written elsewhere (the handshake) for output, ahead of every frame; the
-    /// buffer is taken over rather than copied.
+    /// Queues bytes written elsewhere (the handshake) for output, ahead of every frame (it
+    /// comes before the first one, so the control queue is where it goes); the buffer is taken
+    /// over rather than copied.
     pub(crate) fn queue_raw(&mut self, bytes: Vec<u8>) {
-        if self.head.is_empty() {
-            self.head = bytes;
+        if self.control.is_empty() {
+            self.control = bytes;
         } else {
-            self.head.extend_from_slice(&bytes);
+            self.control.extend_from_slice(&bytes);
         }
     }
 
@@ -203,7 +203,7 @@ impl<R: RandomSource> Sender<R> {
                     // The output is not being drained: keep only the latest Pong (§5.5.3 lets
                     // an endpoint answer only the most recent Ping), so a Ping flood cannot
                     // grow the buffer.
-                    self.deferred_pong = Some(payload);
+                    self.deferred_pong = Some(Box::new(payload));
                     return;
                 }
                 // A Ping's payload is at most 125 bytes; after our Close nothing more is sent,
@@ -279,7 +279,7 @@ impl<R: RandomSource> Sender<R> {
     /// How many bytes wait to be taken: the backpressure signal.
     #[must_use]
     pub fn buffered_len(&self) -> usize {
-        self.head.len() + self.control.len() + self.data.len()
+        self.control.len() + self.data.len()
     }
 
     /// Appends all waiting output to `out`, control frames ahead of data frames, and returns
@@ -289,17 +289,16 @@ impl<R: RandomSource> Sender<R> {
             let _ = self.send_control(Opcode::Pong, &payload);
         }
         let len = self.buffered_len();
-        if out.is_empty() && self.head.is_empty() && self.control.is_empty() {
+        if out.is_empty() && self.control.is_empty() {
             // Hand over the whole buffer rather than copying it.
             core::mem::swap(out, &mut self.data);
             return len;
         }
-        out.extend_from_slice(&self.head);
         out.extend_from_slice(&self.control);
         out.extend_from_slice(&self.data);
-        // The handshake head is written once: free it rather than keep its capacity.
-        self.head = Vec::new();
-        self.control.clear();
+        // Control frames are rare and the handshake head is written once: free their buffer
+        // rather than keep its capacity.
+        self.control = Vec::new();
         self.data.clear();
         len
     }
@@ -316,7 +315,6 @@ impl<R: RandomSource> Sender<R> {
     /// Frees the output buffers if nothing waits in them.
     pub(crate) fn release_if_empty(&mut self) {
         if self.buffered_len() == 0 {
-            self.head = Vec::new();
             self.control = Vec::new();
             self.data = Vec::new();
         }
@@ -351,8 +349,8 @@ impl<R: RandomSource> Sender<R> {
     /// frame only (RFC 7692 §6.1).
     fn push_message_frames(&mut self, opcode: Opcode, payload: &[u8], rsv: Rsv) {
         match self.fragment_size {
-            Some(size) if payload.len() > size => {
-                let mut pieces = payload.chunks(size).peekable();
+            Some(size) if payload.len() > size.get() => {
+                let mut pieces = payload.chunks(size.get()).peekable();
                 let (mut opcode, mut rsv) = (opcode, rsv);
                 while let Some(piece) = pieces.next() {
                     self.push_data_frame(opcode, piece, pieces.peek().is_none(), rsv);

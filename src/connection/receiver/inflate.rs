@@ -2,6 +2,7 @@
 //! in bounded steps, so the message limit applies to the inflated bytes while they are being
 //! produced and a small frame can never make the receiver hold more than the limits allow.
 
+use alloc::boxed::Box;
 use bytes::{Buf, Bytes, BytesMut};
 
 use super::{Message, Receiver};
@@ -32,7 +33,7 @@ impl Receiver {
     /// Inflates what arrives with RSV1 from now on (permessage-deflate was negotiated; the
     /// caller lets the header rules admit RSV1).
     pub(crate) fn enable_inflate(&mut self, inflate: crate::connection::compression::Inflate) {
-        self.inflate = Some(inflate);
+        self.inflate = Some(Box::new(inflate));
     }
 
     /// Takes a whole compressed frame, unmasked, and starts inflating it.
@@ -46,9 +47,9 @@ impl Receiver {
             (opcode, _) => {
                 let kind =
                     if opcode == Opcode::Text { MessageKind::Text } else { MessageKind::Binary };
-                self.utf8.reset();
+                self.utf8().reset();
                 self.inflated.clear();
-                self.message = Some(Message {
+                self.message = Some(Box::new(Message {
                     kind,
                     data: BytesMut::new(),
                     len: wire_len,
@@ -56,11 +57,11 @@ impl Receiver {
                     streaming: false,
                     delivered_first_piece: false,
                     compressed: true,
-                });
+                }));
             }
         }
         let tail_left = if header.fin { MessageDecompressor::message_tail().len() } else { 0 };
-        self.inflating = Some(Inflating { input: payload, tail_left, fin: header.fin });
+        self.inflating = Some(Box::new(Inflating { input: payload, tail_left, fin: header.fin }));
     }
 
     /// One or more bounded inflation steps of the current frame. `None` when the frame is used
@@ -75,7 +76,8 @@ impl Receiver {
             let message = self.message.as_ref()?;
             if message.kind == MessageKind::Text {
                 let start = self.inflated.len() - produced;
-                if let Err(error) = self.utf8.feed(&self.inflated[start..]) {
+                let Receiver { utf8, inflated, .. } = self;
+                if let Err(error) = utf8.get_or_insert_with(Box::default).feed(&inflated[start..]) {
                     return Some(Err(self.fail(error.into())));
                 }
             }
@@ -141,8 +143,8 @@ impl Receiver {
         let streaming = self.message.as_ref().is_some_and(|m| m.streaming);
         match self.stream_above {
             _ if streaming => PIECE_LEN,
-            Some(limit) => usize::try_from(limit).unwrap_or(usize::MAX).saturating_add(1),
-            None => usize::MAX,
+            u64::MAX => usize::MAX,
+            limit => usize::try_from(limit).unwrap_or(usize::MAX).saturating_add(1),
         }
     }
 
@@ -151,13 +153,13 @@ impl Receiver {
     fn piece_is_due(&self) -> bool {
         let len = self.inflated.len() as u64;
         let streaming = self.message.as_ref().is_some_and(|m| m.streaming);
-        (streaming && len >= PIECE_LEN as u64) || self.stream_above.is_some_and(|limit| len > limit)
+        (streaming && len >= PIECE_LEN as u64) || len > self.stream_above
     }
 
     /// Delivers the inflated bytes so far as a piece of a streamed message, if the message is
     /// streamed (or must be from now on) and there are any.
     fn flush_piece(&mut self) -> Option<Result<Event, ProtocolError>> {
-        let passed = self.stream_above.is_some_and(|limit| self.inflated.len() as u64 > limit);
+        let passed = self.inflated.len() as u64 > self.stream_above;
         let message = self.message.as_mut()?;
         message.streaming |= passed;
         if !message.streaming || self.inflated.is_empty() {
@@ -174,7 +176,7 @@ impl Receiver {
         self.inflate.as_mut()?.decompressor().end_message();
         let message = self.message.take()?;
         if message.kind == MessageKind::Text {
-            if let Err(error) = self.utf8.finish() {
+            if let Err(error) = self.utf8().finish() {
                 return Some(Err(self.fail(error.into())));
             }
         }

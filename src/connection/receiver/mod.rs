@@ -3,6 +3,7 @@
 #[cfg(feature = "deflate")]
 mod inflate;
 
+use alloc::boxed::Box;
 use bytes::{Buf, Bytes, BytesMut};
 
 use super::sender::Reply;
@@ -111,15 +112,20 @@ pub struct Receiver {
     rules: HeaderRules,
     max_message_len: u64,
     max_fragments: u32,
-    stream_above: Option<u64>,
+    /// Messages longer than this are streamed; `u64::MAX` when none is.
+    stream_above: u64,
     auto_pong: bool,
     pub(crate) buf: BytesMut,
     state: ReceiveState,
     eof: bool,
-    message: Option<Message>,
-    partial: Option<PartialFrame>,
-    utf8: Utf8Validator,
-    pong_owed: Option<Bytes>,
+    // What exists only while a message is in progress, a Pong is owed or a message is lent
+    // from outside the buffer is boxed, so that an idle receiver is small.
+    message: Option<Box<Message>>,
+    partial: Option<Box<PartialFrame>>,
+    /// The validator of text that arrives in pieces, allocated by the first such message
+    /// and kept until the buffers are released.
+    utf8: Option<Box<Utf8Validator>>,
+    pong_owed: Option<Box<Bytes>>,
     close_owed: Option<Option<CloseCode>>,
     /// The peer's close code, once its Close arrived.
     peer_close: Option<CloseCode>,
@@ -130,16 +136,16 @@ pub struct Receiver {
     /// call.
     lent: usize,
     /// A whole message lent out by the last borrowed event that is not in `buf`.
-    stash: Bytes,
+    stash: Option<Box<Bytes>>,
     /// The longest payload [`whole_short_frame`](Receiver::whole_short_frame) takes: 125 or
     /// less under the limits; `None` when the limits leave no room for it.
     short_frame_limit: Option<u8>,
     /// permessage-deflate, once negotiated.
     #[cfg(feature = "deflate")]
-    inflate: Option<super::compression::Inflate>,
+    inflate: Option<Box<super::compression::Inflate>>,
     /// The compressed frame being inflated, if any.
     #[cfg(feature = "deflate")]
-    inflating: Option<inflate::Inflating>,
+    inflating: Option<Box<inflate::Inflating>>,
     /// The inflated bytes of the compressed message in progress.
     #[cfg(feature = "deflate")]
     inflated: alloc::vec::Vec<u8>,
@@ -154,20 +160,20 @@ impl Receiver {
             rules,
             max_message_len: config.max_message_len,
             max_fragments: config.max_fragments,
-            stream_above: config.stream_messages_above,
+            stream_above: config.stream_messages_above.unwrap_or(u64::MAX),
             auto_pong: config.auto_pong,
             buf: BytesMut::new(),
             state: ReceiveState::Open,
             eof: false,
             message: None,
             partial: None,
-            utf8: Utf8Validator::new(),
+            utf8: None,
             pong_owed: None,
             close_owed: None,
             peer_close: None,
             checked: 0,
             lent: 0,
-            stash: Bytes::new(),
+            stash: None,
             short_frame_limit: short_frame_limit(config),
             #[cfg(feature = "deflate")]
             inflate: None,
@@ -209,6 +215,9 @@ impl Receiver {
         if self.buf.is_empty() {
             self.buf = BytesMut::new();
         }
+        if self.message.is_none() && self.checked == 0 {
+            self.utf8 = None;
+        }
         #[cfg(feature = "deflate")]
         if let Some(inflate) = self.inflate.as_mut().filter(|_| self.message.is_none()) {
             inflate.release();
@@ -240,7 +249,7 @@ impl Receiver {
             self.pong_owed = None;
             return Some(Reply::Close(code));
         }
-        self.pong_owed.take().map(Reply::Pong)
+        self.pong_owed.take().map(|pong| Reply::Pong(*pong))
     }
 
     /// The next event, or `None` until more bytes arrive. A protocol error is returned once;
@@ -273,17 +282,17 @@ impl Receiver {
         self.settle();
         Some(match self.poll_step()? {
             Ok(Step::Event(Event::Text(text))) => {
-                self.stash = text.into_bytes();
+                self.stash = Some(Box::new(text.into_bytes()));
                 Ok(Ready::Stashed(MessageKind::Text))
             }
             Ok(Step::Event(Event::Binary(data))) => {
-                self.stash = data;
+                self.stash = Some(Box::new(data));
                 Ok(Ready::Stashed(MessageKind::Binary))
             }
             Ok(Step::Event(event)) => Ok(Ready::Event(event)),
             Ok(Step::Whole { opcode, header_len, frame_len }) => {
                 let kind = if opcode == Opcode::Text {
-                    if let Err(error) = self.utf8.finish() {
+                    if let Err(error) = self.utf8().finish() {
                         return Some(Err(self.fail(error.into())));
                     }
                     MessageKind::Text
@@ -304,7 +313,9 @@ impl Receiver {
         let (kind, bytes) = match ready {
             Ready::Event(event) => return EventRef::Other(event),
             Ready::InBuffer { kind, start, end } => (kind, &self.buf[start..end]),
-            Ready::Stashed(kind) => (kind, &self.stash[..]),
+            Ready::Stashed(kind) => {
+                (kind, self.stash.as_deref().map_or(&[][..], |stash| &stash[..]))
+            }
         };
         match kind {
             MessageKind::Text => {
@@ -321,8 +332,8 @@ impl Receiver {
             self.buf.advance(self.lent);
             self.lent = 0;
         }
-        if !self.stash.is_empty() {
-            self.stash = Bytes::new();
+        if self.stash.is_some() {
+            self.stash = None;
         }
     }
 
@@ -337,7 +348,7 @@ impl Receiver {
                 }
                 ReceiveState::Ended => return None,
             }
-            if let Some(partial) = self.partial {
+            if let Some(partial) = self.partial.as_deref().copied() {
                 return self.continue_partial(partial).map(|result| result.map(Step::Event));
             }
             #[cfg(feature = "deflate")]
@@ -503,7 +514,7 @@ impl Receiver {
             || header.rsv != crate::frame::Rsv::NONE
             || self.max_fragments == 0
             || header.payload_len > self.max_message_len
-            || self.stream_above.is_some_and(|limit| header.payload_len > limit)
+            || header.payload_len > self.stream_above
         {
             return None;
         }
@@ -613,7 +624,7 @@ impl Receiver {
         header_len: usize,
     ) -> Result<(), crate::frame::Utf8Error> {
         if header.opcode == Opcode::Text && self.checked == 0 {
-            self.utf8.reset(); // a new text message
+            self.utf8().reset(); // a new text message
         }
         let buffered = self.buf.len() - header_len;
         let available =
@@ -627,7 +638,7 @@ impl Receiver {
             apply_mask_at(fresh, key, *checked);
         }
         *checked = available;
-        utf8.feed(fresh)
+        utf8.get_or_insert_with(Box::default).feed(fresh)
     }
 
     /// After the last complete frame: the end of the transport, once, if it has come.
@@ -665,9 +676,7 @@ impl Receiver {
     fn should_stream(&self, header: &FrameHeader) -> bool {
         let so_far = self.message.as_ref().map_or(0, |m| m.len);
         self.message.as_ref().is_some_and(|m| m.streaming)
-            || self
-                .stream_above
-                .is_some_and(|limit| so_far.saturating_add(header.payload_len) > limit)
+            || so_far.saturating_add(header.payload_len) > self.stream_above
     }
 
     /// Turns the message this frame belongs to into a stream and starts delivering the frame.
@@ -690,8 +699,8 @@ impl Receiver {
         } else {
             let kind =
                 if header.opcode == Opcode::Text { MessageKind::Text } else { MessageKind::Binary };
-            self.utf8.reset();
-            self.message = Some(Message {
+            self.utf8().reset();
+            self.message = Some(Box::new(Message {
                 kind,
                 data: BytesMut::new(),
                 len: 0,
@@ -699,14 +708,14 @@ impl Receiver {
                 streaming: true,
                 delivered_first_piece: false,
                 compressed: false,
-            });
+            }));
         }
         if let Some(message) = &mut self.message {
             message.len += header.payload_len;
             message.fragments += 1;
         }
         self.buf.advance(header_len);
-        self.partial = Some(PartialFrame { header: *header, done: 0 });
+        self.partial = Some(Box::new(PartialFrame { header: *header, done: 0 }));
         None
     }
 
@@ -729,7 +738,11 @@ impl Receiver {
         }
         partial.done += available as u64;
         let frame_done = partial.done == partial.header.payload_len;
-        self.partial = if frame_done { None } else { Some(partial) };
+        if frame_done {
+            self.partial = None;
+        } else if let Some(in_progress) = self.partial.as_deref_mut() {
+            *in_progress = partial;
+        }
         let last = frame_done && partial.header.fin;
         let message = self.message.as_mut()?;
         let kind = message.kind;
@@ -739,8 +752,8 @@ impl Receiver {
             self.message = None;
         }
         if kind == MessageKind::Text {
-            let checked =
-                self.utf8.feed(&data).and_then(|()| if last { self.utf8.finish() } else { Ok(()) });
+            let utf8 = self.utf8();
+            let checked = utf8.feed(&data).and_then(|()| if last { utf8.finish() } else { Ok(()) });
             if let Err(error) = checked {
                 return Some(Err(self.fail(error.into())));
             }
@@ -758,7 +771,7 @@ impl Receiver {
             Opcode::Ping => {
                 let payload = payload.freeze();
                 if self.auto_pong {
-                    self.pong_owed = Some(payload.clone());
+                    self.pong_owed = Some(Box::new(payload.clone()));
                 }
                 Some(Ok(Event::Ping(payload)))
             }
@@ -771,7 +784,7 @@ impl Receiver {
                 } else {
                     MessageKind::Binary
                 };
-                self.message = Some(Message {
+                self.message = Some(Box::new(Message {
                     kind,
                     len: payload.len() as u64,
                     data: payload,
@@ -779,7 +792,7 @@ impl Receiver {
                     streaming: false,
                     delivered_first_piece: false,
                     compressed: false,
-                });
+                }));
                 None
             }
             Opcode::Continuation => self.on_continuation(header.fin, &payload),
@@ -795,7 +808,7 @@ impl Receiver {
             return Ok(Event::Binary(payload.freeze()));
         }
         // The payload was validated as it arrived; only its end remains to check.
-        if let Err(error) = self.utf8.finish() {
+        if let Err(error) = self.utf8().finish() {
             return Err(self.fail(error.into()));
         }
         Ok(Event::Text(Text::from_validated(payload.freeze())))
@@ -813,7 +826,7 @@ impl Receiver {
         let kind = message.kind;
         if kind == MessageKind::Text && fin {
             // The payload was validated as it arrived; only the message's end remains.
-            if let Err(error) = self.utf8.finish() {
+            if let Err(error) = self.utf8().finish() {
                 return Some(Err(self.fail(error.into())));
             }
         }
@@ -862,7 +875,12 @@ impl Receiver {
             self.inflated = alloc::vec::Vec::new();
         }
         self.pong_owed = None;
-        self.stash = Bytes::new();
+        self.stash = None;
+    }
+
+    /// The validator of text arriving in pieces, allocated on first use.
+    fn utf8(&mut self) -> &mut Utf8Validator {
+        self.utf8.get_or_insert_with(Box::default)
     }
 }
 
