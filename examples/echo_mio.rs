@@ -11,8 +11,9 @@
 //!
 //! - **Connections** live in a slab (`Vec<Option<Conn>>` plus a free list); a connection's
 //!   token is its slot index plus one (token 0 is the listener). Each [`Conn`] holds its
-//!   non-blocking socket, its [`Connection`], the output the socket has not taken yet and its
-//!   timestamps.
+//!   non-blocking socket, its [`Connection`], four timestamps in tenths of a second, and the
+//!   output the socket has not taken yet, boxed because it is rare: about 300 bytes in all,
+//!   and no heap, for an idle connection.
 //! - **Reads** go into one 256 KiB buffer shared by all connections, and are repeated until
 //!   `WouldBlock` (mio is edge-triggered). The connection reads each read in place
 //!   ([`Connection::receive_in_place`]): every message is unmasked and echoed from where the
@@ -24,23 +25,20 @@
 //!   once it is all written. A connection whose output is written holds no output buffer.
 //!   While more than [`HIGH_WATER`] bytes are pending, reading pauses (a peer that sends but
 //!   does not read cannot grow our memory); it resumes once the socket takes the output.
-//! - **Timers** are the loop's own: a `BinaryHeap` of (deadline, slot, connection id) and
-//!   `poll` sleeps until the earliest. Each connection computes its one next deadline from
-//!   what it waits for: the handshake (10 s after accepting), a keepalive ping (30 s
-//!   without input or ping, sent with `send_ping`), the idle deadline (120 s without input),
-//!   or the close deadline (5 s after a Close is under way or the transport should close). A
-//!   heap entry is only pushed when it is earlier than the one already armed; an entry whose
-//!   connection is gone (id mismatch) or was superseded is skipped when it comes due, and one
-//!   that comes due early (input moved the deadline) is pushed again for the new deadline.
+//! - **Timers** are one sweep a second over every connection (as uWebSockets does), so no
+//!   connection keeps a timer entry: each computes its one deadline from what it waits for:
+//!   the handshake (10 s after accepting), a keepalive ping (30 s without input or ping, sent
+//!   with `send_ping`), the idle deadline (120 s without input), or the close deadline (5 s
+//!   after a Close is under way or the transport should close). The deadlines are as precise
+//!   as the sweep, a second.
 //! - **Removal**: once `should_close_transport()` and the output is all written, or on a
 //!   socket error or a passed deadline, the socket is deregistered and dropped.
-//! - **Memory**: once a connection's output is written and it has been quiet for a keepalive
-//!   interval, `release_buffers()` frees its buffers, so idle connections hold almost no heap.
+//! - **Memory**: a connection that was quiet for a whole sweep with its output written has
+//!   its buffers freed (`release_buffers()`): the receive buffer exists only while a frame is
+//!   cut across reads anyway.
 //!
 //! A bad peer ends its own connection, never the server.
 
-use std::cmp::Reverse;
-use std::collections::BinaryHeap;
 use std::io::{self, ErrorKind, Read, Write};
 use std::net::{Shutdown, SocketAddr};
 use std::time::{Duration, Instant};
@@ -53,10 +51,12 @@ use wsmachine::{Config, Connection, Waiting};
 mod echo;
 use echo::{echo_message, handle_other};
 
-const HANDSHAKE_DEADLINE: Duration = Duration::from_secs(10);
-const IDLE_DEADLINE: Duration = Duration::from_secs(120);
-const CLOSE_DEADLINE: Duration = Duration::from_secs(5);
-const PING_INTERVAL: Duration = Duration::from_secs(30);
+const HANDSHAKE_DEADLINE: Tick = Tick::seconds(10);
+const IDLE_DEADLINE: Tick = Tick::seconds(120);
+const CLOSE_DEADLINE: Tick = Tick::seconds(5);
+const PING_INTERVAL: Tick = Tick::seconds(30);
+/// How often every connection's deadline is checked.
+const SWEEP_INTERVAL: Duration = Duration::from_secs(1);
 /// Pending output above which a connection stops reading until the socket takes more.
 const HIGH_WATER: usize = 1024 * 1024;
 const LISTENER: Token = Token(0);
@@ -73,6 +73,31 @@ fn main() -> io::Result<()> {
     server.run()
 }
 
+/// A time in tenths of a second since the server started: 4 bytes, good for 13 years.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+struct Tick(u32);
+
+impl Tick {
+    /// Not yet: a time that never comes.
+    const NEVER: Tick = Tick(u32::MAX);
+
+    const fn seconds(seconds: u32) -> Tick {
+        Tick(seconds * 10)
+    }
+
+    fn since(start: Instant) -> Tick {
+        Tick(u32::try_from(start.elapsed().as_millis() / 100).unwrap_or(u32::MAX))
+    }
+}
+
+impl std::ops::Add for Tick {
+    type Output = Tick;
+
+    fn add(self, other: Tick) -> Tick {
+        Tick(self.0.saturating_add(other.0))
+    }
+}
+
 /// The event loop's state.
 #[derive(Debug)]
 struct Server {
@@ -80,9 +105,9 @@ struct Server {
     listener: TcpListener,
     conns: Vec<Option<Conn>>,
     free: Vec<usize>,
-    /// (deadline, slot, connection id), earliest first.
-    timers: BinaryHeap<Reverse<(Instant, usize, u64)>>,
-    next_id: u64,
+    start: Instant,
+    /// When the next sweep over the deadlines is due.
+    next_sweep: Instant,
     /// Where every read goes.
     scratch: Vec<u8>,
     /// The output buffer lent to the connection being read; empty between reads.
@@ -101,13 +126,14 @@ impl Server {
         let poll = Poll::new()?;
         let mut listener = TcpListener::bind(address)?;
         poll.registry().register(&mut listener, LISTENER, Interest::READABLE)?;
+        let start = Instant::now();
         Ok(Server {
             poll,
             listener,
             conns: Vec::new(),
             free: Vec::new(),
-            timers: BinaryHeap::new(),
-            next_id: 0,
+            start,
+            next_sweep: start + SWEEP_INTERVAL,
             scratch: vec![0; READ_BUFFER_LEN],
             out: Vec::with_capacity(READ_BUFFER_LEN),
             config,
@@ -117,42 +143,42 @@ impl Server {
     fn run(&mut self) -> io::Result<()> {
         let mut events = Events::with_capacity(1024);
         loop {
-            let timeout = self
-                .timers
-                .peek()
-                .map(|Reverse((at, _, _))| at.saturating_duration_since(Instant::now()));
-            if let Err(error) = self.poll.poll(&mut events, timeout) {
+            let timeout = self.next_sweep.saturating_duration_since(Instant::now());
+            if let Err(error) = self.poll.poll(&mut events, Some(timeout)) {
                 if error.kind() == ErrorKind::Interrupted {
                     continue;
                 }
                 return Err(error);
             }
+            let now = Tick::since(self.start);
             for event in events.iter() {
                 match event.token() {
-                    LISTENER => self.accept_all(),
+                    LISTENER => self.accept_all(now),
                     Token(token) => {
                         let slot = token - 1;
                         let result = match self.conns.get_mut(slot).and_then(Option::as_mut) {
                             Some(conn) if event.is_writable() && !event.is_readable() => {
-                                conn.on_writable(&mut self.scratch, &mut self.out)
+                                conn.on_writable(&mut self.scratch, &mut self.out, now)
                             }
-                            Some(conn) => conn.on_readable(&mut self.scratch, &mut self.out),
+                            Some(conn) => conn.on_readable(&mut self.scratch, &mut self.out, now),
                             None => continue,
                         };
-                        self.settle(slot, result);
+                        self.settle(slot, result, now);
                     }
                 }
             }
-            self.fire_timers();
+            if Instant::now() >= self.next_sweep {
+                self.sweep();
+            }
         }
     }
 
     /// Accepts every waiting connection (the listener is edge-triggered too).
-    fn accept_all(&mut self) {
+    fn accept_all(&mut self, now: Tick) {
         loop {
             match self.listener.accept() {
                 Ok((stream, peer)) => {
-                    if let Err(error) = self.add(stream, peer) {
+                    if let Err(error) = self.add(stream, now) {
                         eprintln!("connection {peer}: {error}");
                     }
                 }
@@ -167,7 +193,7 @@ impl Server {
         }
     }
 
-    fn add(&mut self, mut stream: TcpStream, peer: SocketAddr) -> io::Result<()> {
+    fn add(&mut self, mut stream: TcpStream, now: Tick) -> io::Result<()> {
         stream.set_nodelay(true)?;
         let slot = self.free.pop().unwrap_or_else(|| {
             self.conns.push(None);
@@ -179,45 +205,33 @@ impl Server {
             self.free.push(slot);
             return Err(error);
         }
-        self.next_id += 1;
-        let now = Instant::now();
         self.conns[slot] = Some(Conn {
             stream,
-            peer,
             connection: Connection::server(self.config),
-            output: Vec::new(),
-            written: 0,
+            pending: None,
             writable_interest: false,
-            id: self.next_id,
             accepted_at: now,
             last_received: now,
             last_ping: now,
-            closing_since: None,
-            armed: None,
+            closing_since: Tick::NEVER,
         });
         // Bytes may already be waiting; edge-triggered readiness may not report them again.
         let conn = self.conns[slot].as_mut().expect("just added");
-        let result = conn.on_readable(&mut self.scratch, &mut self.out);
-        self.settle(slot, result);
+        let result = conn.on_readable(&mut self.scratch, &mut self.out, now);
+        self.settle(slot, result, now);
         Ok(())
     }
 
-    /// After a connection handled something: removes it, or updates its interest, buffers
-    /// and timer.
-    fn settle(&mut self, slot: usize, result: io::Result<()>) {
+    /// After a connection handled something: removes it, or updates its interest.
+    fn settle(&mut self, slot: usize, result: io::Result<()>, now: Tick) {
         let Some(conn) = self.conns[slot].as_mut() else { return };
-        let next = result.and_then(|()| conn.settle(self.poll.registry(), Token(slot + 1)));
-        match next {
-            Ok(Next::Keep) => {
-                let deadline = conn.deadline();
-                if conn.armed.is_none_or(|armed| deadline < armed) {
-                    conn.armed = Some(deadline);
-                    self.timers.push(Reverse((deadline, slot, conn.id)));
-                }
-            }
+        match result.and_then(|()| conn.settle(self.poll.registry(), Token(slot + 1), now)) {
+            Ok(Next::Keep) => {}
             Ok(Next::Remove) => self.remove(slot),
             Err(error) => {
-                eprintln!("connection {}: {error}", conn.peer);
+                let peer =
+                    conn.stream.peer_addr().map_or_else(|_| "?".to_owned(), |a| a.to_string());
+                eprintln!("connection {peer}: {error}");
                 self.remove(slot);
             }
         }
@@ -231,54 +245,51 @@ impl Server {
         }
     }
 
-    /// Runs every timer that has come due.
-    fn fire_timers(&mut self) {
-        let now = Instant::now();
-        while let Some(&Reverse((at, slot, id))) = self.timers.peek() {
-            if at > now {
-                break;
-            }
-            self.timers.pop();
+    /// Checks every connection's deadline, and frees the buffers of those that were quiet
+    /// since the last sweep.
+    fn sweep(&mut self) {
+        self.next_sweep = Instant::now() + SWEEP_INTERVAL;
+        let now = Tick::since(self.start);
+        let quiet_since = Tick(now.0.saturating_sub(Tick::seconds(1).0));
+        for slot in 0..self.conns.len() {
             let Some(conn) = self.conns[slot].as_mut() else { continue };
-            if conn.id != id || conn.armed != Some(at) {
-                continue; // the connection is gone, or an earlier entry superseded this one
-            }
-            conn.armed = None;
-            let result = conn.on_timer(now, &mut self.out);
-            self.settle(slot, result);
+            let result = conn.on_sweep(now, quiet_since, &mut self.out);
+            self.settle(slot, result, now);
         }
     }
+}
+
+/// The output of a connection that the socket has not taken yet.
+#[derive(Debug)]
+struct Pending {
+    bytes: Vec<u8>,
+    /// How much of `bytes` is written.
+    written: usize,
 }
 
 /// One connection.
 #[derive(Debug)]
 struct Conn {
     stream: TcpStream,
-    peer: SocketAddr,
     connection: Connection,
-    /// Output not yet taken by the socket starts at `written`.
-    output: Vec<u8>,
-    written: usize,
+    /// Output the socket has not taken; only under backpressure.
+    pending: Option<Box<Pending>>,
     writable_interest: bool,
-    /// Distinguishes this connection from a later one in the same slot.
-    id: u64,
-    accepted_at: Instant,
-    last_received: Instant,
-    last_ping: Instant,
-    /// When a Close got under way or the transport was due to close.
-    closing_since: Option<Instant>,
-    /// The earliest timer entry in the heap for this connection.
-    armed: Option<Instant>,
+    accepted_at: Tick,
+    last_received: Tick,
+    last_ping: Tick,
+    /// When a Close got under way or the transport was due to close; `Tick::NEVER` before.
+    closing_since: Tick,
 }
 
 impl Conn {
     fn pending(&self) -> usize {
-        self.output.len() - self.written
+        self.pending.as_ref().map_or(0, |pending| pending.bytes.len() - pending.written)
     }
 
     /// Reads until `WouldBlock`, the end of the transport, or too much pending output; the
     /// echoes go out after each read.
-    fn on_readable(&mut self, scratch: &mut [u8], out: &mut Vec<u8>) -> io::Result<()> {
+    fn on_readable(&mut self, scratch: &mut [u8], out: &mut Vec<u8>, now: Tick) -> io::Result<()> {
         loop {
             if self.connection.should_close_transport() {
                 break;
@@ -300,8 +311,8 @@ impl Conn {
                     break;
                 }
                 Ok(read) => {
-                    self.last_received = Instant::now();
-                    if self.pending() == 0 {
+                    self.last_received = now;
+                    if self.pending.is_none() {
                         self.connection.lend_output_buffer(std::mem::take(out));
                     }
                     let mut input = self.connection.receive_in_place(&mut scratch[..read]);
@@ -322,24 +333,29 @@ impl Conn {
     }
 
     /// Writes pending output; resumes reading if it had paused for the output.
-    fn on_writable(&mut self, scratch: &mut [u8], out: &mut Vec<u8>) -> io::Result<()> {
+    fn on_writable(&mut self, scratch: &mut [u8], out: &mut Vec<u8>, now: Tick) -> io::Result<()> {
         let paused = self.pending() > HIGH_WATER;
         self.write_out(out)?;
         if paused && self.pending() <= HIGH_WATER {
-            self.on_readable(scratch, out)?;
+            self.on_readable(scratch, out, now)?;
         }
         Ok(())
     }
 
-    /// A deadline or the keepalive interval may have passed.
-    fn on_timer(&mut self, now: Instant, out: &mut Vec<u8>) -> io::Result<()> {
-        if now < self.deadline() {
-            return Ok(()); // input moved the deadline; settle arms the new one
+    /// The sweep: a deadline or the keepalive interval may have passed; a connection quiet
+    /// since `quiet_since` with nothing pending gives its buffers back.
+    fn on_sweep(&mut self, now: Tick, quiet_since: Tick, out: &mut Vec<u8>) -> io::Result<()> {
+        if self.pending.is_none() && self.last_received <= quiet_since {
+            self.connection.release_buffers();
         }
-        let expired = match (self.closing_since, self.connection.waiting_for()) {
-            (None, Waiting::Request | Waiting::Decision | Waiting::Response) => "handshake",
-            (None, Waiting::Messages) if now >= self.last_received + IDLE_DEADLINE => "idle",
-            (None, Waiting::Messages) => {
+        if now < self.deadline() {
+            return Ok(());
+        }
+        let closing = self.closing_since != Tick::NEVER;
+        let expired = match (closing, self.connection.waiting_for()) {
+            (false, Waiting::Request | Waiting::Decision | Waiting::Response) => "handshake",
+            (false, Waiting::Messages) if now >= self.last_received + IDLE_DEADLINE => "idle",
+            (false, Waiting::Messages) => {
                 self.last_ping = now;
                 if self.connection.send_ping(b"keepalive").is_ok() {
                     self.write_out(out)?;
@@ -355,41 +371,48 @@ impl Conn {
     /// the socket would block. Once it is all written, the larger buffer goes back to the
     /// loop as `out`, and the connection keeps none.
     fn write_out(&mut self, out: &mut Vec<u8>) -> io::Result<()> {
-        self.connection.poll_transmit(&mut self.output);
-        while self.pending() > 0 {
-            match self.stream.write(&self.output[self.written..]) {
-                Ok(0) => return Err(ErrorKind::WriteZero.into()),
-                Ok(wrote) => self.written += wrote,
-                Err(error) if error.kind() == ErrorKind::WouldBlock => break,
+        let mut pending = match self.pending.take() {
+            Some(pending) => *pending,
+            None => Pending { bytes: Vec::new(), written: 0 },
+        };
+        self.connection.poll_transmit(&mut pending.bytes);
+        let result = loop {
+            if pending.written == pending.bytes.len() {
+                break Ok(());
+            }
+            match self.stream.write(&pending.bytes[pending.written..]) {
+                Ok(0) => break Err(ErrorKind::WriteZero.into()),
+                Ok(wrote) => pending.written += wrote,
+                Err(error) if error.kind() == ErrorKind::WouldBlock => break Ok(()),
                 Err(error) if error.kind() == ErrorKind::Interrupted => {}
-                Err(error) => return Err(error),
+                Err(error) => break Err(error),
             }
-        }
-        if self.pending() == 0 {
-            let mut written = std::mem::take(&mut self.output);
-            written.clear();
-            self.written = 0;
-            if written.capacity() > out.capacity() {
-                *out = written;
+        };
+        if pending.written == pending.bytes.len() {
+            pending.bytes.clear();
+            if pending.bytes.capacity() > out.capacity() {
+                *out = pending.bytes;
             }
-        } else if self.written >= HIGH_WATER {
-            self.output.drain(..self.written);
-            self.written = 0;
+        } else {
+            if pending.written >= HIGH_WATER {
+                pending.bytes.drain(..pending.written);
+                pending.written = 0;
+            }
+            self.pending = Some(Box::new(pending));
         }
-        Ok(())
+        result
     }
 
-    /// Decides whether the connection is over, registers `WRITABLE` interest only while
-    /// output is pending, and frees the buffers of a quiet connection.
-    fn settle(&mut self, registry: &Registry, token: Token) -> io::Result<Next> {
-        let now = Instant::now();
+    /// Decides whether the connection is over, and registers `WRITABLE` interest only while
+    /// output is pending.
+    fn settle(&mut self, registry: &Registry, token: Token, now: Tick) -> io::Result<Next> {
         let waiting = self.connection.waiting_for();
         let closing = self.connection.should_close_transport()
             || matches!(waiting, Waiting::CloseReply | Waiting::TransportClose | Waiting::Nothing);
-        if closing && self.closing_since.is_none() {
-            self.closing_since = Some(now);
+        if closing && self.closing_since == Tick::NEVER {
+            self.closing_since = now;
         }
-        let pending = self.pending() > 0;
+        let pending = self.pending.is_some();
         if !pending && (self.connection.should_close_transport() || waiting == Waiting::Nothing) {
             return Ok(Next::Remove);
         }
@@ -399,23 +422,17 @@ impl Conn {
             registry.reregister(&mut self.stream, token, interest)?;
             self.writable_interest = pending;
         }
-        if !pending
-            && waiting == Waiting::Messages
-            && now.duration_since(self.last_received) >= PING_INTERVAL
-        {
-            self.connection.release_buffers();
-        }
         Ok(Next::Keep)
     }
 
-    /// The one deadline this connection's timer is for, from what it waits for.
-    fn deadline(&self) -> Instant {
-        match (self.closing_since, self.connection.waiting_for()) {
-            (Some(since), _) => since + CLOSE_DEADLINE,
-            (None, Waiting::Request | Waiting::Decision | Waiting::Response) => {
+    /// The one deadline of this connection, from what it waits for.
+    fn deadline(&self) -> Tick {
+        match self.connection.waiting_for() {
+            _ if self.closing_since != Tick::NEVER => self.closing_since + CLOSE_DEADLINE,
+            Waiting::Request | Waiting::Decision | Waiting::Response => {
                 self.accepted_at + HANDSHAKE_DEADLINE
             }
-            (None, _) => (self.last_received.max(self.last_ping) + PING_INTERVAL)
+            _ => (self.last_received.max(self.last_ping) + PING_INTERVAL)
                 .min(self.last_received + IDLE_DEADLINE),
         }
     }

@@ -65,7 +65,9 @@ pub struct Sender<R> {
     stream_kind: MessageKind,
     /// The Pong for the latest Ping, held while the output is over its limit.
     deferred_pong: Option<Box<bytes::Bytes>>,
-    control: Vec<u8>,
+    /// Control frames (and the handshake head) waiting to go ahead of the data: rare, so
+    /// boxed and freed once taken.
+    control: Option<Box<Vec<u8>>>,
     data: Vec<u8>,
     max_buffered: usize,
     fragment_size: Option<NonZeroUsize>,
@@ -90,7 +92,7 @@ impl<R: RandomSource> Sender<R> {
             state: SendState::Open,
             stream_kind: MessageKind::Binary,
             deferred_pong: None,
-            control: Vec::new(),
+            control: None,
             data: Vec::new(),
             max_buffered,
             fragment_size: fragment_size.and_then(NonZeroUsize::new),
@@ -111,10 +113,9 @@ impl<R: RandomSource> Sender<R> {
     /// comes before the first one, so the control queue is where it goes); the buffer is taken
     /// over rather than copied.
     pub(crate) fn queue_raw(&mut self, bytes: Vec<u8>) {
-        if self.control.is_empty() {
-            self.control = bytes;
-        } else {
-            self.control.extend_from_slice(&bytes);
+        match &mut self.control {
+            Some(control) => control.extend_from_slice(&bytes),
+            None => self.control = Some(Box::new(bytes)),
         }
     }
 
@@ -279,7 +280,7 @@ impl<R: RandomSource> Sender<R> {
     /// How many bytes wait to be taken: the backpressure signal.
     #[must_use]
     pub fn buffered_len(&self) -> usize {
-        self.control.len() + self.data.len()
+        self.control.as_ref().map_or(0, |control| control.len()) + self.data.len()
     }
 
     /// Appends all waiting output to `out`, control frames ahead of data frames, and returns
@@ -289,16 +290,17 @@ impl<R: RandomSource> Sender<R> {
             let _ = self.send_control(Opcode::Pong, &payload);
         }
         let len = self.buffered_len();
-        if out.is_empty() && self.control.is_empty() {
+        if out.is_empty() && self.control.is_none() {
             // Hand over the whole buffer rather than copying it.
             core::mem::swap(out, &mut self.data);
             return len;
         }
-        out.extend_from_slice(&self.control);
+        if let Some(control) = self.control.take() {
+            // Control frames are rare and the handshake head is written once: their buffer is
+            // freed rather than kept.
+            out.extend_from_slice(&control);
+        }
         out.extend_from_slice(&self.data);
-        // Control frames are rare and the handshake head is written once: free their buffer
-        // rather than keep its capacity.
-        self.control = Vec::new();
         self.data.clear();
         len
     }
@@ -315,7 +317,7 @@ impl<R: RandomSource> Sender<R> {
     /// Frees the output buffers if nothing waits in them.
     pub(crate) fn release_if_empty(&mut self) {
         if self.buffered_len() == 0 {
-            self.control = Vec::new();
+            self.control = None;
             self.data = Vec::new();
         }
         #[cfg(feature = "deflate")]
@@ -404,7 +406,14 @@ impl<R: RandomSource> Sender<R> {
             return Err(SendError::Closing);
         }
         let mask = self.next_mask();
-        push_frame(&mut self.control, opcode, payload, true, Rsv::NONE, mask);
+        push_frame(
+            self.control.get_or_insert_with(Box::default),
+            opcode,
+            payload,
+            true,
+            Rsv::NONE,
+            mask,
+        );
         Ok(())
     }
 

@@ -57,6 +57,7 @@ impl Receiver {
                     streaming: false,
                     delivered_first_piece: false,
                     compressed: true,
+                    partial: None,
                 }));
             }
         }

@@ -42,6 +42,8 @@ struct Message {
     /// Compressed with permessage-deflate (RSV1 on its first frame): `len` counts the bytes on
     /// the wire, and the inflated bytes collect in the receiver's `inflated` buffer.
     compressed: bool,
+    /// The frame of a streamed message whose payload is being delivered as it arrives.
+    partial: Option<PartialFrame>,
 }
 
 /// A frame of a streamed message whose payload is being delivered as it arrives.
@@ -121,7 +123,6 @@ pub struct Receiver {
     // What exists only while a message is in progress, a Pong is owed or a message is lent
     // from outside the buffer is boxed, so that an idle receiver is small.
     message: Option<Box<Message>>,
-    partial: Option<Box<PartialFrame>>,
     /// The validator of text that arrives in pieces, allocated by the first such message
     /// and kept until the buffers are released.
     utf8: Option<Box<Utf8Validator>>,
@@ -166,7 +167,6 @@ impl Receiver {
             state: ReceiveState::Open,
             eof: false,
             message: None,
-            partial: None,
             utf8: None,
             pong_owed: None,
             close_owed: None,
@@ -348,7 +348,7 @@ impl Receiver {
                 }
                 ReceiveState::Ended => return None,
             }
-            if let Some(partial) = self.partial.as_deref().copied() {
+            if let Some(partial) = self.message.as_ref().and_then(|message| message.partial) {
                 return self.continue_partial(partial).map(|result| result.map(Step::Event));
             }
             #[cfg(feature = "deflate")]
@@ -476,10 +476,7 @@ impl Receiver {
         if self.inflating.is_some() {
             return false;
         }
-        self.state == ReceiveState::Open
-            && self.message.is_none()
-            && self.partial.is_none()
-            && self.checked == 0
+        self.state == ReceiveState::Open && self.message.is_none() && self.checked == 0
     }
 
     /// Whether bytes can be read where the caller holds them ([`Connection::receive_in_place`]
@@ -537,7 +534,8 @@ impl Receiver {
         if self.inflating.is_some() {
             return None;
         }
-        if self.state != ReceiveState::Open || self.eof || self.partial.is_some() {
+        let streaming_frame = self.message.as_ref().is_some_and(|m| m.partial.is_some());
+        if self.state != ReceiveState::Open || self.eof || streaming_frame {
             return None;
         }
         let buffered = &self.buf[self.lent..];
@@ -708,14 +706,15 @@ impl Receiver {
                 streaming: true,
                 delivered_first_piece: false,
                 compressed: false,
+                partial: None,
             }));
         }
         if let Some(message) = &mut self.message {
             message.len += header.payload_len;
             message.fragments += 1;
+            message.partial = Some(PartialFrame { header: *header, done: 0 });
         }
         self.buf.advance(header_len);
-        self.partial = Some(Box::new(PartialFrame { header: *header, done: 0 }));
         None
     }
 
@@ -738,13 +737,9 @@ impl Receiver {
         }
         partial.done += available as u64;
         let frame_done = partial.done == partial.header.payload_len;
-        if frame_done {
-            self.partial = None;
-        } else if let Some(in_progress) = self.partial.as_deref_mut() {
-            *in_progress = partial;
-        }
         let last = frame_done && partial.header.fin;
         let message = self.message.as_mut()?;
+        message.partial = (!frame_done).then_some(partial);
         let kind = message.kind;
         let first = !message.delivered_first_piece;
         message.delivered_first_piece = true;
@@ -792,6 +787,7 @@ impl Receiver {
                     streaming: false,
                     delivered_first_piece: false,
                     compressed: false,
+                    partial: None,
                 }));
                 None
             }
@@ -868,7 +864,6 @@ impl Receiver {
         self.lent = 0;
         self.checked = 0;
         self.message = None;
-        self.partial = None;
         #[cfg(feature = "deflate")]
         {
             self.inflating = None;
