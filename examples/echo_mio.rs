@@ -15,7 +15,8 @@
 //!   output the socket has not taken yet, boxed because it is rare: about 300 bytes in all,
 //!   and no heap, for an idle connection.
 //! - **Reads** go into one 256 KiB buffer shared by all connections, and are repeated until
-//!   `WouldBlock` (mio is edge-triggered). The connection reads each read in place
+//!   a read comes back short (mio is edge-triggered, and a short read drained the socket, so
+//!   the read that would only say `WouldBlock` is saved). The connection reads each read in place
 //!   ([`Connection::receive_in_place`]): every message is unmasked and echoed from where the
 //!   read put it; only a frame cut off by the end of the read is copied into the connection.
 //! - **Writes** happen right after each read. The echoes are queued in one output buffer that
@@ -323,6 +324,11 @@ impl Conn {
                     }
                     drop(input);
                     self.write_out(out)?;
+                    if read < scratch.len() {
+                        // A short read drained the socket: with edge-triggered readiness, more
+                        // data makes a new event, so no read that would only block is needed.
+                        break;
+                    }
                 }
                 Err(error) if error.kind() == ErrorKind::WouldBlock => break,
                 Err(error) if error.kind() == ErrorKind::Interrupted => {}

@@ -9,7 +9,7 @@
 //! wrapper, [`WsStream`], owns the socket and the [`Connection`]; it holds no buffer while the
 //! connection is idle:
 //!
-//! - **Reads** wait for readiness (`readable`), then `try_read` into one 256 KiB buffer that
+//! - **Reads** wait for readiness (`readable`), then read once into one 256 KiB buffer that
 //!   every task on the thread shares (a thread-local, borrowed only between two awaits), and
 //!   the connection reads the bytes in place there ([`Connection::receive_in_place`]): each
 //!   message is unmasked and echoed where the read put it, with the
@@ -27,7 +27,7 @@ use std::future::Future;
 use std::io;
 use std::time::Duration;
 
-use tokio::io::AsyncWriteExt;
+use tokio::io::{AsyncWriteExt, Interest};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::time::timeout;
 use wsmachine::{Config, Connection, Waiting};
@@ -116,7 +116,23 @@ impl WsStream {
     /// One read into the shared `buffer`, read in place and every event handled. A spurious
     /// wake-up (`WouldBlock`) reads nothing.
     fn read_and_handle(&mut self, buffer: &mut [u8]) -> io::Result<()> {
-        match self.io.try_read(buffer) {
+        // A short read drained the socket: it is reported as `WouldBlock` to `try_io`, which
+        // then clears the readiness it saw before the read (data arriving later is a new
+        // event), and the next wait does not cost a read that would only block.
+        let mut short_read = None;
+        let read = self.io.try_io(Interest::READABLE, || {
+            let read = (&self.io).try_read(buffer)?;
+            if read > 0 && read < buffer.len() {
+                short_read = Some(read);
+                return Err(io::ErrorKind::WouldBlock.into());
+            }
+            Ok(read)
+        });
+        let read = match (read, short_read) {
+            (_, Some(read)) => Ok(read),
+            (read, None) => read,
+        };
+        match read {
             Ok(0) => {
                 self.connection.receive_eof();
                 while let Some(next) = self.connection.poll_event_ref() {

@@ -46,6 +46,17 @@ struct Message {
     partial: Option<PartialFrame>,
 }
 
+/// What a receiver holds only for a moment (see [`Receiver::poll_reply`] and
+/// [`Receiver::poll_event_ref`]).
+#[derive(Debug, Default)]
+struct Held {
+    /// The Pong owed for the latest Ping.
+    pong_owed: Option<Bytes>,
+    /// A whole message lent out by the last borrowed event that is not in `buf`; empty when
+    /// none is.
+    stash: Bytes,
+}
+
 /// A frame of a streamed message whose payload is being delivered as it arrives.
 #[derive(Debug, Clone, Copy)]
 struct PartialFrame {
@@ -126,7 +137,8 @@ pub struct Receiver {
     /// The validator of text that arrives in pieces, allocated by the first such message
     /// and kept until the buffers are released.
     utf8: Option<Box<Utf8Validator>>,
-    pong_owed: Option<Box<Bytes>>,
+    /// The Pong owed and the lent message held outside `buf`, in one box: both are rare.
+    held: Option<Box<Held>>,
     close_owed: Option<Option<CloseCode>>,
     /// The peer's close code, once its Close arrived.
     peer_close: Option<CloseCode>,
@@ -136,8 +148,6 @@ pub struct Receiver {
     /// Bytes at the front of `buf` lent out by the last borrowed event, dropped at the next
     /// call.
     lent: usize,
-    /// A whole message lent out by the last borrowed event that is not in `buf`.
-    stash: Option<Box<Bytes>>,
     /// The longest payload [`whole_short_frame`](Receiver::whole_short_frame) takes: 125 or
     /// less under the limits; `None` when the limits leave no room for it.
     short_frame_limit: Option<u8>,
@@ -168,12 +178,11 @@ impl Receiver {
             eof: false,
             message: None,
             utf8: None,
-            pong_owed: None,
+            held: None,
             close_owed: None,
             peer_close: None,
             checked: 0,
             lent: 0,
-            stash: None,
             short_frame_limit: short_frame_limit(config),
             #[cfg(feature = "deflate")]
             inflate: None,
@@ -218,6 +227,9 @@ impl Receiver {
         if self.message.is_none() && self.checked == 0 {
             self.utf8 = None;
         }
+        if self.held.as_ref().is_some_and(|held| held.pong_owed.is_none()) {
+            self.held = None;
+        }
         #[cfg(feature = "deflate")]
         if let Some(inflate) = self.inflate.as_mut().filter(|_| self.message.is_none()) {
             inflate.release();
@@ -246,10 +258,12 @@ impl Receiver {
     /// held, whatever the peer sends.
     pub fn poll_reply(&mut self) -> Option<Reply> {
         if let Some(code) = self.close_owed.take() {
-            self.pong_owed = None;
+            if let Some(held) = self.held.as_mut() {
+                held.pong_owed = None;
+            }
             return Some(Reply::Close(code));
         }
-        self.pong_owed.take().map(|pong| Reply::Pong(*pong))
+        self.held.as_mut()?.pong_owed.take().map(Reply::Pong)
     }
 
     /// The next event, or `None` until more bytes arrive. A protocol error is returned once;
@@ -282,11 +296,11 @@ impl Receiver {
         self.settle();
         Some(match self.poll_step()? {
             Ok(Step::Event(Event::Text(text))) => {
-                self.stash = Some(Box::new(text.into_bytes()));
+                self.held().stash = text.into_bytes();
                 Ok(Ready::Stashed(MessageKind::Text))
             }
             Ok(Step::Event(Event::Binary(data))) => {
-                self.stash = Some(Box::new(data));
+                self.held().stash = data;
                 Ok(Ready::Stashed(MessageKind::Binary))
             }
             Ok(Step::Event(event)) => Ok(Ready::Event(event)),
@@ -314,7 +328,7 @@ impl Receiver {
             Ready::Event(event) => return EventRef::Other(event),
             Ready::InBuffer { kind, start, end } => (kind, &self.buf[start..end]),
             Ready::Stashed(kind) => {
-                (kind, self.stash.as_deref().map_or(&[][..], |stash| &stash[..]))
+                (kind, self.held.as_ref().map_or(&[][..], |held| &held.stash[..]))
             }
         };
         match kind {
@@ -332,8 +346,8 @@ impl Receiver {
             self.buf.advance(self.lent);
             self.lent = 0;
         }
-        if self.stash.is_some() {
-            self.stash = None;
+        if let Some(held) = self.held.as_mut().filter(|held| !held.stash.is_empty()) {
+            held.stash = Bytes::new();
         }
     }
 
@@ -766,7 +780,7 @@ impl Receiver {
             Opcode::Ping => {
                 let payload = payload.freeze();
                 if self.auto_pong {
-                    self.pong_owed = Some(Box::new(payload.clone()));
+                    self.held().pong_owed = Some(payload.clone());
                 }
                 Some(Ok(Event::Ping(payload)))
             }
@@ -869,8 +883,12 @@ impl Receiver {
             self.inflating = None;
             self.inflated = alloc::vec::Vec::new();
         }
-        self.pong_owed = None;
-        self.stash = None;
+        self.held = None;
+    }
+
+    /// The box of rare holdings, allocated on first use.
+    fn held(&mut self) -> &mut Held {
+        self.held.get_or_insert_with(Box::default)
     }
 
     /// The validator of text arriving in pieces, allocated on first use.
