@@ -23,6 +23,7 @@ pub use close::{CloseBody, CloseBodyError, CloseCode, MAX_CLOSE_REASON_LEN};
 pub use header::{
     FrameError, FrameHeader, HeaderRules, DEFAULT_MAX_PAYLOAD_LEN, MAX_HEADER_LEN, MAX_PAYLOAD_LEN,
 };
+pub(crate) use mask::apply_mask_short;
 pub use mask::{apply_mask, apply_mask_at, apply_mask_naive};
 pub use opcode::Opcode;
 pub use rsv::Rsv;

@@ -922,7 +922,7 @@ fn short_frame_at(bytes: &mut [u8], limit: u8, role: Role) -> Option<ShortFrame>
         _ => None,
     };
     if let Some(key) = key {
-        apply_mask_at(payload, key, 0);
+        crate::frame::apply_mask_short(payload, key);
     }
     Some(ShortFrame { text, header_len, frame_len, key })
 }
