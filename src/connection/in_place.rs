@@ -50,6 +50,7 @@ impl<'a, R: RandomSource> InPlace<'a, R> {
     /// until more bytes arrive; as [`Connection::poll_event_ref`], with a whole message lent
     /// from the caller's buffer when it lies there whole.
     #[allow(clippy::type_complexity)]
+    #[inline]
     pub fn poll_event_ref(
         &mut self,
     ) -> Option<Result<(EventRef<'_>, Responder<'_, R>), ProtocolError>> {

@@ -493,6 +493,7 @@ impl<R: RandomSource> Connection<R> {
 
     /// The first half of [`poll_event_ref`](Connection::poll_event_ref): finds the next event
     /// without borrowing it yet.
+    #[inline]
     fn poll_lendable(&mut self) -> Option<Result<Lendable, ProtocolError>> {
         self.settle_failure();
         if matches!(self.state, State::Open) && self.failed_with.is_none() {
@@ -516,6 +517,7 @@ impl<R: RandomSource> Connection<R> {
 
     /// The second half of [`poll_event_ref`](Connection::poll_event_ref): the event, borrowed.
     #[allow(clippy::type_complexity)]
+    #[inline]
     fn lend(
         &mut self,
         lendable: Lendable,
