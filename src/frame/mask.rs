@@ -113,9 +113,11 @@ fn xor_from_any_address(buf: &mut [u8], key: [u8; 4]) {
     xor_blocks(blocks, key_pair);
     let (lanes, _) = rest.as_chunks_mut::<8>();
     xor_blocks(lanes, key_pair);
-    let masked_last = last ^ repeat_key(rotate_key(key, last_start));
-    if let Some(slot) = buf.get_mut(last_start..) {
-        slot.copy_from_slice(&masked_last.to_ne_bytes());
+    if len % 8 != 0 {
+        // Stored only when there is a tail: an overlapping store the lanes made redundant
+        // would slow the next read of these bytes (it cannot be forwarded from one store).
+        let masked_last = last ^ repeat_key(rotate_key(key, last_start));
+        buf[last_start..].copy_from_slice(&masked_last.to_ne_bytes());
     }
 }
 
@@ -144,8 +146,10 @@ pub(crate) fn apply_mask_short(buf: &mut [u8], key: [u8; 4]) {
     last.copy_from_slice(&buf[last_start..]);
     let (blocks, _) = buf.as_chunks_mut::<BLOCK>();
     xor_blocks(blocks, key_pair);
-    xor_blocks(core::slice::from_mut(&mut last), repeat_key(rotate_key(key, last_start)));
-    buf[last_start..].copy_from_slice(&last);
+    if len % BLOCK != 0 {
+        xor_blocks(core::slice::from_mut(&mut last), repeat_key(rotate_key(key, last_start)));
+        buf[last_start..].copy_from_slice(&last);
+    }
 }
 
 /// Payloads of 0–7 bytes: one 4-byte word and an overlapping one for 4–7 bytes, single bytes
