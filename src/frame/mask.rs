@@ -94,38 +94,33 @@ fn xor_with_pattern(buf: &mut [u8], key: [u8; 4]) {
 }
 
 /// Long payloads go through 64-byte blocks (four 16-byte vector XORs, or two with AVX2, per
-/// iteration), the rest through 16-byte blocks and at most one 8-byte lane. Every piece is a
-/// whole number of key periods long, so each starts at key byte 0 again. The last 1–7 bytes
-/// are not looped over: the payload's last 8 bytes are read before anything is masked and
-/// written back masked in one store, which also rewrites (identically) the lane before them.
+/// iteration), the rest through 16-byte blocks, 4-byte words and at most 3 single bytes. Every
+/// piece is a whole number of key periods long, so each starts at key byte 0 again, and no
+/// byte is stored twice: a load of bytes written by two overlapping stores cannot be
+/// forwarded from them, which costs a payload masked again soon after (as a benchmark does).
 #[inline]
 fn xor_from_any_address(buf: &mut [u8], key: [u8; 4]) {
-    let len = buf.len();
-    if len < 8 {
-        return xor_under_eight(buf, key);
-    }
-    let last_start = len - 8;
-    let last = lane_at(buf, last_start);
+    let key_word = u32::from_ne_bytes(key);
     let key_pair = repeat_key(key);
     let (wide_blocks, rest) = buf.as_chunks_mut::<WIDE_BLOCK>();
     xor_blocks(wide_blocks, key_pair);
     let (blocks, rest) = rest.as_chunks_mut::<BLOCK>();
     xor_blocks(blocks, key_pair);
-    let (lanes, _) = rest.as_chunks_mut::<8>();
-    xor_blocks(lanes, key_pair);
-    if len % 8 != 0 {
-        // Stored only when there is a tail: an overlapping store the lanes made redundant
-        // would slow the next read of these bytes (it cannot be forwarded from one store).
-        let masked_last = last ^ repeat_key(rotate_key(key, last_start));
-        buf[last_start..].copy_from_slice(&masked_last.to_ne_bytes());
+    let (words, tail) = rest.as_chunks_mut::<4>();
+    for word in words {
+        *word = (u32::from_ne_bytes(*word) ^ key_word).to_ne_bytes();
+    }
+    for (byte, mask) in tail.iter_mut().zip(key) {
+        *byte ^= mask;
     }
 }
 
 /// Masks a short payload (a 7-bit length, at most 125 bytes, §5.2) in place with `key`: the
-/// shape for payloads whose length changes from frame to frame. One loop of 16-byte blocks
-/// and one overlapping store of the last 16 bytes (two 8-byte stores below 16, two 4-byte
-/// ones below 8) leave fewer branches to mispredict than [`apply_mask`]'s shape for long
-/// payloads; with random lengths of 2–125 bytes that is about 3 ns a frame here.
+/// shape for payloads whose length changes from frame to frame, read once after they arrive.
+/// One loop of 16-byte blocks and one overlapping store of the last 16 bytes (two 8-byte
+/// stores below 16, two 4-byte ones below 8) leave fewer branches to mispredict than
+/// [`apply_mask`]'s loops over words and bytes; with random lengths of 2–125 bytes that is
+/// about 3 ns a frame here.
 #[inline]
 pub(crate) fn apply_mask_short(buf: &mut [u8], key: [u8; 4]) {
     let len = buf.len();
