@@ -99,11 +99,11 @@ impl std::ops::Add for Tick {
     }
 }
 
-/// The event loop's state.
+/// The event loop's state (`pub(crate)` for `tests/echo_allocations.rs`, which runs it).
 #[derive(Debug)]
-struct Server {
+pub(crate) struct Server {
     poll: Poll,
-    listener: TcpListener,
+    pub(crate) listener: TcpListener,
     conns: Vec<Option<Conn>>,
     free: Vec<usize>,
     start: Instant,
@@ -123,7 +123,7 @@ enum Next {
 }
 
 impl Server {
-    fn new(address: SocketAddr, config: Config) -> io::Result<Server> {
+    pub(crate) fn new(address: SocketAddr, config: Config) -> io::Result<Server> {
         let poll = Poll::new()?;
         let mut listener = TcpListener::bind(address)?;
         poll.registry().register(&mut listener, LISTENER, Interest::READABLE)?;
@@ -141,7 +141,7 @@ impl Server {
         })
     }
 
-    fn run(&mut self) -> io::Result<()> {
+    pub(crate) fn run(&mut self) -> io::Result<()> {
         let mut events = Events::with_capacity(1024);
         loop {
             let timeout = self.next_sweep.saturating_duration_since(Instant::now());

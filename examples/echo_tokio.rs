@@ -39,8 +39,9 @@ use echo::{echo_message, handle_other};
 const HANDSHAKE_DEADLINE: Duration = Duration::from_secs(10);
 const IDLE_DEADLINE: Duration = Duration::from_secs(120);
 const CLOSE_DEADLINE: Duration = Duration::from_secs(5);
-/// Write buffer capacity kept between writes; a larger one is freed after use.
-const KEEP_WRITE_CAPACITY: usize = 64 * 1024;
+/// Write buffer capacity kept between writes: what the echoes of one full read take; a larger
+/// one (a message larger than the read buffer) is freed after use.
+const KEEP_WRITE_CAPACITY: usize = 2 * READ_BUFFER_LEN;
 /// The read buffer every task on a thread shares: large reads mean few system calls, and
 /// large messages lie whole in one read, where they are echoed without a copy.
 const READ_BUFFER_LEN: usize = 256 * 1024;
@@ -58,8 +59,9 @@ async fn main() -> io::Result<()> {
     serve_all(listener, config).await
 }
 
-/// Accepts connections forever, a task each.
-async fn serve_all(listener: TcpListener, config: Config) -> io::Result<()> {
+/// Accepts connections forever, a task each (`pub(crate)` for `tests/echo_allocations.rs`,
+/// which runs it).
+pub(crate) async fn serve_all(listener: TcpListener, config: Config) -> io::Result<()> {
     loop {
         match listener.accept().await {
             Ok((stream, peer)) => {
@@ -121,7 +123,7 @@ impl WsStream {
         // event), and the next wait does not cost a read that would only block.
         let mut short_read = None;
         let read = self.io.try_io(Interest::READABLE, || {
-            let read = (&self.io).try_read(buffer)?;
+            let read = self.io.try_read(buffer)?;
             if read > 0 && read < buffer.len() {
                 short_read = Some(read);
                 return Err(io::ErrorKind::WouldBlock.into());

@@ -66,7 +66,8 @@ pub struct Sender<R> {
     /// The Pong for the latest Ping, held while the output is over its limit.
     deferred_pong: Option<Box<bytes::Bytes>>,
     /// Control frames (and the handshake head) waiting to go ahead of the data: rare, so
-    /// boxed and freed once taken.
+    /// boxed (8 bytes in the connection instead of a `Vec`'s 24) and freed once taken.
+    #[allow(clippy::box_collection)]
     control: Option<Box<Vec<u8>>>,
     data: Vec<u8>,
     max_buffered: usize,

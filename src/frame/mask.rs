@@ -141,7 +141,7 @@ pub(crate) fn apply_mask_short(buf: &mut [u8], key: [u8; 4]) {
     last.copy_from_slice(&buf[last_start..]);
     let (blocks, _) = buf.as_chunks_mut::<BLOCK>();
     xor_blocks(blocks, key_pair);
-    if len % BLOCK != 0 {
+    if !len.is_multiple_of(BLOCK) {
         xor_blocks(core::slice::from_mut(&mut last), repeat_key(rotate_key(key, last_start)));
         buf[last_start..].copy_from_slice(&last);
     }

@@ -1,0 +1,220 @@
+//! Heap allocations per echoed message in the two event-loop integrations, `echo_mio` and
+//! `echo_tokio`, over real loopback sockets: after a warm-up, echoing thousands more messages
+//! (16 B and 1 KiB, streamed in batches and one at a time) must not allocate at all on the
+//! server's thread.
+//!
+//! The examples' own code runs here (included as modules), each server on a thread of its own
+//! that marks itself as counted; a global allocator forwards to [`System`] and counts the
+//! allocation calls of counted threads only, so the client in the test thread does not count.
+
+// The counting allocator needs `unsafe impl GlobalAlloc`; Cargo.toml denies (rather than
+// forbids) unsafe code outside the library so that this file can allow it.
+#![allow(unsafe_code)]
+// Both examples include `examples/shared/echo.rs` as a module of their own.
+#![allow(clippy::duplicate_mod)]
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+#[allow(dead_code)] // its `main` and argument parsing are not used here
+#[path = "../examples/echo_mio.rs"]
+mod echo_mio;
+
+#[allow(dead_code)]
+#[path = "../examples/echo_tokio.rs"]
+mod echo_tokio;
+
+/// Allocation calls made by each server's thread: index 1 `echo_mio`, 2 `echo_tokio` (0 is
+/// every other thread).
+static ALLOCATIONS: [AtomicUsize; 3] = [const { AtomicUsize::new(0) }; 3];
+
+thread_local! {
+    /// Which count this thread's allocations go to. A `const` thread-local of a type without
+    /// `Drop` needs no lazy initialisation, so touching it cannot allocate or recurse.
+    static COUNTER: Cell<usize> = const { Cell::new(0) };
+}
+
+fn count_one() {
+    // `try_with`: never panic inside the allocator, even during thread teardown.
+    let counter = COUNTER.try_with(Cell::get).unwrap_or(0);
+    ALLOCATIONS[counter].fetch_add(1, Ordering::Relaxed);
+}
+
+/// Forwards to [`System`], counting the allocations of counted threads.
+struct CountingAllocator;
+
+// SAFETY: every method passes its arguments unchanged to `System`, which implements
+// `GlobalAlloc` correctly, and returns what `System` returned; counting only reads a
+// thread-local flag and updates an atomic integer, touching no memory handed out here.
+unsafe impl GlobalAlloc for CountingAllocator {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        count_one();
+        // SAFETY: the caller upholds `GlobalAlloc::alloc`'s contract, forwarded as is.
+        unsafe { System.alloc(layout) }
+    }
+
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        count_one();
+        // SAFETY: the caller upholds `GlobalAlloc::alloc_zeroed`'s contract, forwarded as is.
+        unsafe { System.alloc_zeroed(layout) }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: `ptr` came from this allocator, that is from `System`, with `layout`.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        count_one();
+        // SAFETY: `ptr` came from `System` with `layout`, and the caller upholds
+        // `GlobalAlloc::realloc`'s contract for `new_size`.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: CountingAllocator = CountingAllocator;
+
+const ECHO_MIO: usize = 1;
+const ECHO_TOKIO: usize = 2;
+
+/// Counts the calling thread's allocations in `counter`.
+fn count_this_thread(counter: usize) {
+    COUNTER.with(|current| current.set(counter));
+}
+
+/// A server's allocations so far, once it has had a moment to finish what it was doing.
+fn server_allocations(counter: usize) -> usize {
+    std::thread::sleep(Duration::from_millis(50));
+    ALLOCATIONS[counter].load(Ordering::SeqCst)
+}
+
+/// Starts `echo_mio` on a counted thread and returns its address.
+fn start_echo_mio() -> SocketAddr {
+    let address = "127.0.0.1:0".parse().expect("an address");
+    let mut server =
+        echo_mio::Server::new(address, wsmachine::Config::default()).expect("echo_mio starts");
+    let address = server.listener.local_addr().expect("bound");
+    std::thread::spawn(move || {
+        count_this_thread(ECHO_MIO);
+        let _ = server.run();
+    });
+    address
+}
+
+/// Starts `echo_tokio` (a current-thread runtime) on a counted thread and returns its address.
+fn start_echo_tokio() -> SocketAddr {
+    let (sender, receiver) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        count_this_thread(ECHO_TOKIO);
+        let runtime =
+            tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a runtime");
+        runtime.block_on(async move {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bound");
+            sender.send(listener.local_addr().expect("bound")).expect("the test waits");
+            let _ = echo_tokio::serve_all(listener, wsmachine::Config::default()).await;
+        });
+    });
+    receiver.recv().expect("echo_tokio starts")
+}
+
+/// A client over a blocking socket, past the opening handshake.
+struct Client {
+    stream: TcpStream,
+}
+
+impl Client {
+    fn connect(address: SocketAddr) -> Client {
+        let mut stream = TcpStream::connect(address).expect("connect");
+        stream.set_nodelay(true).expect("nodelay");
+        stream.set_read_timeout(Some(Duration::from_secs(10))).expect("timeout");
+        stream
+            .write_all(
+                b"GET / HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\n\
+                  Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
+                  Sec-WebSocket-Version: 13\r\n\r\n",
+            )
+            .expect("request");
+        let mut head = Vec::new();
+        let mut byte = [0u8; 1];
+        while !head.ends_with(b"\r\n\r\n") {
+            stream.read_exact(&mut byte).expect("response");
+            head.push(byte[0]);
+        }
+        assert!(head.starts_with(b"HTTP/1.1 101 "), "{}", String::from_utf8_lossy(&head));
+        Client { stream }
+    }
+
+    /// Sends `count` binary messages of `size` bytes in batches of `batch` and checks every
+    /// echo, reading each batch's echoes before sending the next batch.
+    fn echo(&mut self, size: usize, count: usize, batch: usize) {
+        let (request, reply) = frames(size, batch);
+        let mut echoed = vec![0; reply.len()];
+        for _ in 0..count / batch {
+            self.stream.write_all(&request).expect("send");
+            self.stream.read_exact(&mut echoed).expect("echo");
+            assert!(echoed == reply, "the echo of a batch of {batch} {size}-byte messages differs");
+        }
+    }
+}
+
+/// `count` masked client frames of `size` bytes each, and the server's unmasked echo of them.
+fn frames(size: usize, count: usize) -> (Vec<u8>, Vec<u8>) {
+    let key = [0x12, 0x34, 0x56, 0x78];
+    let length: Vec<u8> = match size {
+        0..=125 => vec![size as u8],
+        _ => vec![126, (size >> 8) as u8, size as u8],
+    };
+    let (mut request, mut reply) = (Vec::new(), Vec::new());
+    for message in 0..count {
+        let payload: Vec<u8> = (0..size).map(|i| (i + message) as u8).collect();
+        request.push(0x82);
+        request.push(0x80 | length[0]);
+        request.extend_from_slice(&length[1..]);
+        request.extend_from_slice(&key);
+        request.extend(payload.iter().enumerate().map(|(i, byte)| byte ^ key[i % 4]));
+        reply.push(0x82);
+        reply.extend_from_slice(&length);
+        reply.extend_from_slice(&payload);
+    }
+    (request, reply)
+}
+
+/// Warms `address` up, then echoes 16 B and 1 KiB messages streamed and one at a time and
+/// asserts that the server allocated nothing meanwhile.
+fn assert_no_allocations_per_message(server: &str, counter: usize, address: SocketAddr) {
+    let mut client = Client::connect(address);
+    // Warm-up: the same traffic as measured, so that every buffer reaches its working size.
+    client.echo(16, 2_000, 100);
+    client.echo(16, 200, 1);
+    client.echo(1024, 1_000, 50);
+    client.echo(1024, 100, 1);
+
+    let before = server_allocations(counter);
+    client.echo(16, 20_000, 100);
+    client.echo(16, 2_000, 1);
+    client.echo(1024, 5_000, 50);
+    client.echo(1024, 500, 1);
+    let allocations = server_allocations(counter) - before;
+    let messages = 20_000 + 2_000 + 5_000 + 500;
+    assert_eq!(
+        allocations,
+        0,
+        "{server} allocated {allocations} times over {messages} echoes ({:.4} per message)",
+        allocations as f64 / f64::from(messages)
+    );
+}
+
+#[test]
+fn echo_mio_allocates_nothing_per_echoed_message() {
+    assert_no_allocations_per_message("echo_mio", ECHO_MIO, start_echo_mio());
+}
+
+#[test]
+fn echo_tokio_allocates_nothing_per_echoed_message() {
+    assert_no_allocations_per_message("echo_tokio", ECHO_TOKIO, start_echo_tokio());
+}
