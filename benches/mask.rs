@@ -1,6 +1,11 @@
 //! Payload masking throughput: this crate against the peers, the naive byte loop and
 //! `copy_from_slice` (the memory-bandwidth reference), at 16 B to 1 MiB, aligned and not.
 //!
+//! Group `mask` masks one buffer again and again; at the small sizes that times how fast a
+//! store is forwarded to the next call's load of the same bytes. Group `mask_fresh` masks a
+//! different payload each call (256 of them, in the L1 cache), as a server masks each frame
+//! once after it arrives.
+//!
 //! `cargo bench --bench mask`; results and ratios are recorded in docs/benchmarks.md.
 
 use std::hint::black_box;
@@ -68,5 +73,38 @@ fn mask(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, mask);
+/// Payloads `FRESH_STRIDE` bytes apart, each masked once per round of `FRESH_SLOTS` calls.
+const FRESH_SLOTS: usize = 256;
+const FRESH_STRIDE: usize = 128;
+
+/// A masking function under test: payload, key.
+type MaskFn = fn(&mut [u8], [u8; 4]);
+
+fn mask_fresh(c: &mut Criterion) {
+    let mut group = c.benchmark_group("mask_fresh");
+    group.warm_up_time(Duration::from_millis(500)).measurement_time(Duration::from_secs(2));
+    let functions: [(&str, MaskFn); 3] = [
+        ("wsmachine", wsmachine::frame::apply_mask),
+        ("fastwebsockets", fastwebsockets::unmask),
+        ("tungstenite", tungstenite_mask::apply_mask_fast32),
+    ];
+    for size in [16, 125] {
+        group.throughput(Throughput::Bytes(size as u64));
+        let mut storage: Vec<u8> = (0..FRESH_SLOTS * FRESH_STRIDE + 64).map(|i| i as u8).collect();
+        let base = storage.as_ptr().align_offset(64);
+        for (name, function) in functions {
+            let mut slot = 0;
+            group.bench_with_input(BenchmarkId::new(name, size), &(), |b, ()| {
+                b.iter(|| {
+                    slot = (slot + 1) % FRESH_SLOTS;
+                    let start = base + slot * FRESH_STRIDE;
+                    function(black_box(&mut storage[start..start + size]), black_box(KEY))
+                })
+            });
+        }
+    }
+    group.finish();
+}
+
+criterion_group!(benches, mask, mask_fresh);
 criterion_main!(benches);
