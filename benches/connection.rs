@@ -83,15 +83,19 @@ fn echo(c: &mut Criterion) {
             let mut out = Vec::with_capacity(input.len());
             b.iter_batched_ref(
                 || {
-                    let server =
-                        Connection::open(Role::Server, Negotiated::default(), Config::default());
+                    let server = Connection::open(
+                        Role::Server,
+                        Negotiated::default(),
+                        Config::default(),
+                        Instant::now(),
+                    );
                     (server, input.clone())
                 },
                 |(server, input)| {
                     let mut echoed = 0u64;
                     for read in input.chunks_mut(64 * 1024) {
                         let mut read = server.receive_in_place(read);
-                        while let Some(Ok((event, mut responder))) = read.poll_event_ref() {
+                        while let Some(Ok((event, responder))) = read.poll_event_ref() {
                             if let EventRef::Binary(data) = event {
                                 responder.send_binary(data).unwrap();
                                 echoed += 1;
@@ -110,7 +114,14 @@ fn echo(c: &mut Criterion) {
         group.bench_with_input(BenchmarkId::new("wsmachine-owned", size), &input, |b, input| {
             let mut out = Vec::with_capacity(input.len());
             b.iter_batched_ref(
-                || Connection::open(Role::Server, Negotiated::default(), Config::default()),
+                || {
+                    Connection::open(
+                        Role::Server,
+                        Negotiated::default(),
+                        Config::default(),
+                        Instant::now(),
+                    )
+                },
                 |server| {
                     // Reads of 64 KiB, as a socket would deliver them.
                     let mut echoed = 0u64;
@@ -118,7 +129,7 @@ fn echo(c: &mut Criterion) {
                         server.receive(read);
                         while let Some(Ok(event)) = server.poll_event() {
                             if let Event::Binary(data) = event {
-                                server.send_binary(&data).unwrap();
+                                server.sender().send_binary(&data).unwrap();
                                 echoed += 1;
                             }
                         }
@@ -266,8 +277,12 @@ fn receive(c: &mut Criterion) {
                     let mut read_buffer =
                         previous.map_or_else(|| input.clone(), |(_, buffer)| buffer);
                     read_buffer.copy_from_slice(input);
-                    let server =
-                        Connection::open(Role::Server, Negotiated::default(), Config::default());
+                    let server = Connection::open(
+                        Role::Server,
+                        Negotiated::default(),
+                        Config::default(),
+                        Instant::now(),
+                    );
                     (server, read_buffer)
                 },
                 |(server, read_buffer)| {
@@ -293,7 +308,14 @@ fn receive(c: &mut Criterion) {
         b.iter_custom(|iters| {
             timed(
                 iters,
-                |_| Connection::open(Role::Server, Negotiated::default(), Config::default()),
+                |_| {
+                    Connection::open(
+                        Role::Server,
+                        Negotiated::default(),
+                        Config::default(),
+                        Instant::now(),
+                    )
+                },
                 |server| {
                     let mut bytes = 0;
                     for read in input.chunks(64 * 1024) {
@@ -316,7 +338,14 @@ fn receive(c: &mut Criterion) {
         b.iter_custom(|iters| {
             timed(
                 iters,
-                |_| Connection::open(Role::Server, Negotiated::default(), Config::default()),
+                |_| {
+                    Connection::open(
+                        Role::Server,
+                        Negotiated::default(),
+                        Config::default(),
+                        Instant::now(),
+                    )
+                },
                 |server| {
                     let mut bytes = 0;
                     for read in input.chunks(64 * 1024) {

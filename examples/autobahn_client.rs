@@ -8,13 +8,16 @@
 //! cargo run --release --features deflate --example autobahn_client -- ws://127.0.0.1:9001 --deflate
 //! ```
 
-use std::io::{self, ErrorKind, Read, Write};
+use std::io::{self, ErrorKind};
 use std::net::TcpStream;
 use std::process::ExitCode;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use wsmachine::handshake::{ClientHandshake, WsUri};
 use wsmachine::{Config, Connection, Event};
+
+#[path = "shared/blocking.rs"]
+mod blocking;
 
 fn main() -> ExitCode {
     let mut base = "ws://127.0.0.1:9001".to_owned();
@@ -86,44 +89,29 @@ fn session(url: &str, echo: bool, config: Config) -> io::Result<String> {
     let uri = WsUri::parse(url).map_err(|e| invalid(&e))?;
     let mut stream = TcpStream::connect((uri.host(), uri.port()))?;
     stream.set_nodelay(true)?;
-    stream.set_read_timeout(Some(Duration::from_secs(60)))?;
-    let mut connection =
-        Connection::client(handshake(uri, &config), config).map_err(|e| invalid(&e))?;
-    let mut input = vec![0u8; 64 * 1024];
-    let mut output = Vec::new();
+    let mut connection = Connection::client(handshake(uri, &config), config, Instant::now())
+        .map_err(|e| invalid(&e))?;
     let mut last_text = String::new();
-    loop {
-        output.clear();
-        connection.poll_transmit(&mut output);
-        stream.write_all(&output)?;
-        if connection.should_close_transport() {
-            return Ok(last_text);
-        }
-        match stream.read(&mut input) {
-            Ok(0) => connection.receive_eof(),
-            Ok(read) => connection.receive(&input[..read]),
-            Err(error) if error.kind() == ErrorKind::Interrupted => continue,
-            Err(error) => return Err(error),
-        }
-        while let Some(event) = connection.poll_event() {
-            match event {
-                Ok(Event::Text(text)) => {
-                    if echo {
-                        let _ = connection.send_text(text.as_str());
-                    }
-                    last_text = text.as_str().to_owned();
-                }
-                Ok(Event::Binary(data)) if echo => {
-                    let _ = connection.send_binary(&data);
-                }
-                Ok(Event::Closed(_)) => {}
-                Ok(_) => {}
-                Err(error) if connection.negotiated().protocol().is_none() && !echo => {
-                    return Err(io::Error::other(error.to_string()));
-                }
-                Err(_) => {} // the Close with the error's code is queued
+    let mut failure = None;
+    blocking::drive(&mut stream, &mut connection, |connection, event| match event {
+        Ok(Event::Text(text)) => {
+            if echo {
+                let _closing = connection.sender().send_text(text.as_str());
             }
+            last_text = text.as_str().to_owned();
         }
+        Ok(Event::Binary(data)) if echo => {
+            let _closing = connection.sender().send_binary(&data);
+        }
+        Ok(_) => {}
+        // A failed handshake is worth reporting; a protocol error is what a case tests, and
+        // its Close is queued.
+        Err(error) if error.close_code().is_none() => failure = Some(error.to_string()),
+        Err(_) => {}
+    })?;
+    match failure {
+        Some(error) => Err(io::Error::other(error)),
+        None => Ok(last_text),
     }
 }
 

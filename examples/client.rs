@@ -12,16 +12,20 @@
 //! messages as hex) until it has received as many messages as it sent and a Pong for its Ping
 //! (reported on standard error), then closes cleanly and exits 0. Any handshake or protocol
 //! failure, or a close by the server with a code other than 1000, exits non-zero with one line
-//! on standard error naming the cause.
+//! on standard error naming the cause, after writing what the connection owes the server (the
+//! echo of its Close, or the Close a protocol error calls for).
 
-use std::io::{self, BufRead, ErrorKind, Read, Write};
+use std::io::{self, BufRead, Write};
 use std::net::TcpStream;
 use std::process::ExitCode;
-use std::time::Duration;
+use std::time::Instant;
 
 use wsmachine::frame::CloseCode;
 use wsmachine::handshake::{ClientHandshake, Header, WsUri};
-use wsmachine::{Config, Connection, Event, Waiting};
+use wsmachine::{Config, Connection, Event, ProtocolError};
+
+#[path = "shared/blocking.rs"]
+mod blocking;
 
 /// What the command line asked for.
 struct Options {
@@ -115,7 +119,6 @@ fn run(options: Options) -> Result<(), String> {
             .collect::<io::Result<_>>()
             .map_err(|e| format!("stdin: {e}"))?,
     };
-    let mut awaiting_pong = false;
     let mut handshake = ClientHandshake::for_uri(uri.clone());
     for protocol in &options.protocols {
         handshake = handshake.protocol(protocol);
@@ -130,93 +133,100 @@ fn run(options: Options) -> Result<(), String> {
     if options.deflate {
         config.deflate = Some(Default::default());
     }
-    let mut connection = Connection::client(handshake, config).map_err(|e| e.to_string())?;
+    let mut connection =
+        Connection::client(handshake, config, Instant::now()).map_err(|e| e.to_string())?;
     let mut stream = TcpStream::connect((uri.host(), uri.port()))
         .map_err(|e| format!("cannot connect to {}:{}: {e}", uri.host(), uri.port()))?;
     stream.set_nodelay(true).map_err(|e| e.to_string())?;
 
-    let mut input = vec![0u8; 64 * 1024];
-    let mut output = Vec::new();
-    let mut received = 0usize;
-    let stdout = io::stdout();
-    loop {
-        output.clear();
-        connection.poll_transmit(&mut output);
-        stream.write_all(&output).map_err(|e| format!("write failed: {e}"))?;
-        if connection.should_close_transport() {
-            return Ok(());
+    // The first cause of failure is kept and the connection is driven to its end, so that
+    // the Close it owes (the echo of the server's, or the one a protocol error calls for) is
+    // written before the program exits.
+    let mut session =
+        Session { messages, ping: options.ping, received: 0, awaiting_pong: false, failure: None };
+    blocking::drive(&mut stream, &mut connection, |connection, event| {
+        if let Err(cause) = session.on_event(connection, event) {
+            session.failure.get_or_insert(cause);
         }
-        let deadline = match connection.waiting_for() {
-            Waiting::Response | Waiting::CloseReply | Waiting::TransportClose => {
-                Duration::from_secs(10)
-            }
-            _ => Duration::from_secs(60),
-        };
-        stream.set_read_timeout(Some(deadline)).map_err(|e| e.to_string())?;
-        match stream.read(&mut input) {
-            Ok(0) => connection.receive_eof(),
-            Ok(read) => connection.receive(&input[..read]),
-            Err(e) if e.kind() == ErrorKind::Interrupted => continue,
-            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
-                return Err(format!("timed out waiting for {:?}", connection.waiting_for()));
-            }
-            Err(e) => return Err(format!("read failed: {e}")),
-        }
-        while let Some(event) = connection.poll_event() {
-            let event = event.map_err(|error| match error.close_code() {
-                Some(code) => format!("protocol error: {error} (closed with {code})"),
-                None => error.to_string(),
-            })?;
-            match event {
-                Event::Accepted(accepted) => {
-                    for extension in accepted.negotiated().extensions() {
-                        eprintln!("extension: {extension}");
+    })
+    .map_err(|e| format!("connection failed: {e}"))?;
+    match session.failure {
+        Some(cause) => Err(cause),
+        None => Ok(()),
+    }
+}
+
+/// What the client sends and has received.
+struct Session {
+    messages: Vec<Outgoing>,
+    ping: Option<String>,
+    received: usize,
+    awaiting_pong: bool,
+    /// The first reason to exit non-zero.
+    failure: Option<String>,
+}
+
+impl Session {
+    fn on_event(
+        &mut self,
+        connection: &mut Connection,
+        event: Result<Event, ProtocolError>,
+    ) -> Result<(), String> {
+        let event = event.map_err(|error| match error.close_code() {
+            Some(code) => format!("protocol error: {error} (closed with {code})"),
+            None => error.to_string(),
+        })?;
+        let stdout = io::stdout();
+        match event {
+            Event::Accepted(accepted) => {
+                for extension in accepted.negotiated().extensions() {
+                    eprintln!("extension: {extension}");
+                }
+                let sender = connection.sender();
+                if let Some(ping) = &self.ping {
+                    sender.send_ping(ping.as_bytes()).map_err(|e| e.to_string())?;
+                    self.awaiting_pong = true;
+                }
+                for message in &self.messages {
+                    match message {
+                        Outgoing::Text(text) => sender.send_text(text),
+                        Outgoing::Binary(data) => sender.send_binary(data),
                     }
-                    if let Some(ping) = &options.ping {
-                        connection.send_ping(ping.as_bytes()).map_err(|e| e.to_string())?;
-                        awaiting_pong = true;
-                    }
-                    for message in &messages {
-                        match message {
-                            Outgoing::Text(text) => connection.send_text(text),
-                            Outgoing::Binary(data) => connection.send_binary(data),
-                        }
-                        .map_err(|e| e.to_string())?;
-                    }
+                    .map_err(|e| e.to_string())?;
                 }
-                Event::Pong(payload) => {
-                    eprintln!("pong {}", String::from_utf8_lossy(&payload));
-                    awaiting_pong = false;
-                }
-                Event::Text(text) => {
-                    received += 1;
-                    writeln!(stdout.lock(), "{}", text.as_str()).map_err(|e| e.to_string())?;
-                }
-                Event::Binary(data) => {
-                    received += 1;
-                    let hex: String = data.iter().map(|byte| format!("{byte:02x}")).collect();
-                    writeln!(stdout.lock(), "{hex}").map_err(|e| e.to_string())?;
-                }
-                Event::Close(close) if close.code != CloseCode::NORMAL => {
-                    return Err(format!(
-                        "server closed with {}: {:?}",
-                        close.code,
-                        close.reason.as_str()
-                    ));
-                }
-                Event::Closed(closed) if !closed.clean => {
-                    return Err(format!(
-                        "connection ended without a closing handshake ({})",
-                        closed.code
-                    ));
-                }
-                _ => {}
             }
+            Event::Pong(payload) => {
+                eprintln!("pong {}", String::from_utf8_lossy(&payload));
+                self.awaiting_pong = false;
+            }
+            Event::Text(text) => {
+                self.received += 1;
+                writeln!(stdout.lock(), "{}", text.as_str()).map_err(|e| e.to_string())?;
+            }
+            Event::Binary(data) => {
+                self.received += 1;
+                let hex: String = data.iter().map(|byte| format!("{byte:02x}")).collect();
+                writeln!(stdout.lock(), "{hex}").map_err(|e| e.to_string())?;
+            }
+            Event::Close(close) if close.code != CloseCode::NORMAL => {
+                return Err(format!(
+                    "server closed with {}: {:?}",
+                    close.code,
+                    close.reason.as_str()
+                ));
+            }
+            Event::Closed(closed) if !closed.clean => {
+                return Err(format!(
+                    "connection ended without a closing handshake ({}, {:?})",
+                    closed.code, closed.cause
+                ));
+            }
+            _ => {}
         }
-        let accepted = !matches!(connection.waiting_for(), Waiting::Response);
-        if accepted && received >= messages.len() && !awaiting_pong && connection.is_open() {
-            connection.close(CloseCode::NORMAL, "").map_err(|e| e.to_string())?;
+        if connection.is_open() && self.received >= self.messages.len() && !self.awaiting_pong {
+            connection.sender().close(CloseCode::NORMAL, "").map_err(|e| e.to_string())?;
         }
+        Ok(())
     }
 }
 

@@ -11,9 +11,9 @@
 //!
 //! - **Connections** live in a slab (`Vec<Option<Conn>>` plus a free list); a connection's
 //!   token is its slot index plus one (token 0 is the listener). Each [`Conn`] holds its
-//!   non-blocking socket, its [`Connection`], four timestamps in tenths of a second, and the
-//!   output the socket has not taken yet, boxed because it is rare: about 300 bytes in all,
-//!   and no heap, for an idle connection.
+//!   non-blocking socket, its [`Connection`] (whose deadlines are kept in 4-byte [`Tick`]s,
+//!   tenths of a second), and the output the socket has not taken yet, boxed because it is
+//!   rare: about 300 bytes in all, and no heap, for an idle connection.
 //! - **Reads** go into one 256 KiB buffer shared by all connections, and are repeated until
 //!   a read comes back short (mio is edge-triggered, and a short read drained the socket, so
 //!   the read that would only say `WouldBlock` is saved). The connection reads each read in place
@@ -27,11 +27,11 @@
 //!   While more than [`HIGH_WATER`] bytes are pending, reading pauses (a peer that sends but
 //!   does not read cannot grow our memory); it resumes once the socket takes the output.
 //! - **Timers** are one sweep a second over every connection (as uWebSockets does), so no
-//!   connection keeps a timer entry: each computes its one deadline from what it waits for:
-//!   the handshake (10 s after accepting), a keepalive ping (30 s without input or ping, sent
-//!   with `send_ping`), the idle deadline (120 s without input), or the close deadline (5 s
-//!   after a Close is under way or the transport should close). The deadlines are as precise
-//!   as the sweep, a second.
+//!   connection keeps a timer entry: the sweep gives each connection the time
+//!   ([`Connection::handle_timeout`]), and the connection acts on its own deadlines (the
+//!   handshake, the keepalive Ping and its Pong, the closing handshake). They are as precise
+//!   as the sweep, a second. A connection whose last bytes the socket does not take within
+//!   [`CLOSE_DEADLINE`] of its end is dropped.
 //! - **Removal**: once `should_close_transport()` and the output is all written, or on a
 //!   socket error or a passed deadline, the socket is deregistered and dropped.
 //! - **Memory**: a connection that was quiet for a whole sweep with its output written has
@@ -46,16 +46,16 @@ use std::time::{Duration, Instant};
 
 use mio::net::{TcpListener, TcpStream};
 use mio::{Events, Interest, Poll, Registry, Token};
-use wsmachine::{Config, Connection, Waiting};
+use wsmachine::{Config, Connection, DefaultRandom, Timestamp};
 
+#[path = "shared/args.rs"]
+mod args;
 #[path = "shared/echo.rs"]
 mod echo;
 use echo::{echo_message, handle_other};
 
-const HANDSHAKE_DEADLINE: Tick = Tick::seconds(10);
-const IDLE_DEADLINE: Tick = Tick::seconds(120);
+/// How long a connection that ended may take to have its last bytes written.
 const CLOSE_DEADLINE: Tick = Tick::seconds(5);
-const PING_INTERVAL: Tick = Tick::seconds(30);
 /// How often every connection's deadline is checked.
 const SWEEP_INTERVAL: Duration = Duration::from_secs(1);
 /// Pending output above which a connection stops reading until the socket takes more.
@@ -65,18 +65,19 @@ const LISTENER: Token = Token(0);
 const READ_BUFFER_LEN: usize = 256 * 1024;
 
 fn main() -> io::Result<()> {
-    let address = address_from_args();
-    let address: SocketAddr = address
-        .parse()
-        .map_err(|error| io::Error::new(ErrorKind::InvalidInput, format!("{address}: {error}")))?;
-    let mut server = Server::new(address, config_from_args())?;
+    let args = args::Args::from_env();
+    let address: SocketAddr = args.address.parse().map_err(|error| {
+        io::Error::new(ErrorKind::InvalidInput, format!("{}: {error}", args.address))
+    })?;
+    let mut server = Server::new(address, args.config)?;
     eprintln!("echo_mio listening on ws://{}", server.listener.local_addr()?);
     server.run()
 }
 
-/// A time in tenths of a second since the server started: 4 bytes, good for 13 years.
+/// A time in tenths of a second since the server started: 4 bytes, good for 13 years. The
+/// connections keep their deadlines in it, which keeps them small.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-struct Tick(u32);
+pub(crate) struct Tick(u32);
 
 impl Tick {
     /// Not yet: a time that never comes.
@@ -98,6 +99,17 @@ impl std::ops::Add for Tick {
         Tick(self.0.saturating_add(other.0))
     }
 }
+
+impl Timestamp for Tick {
+    fn saturating_add(self, duration: Duration) -> Tick {
+        // Rounded up: a deadline never comes before its time.
+        let ticks = duration.as_millis().div_ceil(100);
+        Tick(self.0.saturating_add(u32::try_from(ticks).unwrap_or(u32::MAX)))
+    }
+}
+
+/// A connection whose deadlines are kept in ticks.
+type TickConnection = Connection<DefaultRandom, Tick>;
 
 /// The event loop's state (`pub(crate)` for `tests/echo_allocations.rs`, which runs it).
 #[derive(Debug)]
@@ -159,9 +171,9 @@ impl Server {
                         let slot = token - 1;
                         let result = match self.conns.get_mut(slot).and_then(Option::as_mut) {
                             Some(conn) if event.is_writable() && !event.is_readable() => {
-                                conn.on_writable(&mut self.scratch, &mut self.out, now)
+                                conn.on_writable(&mut self.scratch, &mut self.out)
                             }
-                            Some(conn) => conn.on_readable(&mut self.scratch, &mut self.out, now),
+                            Some(conn) => conn.on_readable(&mut self.scratch, &mut self.out),
                             None => continue,
                         };
                         self.settle(slot, result, now);
@@ -208,17 +220,15 @@ impl Server {
         }
         self.conns[slot] = Some(Conn {
             stream,
-            connection: Connection::server(self.config),
+            connection: Connection::server(self.config, now),
             pending: None,
             writable_interest: false,
-            accepted_at: now,
-            last_received: now,
-            last_ping: now,
+            received: false,
             closing_since: Tick::NEVER,
         });
         // Bytes may already be waiting; edge-triggered readiness may not report them again.
         let conn = self.conns[slot].as_mut().expect("just added");
-        let result = conn.on_readable(&mut self.scratch, &mut self.out, now);
+        let result = conn.on_readable(&mut self.scratch, &mut self.out);
         self.settle(slot, result, now);
         Ok(())
     }
@@ -246,15 +256,14 @@ impl Server {
         }
     }
 
-    /// Checks every connection's deadline, and frees the buffers of those that were quiet
+    /// Gives every connection the time, and frees the buffers of those that were quiet
     /// since the last sweep.
     fn sweep(&mut self) {
         self.next_sweep = Instant::now() + SWEEP_INTERVAL;
         let now = Tick::since(self.start);
-        let quiet_since = Tick(now.0.saturating_sub(Tick::seconds(1).0));
         for slot in 0..self.conns.len() {
             let Some(conn) = self.conns[slot].as_mut() else { continue };
-            let result = conn.on_sweep(now, quiet_since, &mut self.out);
+            let result = conn.on_sweep(now, &mut self.out);
             self.settle(slot, result, now);
         }
     }
@@ -272,14 +281,13 @@ struct Pending {
 #[derive(Debug)]
 struct Conn {
     stream: TcpStream,
-    connection: Connection,
+    connection: TickConnection,
     /// Output the socket has not taken; only under backpressure.
     pending: Option<Box<Pending>>,
     writable_interest: bool,
-    accepted_at: Tick,
-    last_received: Tick,
-    last_ping: Tick,
-    /// When a Close got under way or the transport was due to close; `Tick::NEVER` before.
+    /// Something arrived since the last sweep.
+    received: bool,
+    /// When the transport was due to close; `Tick::NEVER` before.
     closing_since: Tick,
 }
 
@@ -290,7 +298,7 @@ impl Conn {
 
     /// Reads until `WouldBlock`, the end of the transport, or too much pending output; the
     /// echoes go out after each read.
-    fn on_readable(&mut self, scratch: &mut [u8], out: &mut Vec<u8>, now: Tick) -> io::Result<()> {
+    fn on_readable(&mut self, scratch: &mut [u8], out: &mut Vec<u8>) -> io::Result<()> {
         loop {
             if self.connection.should_close_transport() {
                 break;
@@ -312,7 +320,7 @@ impl Conn {
                     break;
                 }
                 Ok(read) => {
-                    self.last_received = now;
+                    self.received = true;
                     if self.pending.is_none() {
                         self.connection.lend_output_buffer(std::mem::take(out));
                     }
@@ -339,38 +347,34 @@ impl Conn {
     }
 
     /// Writes pending output; resumes reading if it had paused for the output.
-    fn on_writable(&mut self, scratch: &mut [u8], out: &mut Vec<u8>, now: Tick) -> io::Result<()> {
+    fn on_writable(&mut self, scratch: &mut [u8], out: &mut Vec<u8>) -> io::Result<()> {
         let paused = self.pending() > HIGH_WATER;
         self.write_out(out)?;
         if paused && self.pending() <= HIGH_WATER {
-            self.on_readable(scratch, out, now)?;
+            self.on_readable(scratch, out)?;
         }
         Ok(())
     }
 
-    /// The sweep: a deadline or the keepalive interval may have passed; a connection quiet
-    /// since `quiet_since` with nothing pending gives its buffers back.
-    fn on_sweep(&mut self, now: Tick, quiet_since: Tick, out: &mut Vec<u8>) -> io::Result<()> {
-        if self.pending.is_none() && self.last_received <= quiet_since {
+    /// The sweep: the connection is given the time and acts on its deadlines (what that
+    /// queues, a keepalive Ping or a Close, is written); one quiet since the last sweep with
+    /// nothing pending gives its buffers back; one whose last bytes were not taken in time is
+    /// dropped.
+    fn on_sweep(&mut self, now: Tick, out: &mut Vec<u8>) -> io::Result<()> {
+        if self.pending.is_none() && !std::mem::take(&mut self.received) {
             self.connection.release_buffers();
         }
-        if now < self.deadline() {
-            return Ok(());
+        if now >= self.closing_since + CLOSE_DEADLINE {
+            return Err(io::Error::new(ErrorKind::TimedOut, "last bytes not taken in time"));
         }
-        let closing = self.closing_since != Tick::NEVER;
-        let expired = match (closing, self.connection.waiting_for()) {
-            (false, Waiting::Request | Waiting::Decision | Waiting::Response) => "handshake",
-            (false, Waiting::Messages) if now >= self.last_received + IDLE_DEADLINE => "idle",
-            (false, Waiting::Messages) => {
-                self.last_ping = now;
-                if self.connection.send_ping(b"keepalive").is_ok() {
-                    self.write_out(out)?;
-                }
-                return Ok(());
+        self.connection.handle_timeout(now);
+        // A deadline may have ended the connection: its `Closed` is read, nothing else is.
+        while let Some(next) = self.connection.poll_event_ref() {
+            if let Some(event) = echo_message(next) {
+                handle_other(&mut self.connection, event);
             }
-            _ => "close",
-        };
-        Err(io::Error::new(ErrorKind::TimedOut, format!("{expired} deadline passed")))
+        }
+        self.write_out(out)
     }
 
     /// Takes what the connection queued and writes all pending output until it is written or
@@ -412,14 +416,12 @@ impl Conn {
     /// Decides whether the connection is over, and registers `WRITABLE` interest only while
     /// output is pending.
     fn settle(&mut self, registry: &Registry, token: Token, now: Tick) -> io::Result<Next> {
-        let waiting = self.connection.waiting_for();
-        let closing = self.connection.should_close_transport()
-            || matches!(waiting, Waiting::CloseReply | Waiting::TransportClose | Waiting::Nothing);
-        if closing && self.closing_since == Tick::NEVER {
+        let over = self.connection.should_close_transport();
+        if over && self.closing_since == Tick::NEVER {
             self.closing_since = now;
         }
         let pending = self.pending.is_some();
-        if !pending && (self.connection.should_close_transport() || waiting == Waiting::Nothing) {
+        if !pending && over {
             return Ok(Next::Remove);
         }
         if pending != self.writable_interest {
@@ -430,42 +432,4 @@ impl Conn {
         }
         Ok(Next::Keep)
     }
-
-    /// The one deadline of this connection, from what it waits for.
-    fn deadline(&self) -> Tick {
-        match self.connection.waiting_for() {
-            _ if self.closing_since != Tick::NEVER => self.closing_since + CLOSE_DEADLINE,
-            Waiting::Request | Waiting::Decision | Waiting::Response => {
-                self.accepted_at + HANDSHAKE_DEADLINE
-            }
-            _ => (self.last_received.max(self.last_ping) + PING_INTERVAL)
-                .min(self.last_received + IDLE_DEADLINE),
-        }
-    }
-}
-
-/// The configuration: permessage-deflate with `--deflate` (built with `--features deflate`).
-fn config_from_args() -> Config {
-    #[cfg_attr(not(feature = "deflate"), allow(unused_mut))]
-    let mut config = Config::default();
-    if std::env::args().any(|arg| arg == "--deflate") {
-        #[cfg(feature = "deflate")]
-        {
-            config.deflate = Some(Default::default());
-        }
-        #[cfg(not(feature = "deflate"))]
-        {
-            eprintln!("--deflate needs the deflate feature: cargo run --features deflate ...");
-            std::process::exit(2);
-        }
-    }
-    config
-}
-
-/// The address to listen on: the first argument that is not a flag.
-fn address_from_args() -> String {
-    std::env::args()
-        .skip(1)
-        .find(|arg| !arg.starts_with("--"))
-        .unwrap_or_else(|| "127.0.0.1:9001".to_owned())
 }

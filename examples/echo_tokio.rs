@@ -13,32 +13,33 @@
 //!   every task on the thread shares (a thread-local, borrowed only between two awaits), and
 //!   the connection reads the bytes in place there ([`Connection::receive_in_place`]): each
 //!   message is unmasked and echoed where the read put it, with the
-//!   [`Responder`](wsmachine::Responder) that comes with it. Only a frame cut off by the end of
+//!   [`Sender`](wsmachine::Sender) that comes with it. Only a frame cut off by the end of
 //!   a read is copied into the connection.
-//! - **Writes**: after each read, everything the echoes queued goes out in one `write_all`.
-//! - **Deadlines**: each wait gets one, chosen from what the connection says it waits for: the
-//!   handshake (10 s), idle time between messages (120 s), or the peer's reply to a Close
-//!   (5 s).
+//! - **Writes**: after each read, everything the echoes queued goes out in one `write_all`,
+//!   within [`WRITE_DEADLINE`].
+//! - **Deadlines** are the connection's own (handshake, keepalive, closing): the wait for
+//!   readiness races a sleep until [`Connection::poll_timeout`], and the connection is given
+//!   the time after each wake-up.
 //!
 //! A bad peer ends its own task, never the server.
 
 use std::cell::RefCell;
-use std::future::Future;
 use std::io;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncWriteExt, Interest};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::time::timeout;
-use wsmachine::{Config, Connection, Waiting};
+use wsmachine::{Config, Connection};
 
+#[path = "shared/args.rs"]
+mod args;
 #[path = "shared/echo.rs"]
 mod echo;
 use echo::{echo_message, handle_other};
 
-const HANDSHAKE_DEADLINE: Duration = Duration::from_secs(10);
-const IDLE_DEADLINE: Duration = Duration::from_secs(120);
-const CLOSE_DEADLINE: Duration = Duration::from_secs(5);
+/// How long one write of a read's echoes may take: a peer that stops reading is let go.
+const WRITE_DEADLINE: Duration = Duration::from_secs(10);
 /// Write buffer capacity kept between writes: what the echoes of one full read take; a larger
 /// one (a message larger than the read buffer) is freed after use.
 const KEEP_WRITE_CAPACITY: usize = 2 * READ_BUFFER_LEN;
@@ -52,11 +53,10 @@ thread_local! {
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> io::Result<()> {
-    let address = address_from_args();
-    let config = config_from_args();
-    let listener = TcpListener::bind(&address).await?;
+    let args = args::Args::from_env();
+    let listener = TcpListener::bind(&args.address).await?;
     eprintln!("echo_tokio listening on ws://{}", listener.local_addr()?);
-    serve_all(listener, config).await
+    serve_all(listener, args.config).await
 }
 
 /// Accepts connections forever, a task each (`pub(crate)` for `tests/echo_allocations.rs`,
@@ -83,8 +83,8 @@ pub(crate) async fn serve_all(listener: TcpListener, config: Config) -> io::Resu
 /// Serves one connection until it is over, a deadline passes or the socket fails.
 async fn serve(stream: TcpStream, config: Config) -> io::Result<()> {
     stream.set_nodelay(true)?;
-    let mut ws =
-        WsStream { io: stream, connection: Connection::server(config), output: Vec::new() };
+    let connection = Connection::server(config, Instant::now());
+    let mut ws = WsStream { io: stream, connection, output: Vec::new() };
     let result = ws.echo().await;
     ws.shutdown().await;
     result
@@ -101,17 +101,22 @@ struct WsStream {
 
 impl WsStream {
     /// The echo loop proper: write what the last read's events queued, wait for the socket to
-    /// be readable, read and handle what arrived; until the connection is over.
+    /// be readable or the connection's next deadline, read and handle what arrived, give the
+    /// connection the time; until the connection is over.
     async fn echo(&mut self) -> io::Result<()> {
         loop {
             self.flush().await?;
-            if self.connection.should_close_transport()
-                || self.connection.waiting_for() == Waiting::Nothing
-            {
+            if self.connection.should_close_transport() {
                 return Ok(());
             }
-            deadline(self.deadline(), self.io.readable()).await?;
-            READ_BUFFER.with_borrow_mut(|buffer| self.read_and_handle(buffer))?;
+            tokio::select! {
+                readable = self.io.readable() => {
+                    readable?;
+                    READ_BUFFER.with_borrow_mut(|buffer| self.read_and_handle(buffer))?;
+                }
+                () = until(self.connection.poll_timeout()) => {}
+            }
+            self.connection.handle_timeout(Instant::now());
         }
     }
 
@@ -160,7 +165,10 @@ impl WsStream {
     /// Writes everything the connection has queued, in one `write_all`.
     async fn flush(&mut self) -> io::Result<()> {
         if self.connection.poll_transmit(&mut self.output) > 0 {
-            deadline(self.deadline(), self.io.write_all(&self.output)).await?;
+            match timeout(WRITE_DEADLINE, self.io.write_all(&self.output)).await {
+                Ok(written) => written?,
+                Err(_elapsed) => return Err(io::ErrorKind::TimedOut.into()),
+            }
         }
         self.output.clear();
         if self.output.capacity() > KEEP_WRITE_CAPACITY {
@@ -173,53 +181,15 @@ impl WsStream {
     /// over either way.
     async fn shutdown(&mut self) {
         if self.flush().await.is_ok() {
-            let _ = timeout(CLOSE_DEADLINE, self.io.shutdown()).await;
-        }
-    }
-
-    /// How long the next read or write may take, from what the connection waits for.
-    fn deadline(&self) -> Duration {
-        match self.connection.waiting_for() {
-            Waiting::Request | Waiting::Decision | Waiting::Response => HANDSHAKE_DEADLINE,
-            Waiting::Messages => IDLE_DEADLINE,
-            _ => CLOSE_DEADLINE,
+            let _ = timeout(WRITE_DEADLINE, self.io.shutdown()).await;
         }
     }
 }
 
-/// Runs an I/O future with a deadline; passing it is a `TimedOut` error.
-async fn deadline<T>(
-    limit: Duration,
-    future: impl Future<Output = io::Result<T>>,
-) -> io::Result<T> {
-    match timeout(limit, future).await {
-        Ok(result) => result,
-        Err(_elapsed) => Err(io::Error::new(io::ErrorKind::TimedOut, "deadline passed")),
+/// Sleeps until `deadline`, or forever without one.
+async fn until(deadline: Option<Instant>) {
+    match deadline {
+        Some(deadline) => tokio::time::sleep_until(deadline.into()).await,
+        None => std::future::pending().await,
     }
-}
-
-/// The configuration: permessage-deflate with `--deflate` (built with `--features deflate`).
-fn config_from_args() -> Config {
-    #[cfg_attr(not(feature = "deflate"), allow(unused_mut))]
-    let mut config = Config::default();
-    if std::env::args().any(|arg| arg == "--deflate") {
-        #[cfg(feature = "deflate")]
-        {
-            config.deflate = Some(Default::default());
-        }
-        #[cfg(not(feature = "deflate"))]
-        {
-            eprintln!("--deflate needs the deflate feature: cargo run --features deflate ...");
-            std::process::exit(2);
-        }
-    }
-    config
-}
-
-/// The address to listen on: the first argument that is not a flag.
-fn address_from_args() -> String {
-    std::env::args()
-        .skip(1)
-        .find(|arg| !arg.starts_with("--"))
-        .unwrap_or_else(|| "127.0.0.1:9001".to_owned())
 }

@@ -15,6 +15,7 @@
 use std::error::Error;
 use std::io;
 use std::sync::Arc;
+use std::time::Instant;
 
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer, ServerName};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
@@ -22,7 +23,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio_rustls::{TlsAcceptor, TlsConnector};
 use wsmachine::frame::CloseCode;
 use wsmachine::handshake::ClientHandshake;
-use wsmachine::{Config, Connection, Event};
+use wsmachine::{CommandError, Config, Connection, Event, ProtocolError};
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Box<dyn Error>> {
@@ -76,76 +77,90 @@ async fn main() -> Result<(), Box<dyn Error>> {
     Ok(())
 }
 
-/// Serves one connection: echoes every message until the closing handshake is done.
-async fn echo<S: AsyncRead + AsyncWrite + Unpin>(mut stream: S) -> io::Result<()> {
-    let mut connection = Connection::server(Config::default());
-    let mut input = vec![0u8; 16 * 1024];
-    let mut output = Vec::new();
-    loop {
-        let read = stream.read(&mut input).await?;
-        if read == 0 {
-            connection.receive_eof();
-        } else {
-            connection.receive(&input[..read]);
-        }
-        while let Some(event) = connection.poll_event() {
-            match event {
-                Ok(Event::Request(request)) => {
-                    connection.accept(request.accept()).map_err(io::Error::other)?;
-                }
-                Ok(Event::Text(text)) => {
-                    let _ = connection.send_text(text.as_str());
-                }
-                Ok(Event::Binary(data)) => {
-                    let _ = connection.send_binary(&data);
-                }
-                Ok(_) => {}
-                Err(error) => eprintln!("peer broke the protocol: {error}"),
+/// Serves one connection: echoes every message until the connection is over.
+async fn echo<S: AsyncRead + AsyncWrite + Unpin>(stream: S) -> io::Result<()> {
+    let mut connection = Connection::server(Config::default(), Instant::now());
+    drive(stream, &mut connection, |connection, event| {
+        match event {
+            Ok(Event::Request(request)) => connection.accept(request.accept())?,
+            Ok(Event::Text(text)) => {
+                let _closing = connection.sender().send_text(text.as_str());
             }
+            Ok(Event::Binary(data)) => {
+                let _closing = connection.sender().send_binary(&data);
+            }
+            Ok(_) => {}
+            Err(error) => eprintln!("peer broke the protocol: {error}"),
         }
-        output.clear();
-        connection.poll_transmit(&mut output);
-        stream.write_all(&output).await?;
-        if connection.should_close_transport() || read == 0 {
-            return stream.shutdown().await;
-        }
-    }
+        Ok(())
+    })
+    .await
 }
 
 /// Opens a WebSocket over `stream`, sends `message`, and returns the first text that comes
 /// back after closing cleanly.
 async fn ask<S: AsyncRead + AsyncWrite + Unpin>(
-    mut stream: S,
+    stream: S,
     url: &str,
     message: &str,
 ) -> Result<String, Box<dyn Error>> {
-    let mut connection = Connection::client(ClientHandshake::new(url)?, Config::default())?;
+    let mut connection =
+        Connection::client(ClientHandshake::new(url)?, Config::default(), Instant::now())?;
+    let mut reply = None;
+    let mut failure = None;
+    drive(stream, &mut connection, |connection, event| {
+        match event {
+            Ok(Event::Accepted(_)) => connection.sender().send_text(message)?,
+            Ok(Event::Text(text)) => {
+                reply = Some(text.as_str().to_owned());
+                connection.sender().close(CloseCode::NORMAL, "done")?;
+            }
+            Ok(_) => {}
+            Err(error) => failure = Some(error),
+        }
+        Ok(())
+    })
+    .await?;
+    if let Some(error) = failure {
+        return Err(error.into());
+    }
+    reply.ok_or_else(|| "no reply".into())
+}
+
+/// Drives `connection` over any async stream until it is over: writes what it queued, waits
+/// for input or its next deadline, and hands every event to `on_event`; its last output is
+/// written and the stream shut down however it ends. An error from `on_event` (a command the
+/// connection refused) ends it early.
+async fn drive<S: AsyncRead + AsyncWrite + Unpin>(
+    mut stream: S,
+    connection: &mut Connection,
+    mut on_event: impl FnMut(&mut Connection, Result<Event, ProtocolError>) -> Result<(), CommandError>,
+) -> io::Result<()> {
     let mut input = vec![0u8; 16 * 1024];
     let mut output = Vec::new();
-    let mut reply = None;
     loop {
         output.clear();
         connection.poll_transmit(&mut output);
         stream.write_all(&output).await?;
         if connection.should_close_transport() {
-            break;
+            return stream.shutdown().await;
         }
-        let read = stream.read(&mut input).await?;
-        if read == 0 {
-            connection.receive_eof();
-        } else {
-            connection.receive(&input[..read]);
-        }
-        while let Some(event) = connection.poll_event() {
-            match event? {
-                Event::Accepted(_) => connection.send_text(message)?,
-                Event::Text(text) => {
-                    reply = Some(text.as_str().to_owned());
-                    connection.close(CloseCode::NORMAL, "done")?;
+        let deadline = connection.poll_timeout();
+        tokio::select! {
+            read = stream.read(&mut input) => match read? {
+                0 => connection.receive_eof(),
+                read => connection.receive(&input[..read]),
+            },
+            () = async {
+                match deadline {
+                    Some(deadline) => tokio::time::sleep_until(deadline.into()).await,
+                    None => std::future::pending().await,
                 }
-                _ => {}
-            }
+            } => {}
+        }
+        connection.handle_timeout(Instant::now());
+        while let Some(event) = connection.poll_event() {
+            on_event(connection, event).map_err(io::Error::other)?;
         }
     }
-    reply.ok_or_else(|| "no reply".into())
 }

@@ -565,7 +565,7 @@ const FUZZ_REQUEST: &[u8] = b"GET / HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\
 /// Drives `connection` over `data` in reads of sizes chosen by `sizes`, echoing every message,
 /// and returns the events and everything it wrote.
 fn drive_connection<R: wsmachine::RandomSource>(
-    connection: &mut wsmachine::Connection<R>,
+    connection: &mut wsmachine::Connection<R, core::time::Duration>,
     config: &wsmachine::Config,
     data: &[u8],
     sizes: u8,
@@ -591,10 +591,10 @@ fn drive_connection<R: wsmachine::RandomSource>(
                     connection.accept(request.accept()).expect("offered")
                 }
                 Ok(Event::Text(text)) => {
-                    let _ = connection.send_text(text.as_str());
+                    let _ = connection.sender().send_text(text.as_str());
                 }
                 Ok(Event::Binary(data)) => {
-                    let _ = connection.send_binary(data);
+                    let _ = connection.sender().send_binary(data);
                 }
                 _ => {}
             }
@@ -602,9 +602,9 @@ fn drive_connection<R: wsmachine::RandomSource>(
             assert!(events.len() <= 2 * data.len() + 8, "more events than input can explain");
         }
         assert!(
-            connection.receiver_buffered() <= limit + 14 + 97,
+            connection.buffered_input() <= limit + 14 + 97,
             "{} bytes buffered past the limits",
-            connection.receiver_buffered()
+            connection.buffered_input()
         );
         connection.poll_transmit(&mut output);
         if rest.is_empty() {
@@ -668,7 +668,7 @@ pub(crate) fn server_connection(data: &[u8]) {
     let Some((&sizes, body)) = data.split_first() else { return };
     let mut input = FUZZ_REQUEST.to_vec();
     input.extend_from_slice(body);
-    let mut server = wsmachine::Connection::server(connection_config());
+    let mut server = wsmachine::Connection::server(connection_config(), core::time::Duration::ZERO);
     let (events, output) = drive_connection(&mut server, &connection_config(), &input, sizes);
     assert!(matches!(events.first(), Some(Ok(wsmachine::Event::Request(_)))));
     let head_end = output.windows(4).position(|w| w == b"\r\n\r\n").expect("a 101 response") + 4;
@@ -682,8 +682,13 @@ pub(crate) fn client_connection(data: &[u8]) {
     let Some((&sizes, body)) = data.split_first() else { return };
     let handshake = ClientHandshake::new("ws://a/").expect("a valid URI");
     let zeros = |buf: &mut [u8]| buf.fill(0);
-    let mut client =
-        wsmachine::Connection::client_with(handshake, connection_config(), zeros).expect("valid");
+    let mut client = wsmachine::Connection::client_with(
+        handshake,
+        connection_config(),
+        zeros,
+        core::time::Duration::ZERO,
+    )
+    .expect("valid");
     let mut request = Vec::new();
     client.poll_transmit(&mut request);
     let mut input = format!(
@@ -773,7 +778,7 @@ pub(crate) fn deflate_connection(data: &[u8]) {
         }
     }
 
-    let mut server = wsmachine::Connection::server(config);
+    let mut server = wsmachine::Connection::server(config, core::time::Duration::ZERO);
     let (events, output) = drive_connection(&mut server, &config, &input, sizes);
     assert!(matches!(events.first(), Some(Ok(Event::Request(_)))));
     let head_end = output.windows(4).position(|w| w == b"\r\n\r\n").expect("a 101 response") + 4;

@@ -1,21 +1,30 @@
-//! Limits and switches of a connection.
+//! Limits, switches and deadlines of a connection.
+
+use core::time::Duration;
 
 use crate::handshake::HeadLimits;
 
-/// Limits and behaviour of a [`Connection`](crate::Connection), with defaults safe for a public
-/// server.
+/// Limits, behaviour and deadlines of a [`Connection`](crate::Connection), with defaults safe
+/// for a public server.
 ///
 /// Every limit bounds memory: no input can make a connection hold more than about
 /// `max_message_len + max_frame_len` bytes of received data, and no buffer is reserved for a
 /// declared length before the bytes arrive.
 ///
+/// The deadlines are kept by the connection and measured on the caller's clock
+/// ([`Connection::handle_timeout`](crate::Connection::handle_timeout)); each is switched off
+/// with `None`. Durations are counted in whole milliseconds, up to 49.7 days.
+///
 /// ```
+/// use std::time::Duration;
 /// use wsmachine::Config;
 ///
 /// let mut config = Config::default();
 /// config.max_message_len = 1 << 20;
 /// config.stream_messages_above = Some(64 << 10); // deliver larger messages in pieces
+/// config.idle_timeout = Some(Duration::from_secs(300)); // close quiet connections
 /// assert!(config.auto_pong);
+/// assert_eq!(config.keepalive_interval, Some(Duration::from_secs(20)));
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
@@ -54,6 +63,30 @@ pub struct Config {
     /// accepts it.
     #[cfg(feature = "deflate")]
     pub deflate: Option<crate::extensions::deflate::DeflateConfig>,
+    /// How long the opening handshake may take, from the connection's creation until it is
+    /// open (the decision on a server's request included); then the transport is closed
+    /// without a response ([`CloseCause::HandshakeTimeout`](crate::CloseCause)). Measured from
+    /// the start, not from the last byte, so a peer that sends one byte at a time gains
+    /// nothing. Default 10 s.
+    pub handshake_timeout: Option<Duration>,
+    /// How long an open connection may go without receiving anything; then this end closes
+    /// with 1001 ([`CloseCause::IdleTimeout`](crate::CloseCause)). Keepalive Pongs count as
+    /// something. Default `None`: a quiet peer that answers its Pings stays.
+    pub idle_timeout: Option<Duration>,
+    /// After this long without receiving anything, a Ping is sent to find out whether the peer
+    /// is still there (python-websockets' default). Default 20 s.
+    pub keepalive_interval: Option<Duration>,
+    /// How long the keepalive Ping may go unanswered (nothing at all received) before the peer
+    /// is presumed gone and the connection fails with 1011
+    /// ([`CloseCause::PongTimeout`](crate::CloseCause)); with `None`, Pings simply repeat.
+    /// Default 20 s.
+    pub pong_timeout: Option<Duration>,
+    /// How long to wait for the peer's Close after sending ours (§7.1.2); then the transport
+    /// is closed ([`CloseCause::CloseTimeout`](crate::CloseCause)). Default 10 s.
+    pub close_timeout: Option<Duration>,
+    /// Client: how long to wait, after the closing handshake, for the server to close the
+    /// transport (§7.1.1) before the client does. Default 2 s (Chromium's).
+    pub transport_close_timeout: Option<Duration>,
 }
 
 impl Default for Config {
@@ -70,6 +103,12 @@ impl Default for Config {
             allow_non_minimal_length: false,
             #[cfg(feature = "deflate")]
             deflate: None,
+            handshake_timeout: Some(Duration::from_secs(10)),
+            idle_timeout: None,
+            keepalive_interval: Some(Duration::from_secs(20)),
+            pong_timeout: Some(Duration::from_secs(20)),
+            close_timeout: Some(Duration::from_secs(10)),
+            transport_close_timeout: Some(Duration::from_secs(2)),
         }
     }
 }

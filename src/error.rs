@@ -3,12 +3,13 @@
 
 use alloc::boxed::Box;
 
+use crate::connection::{Command, State};
 use crate::frame::{CloseBodyError, CloseCode, FrameError, Utf8Error};
-use crate::handshake::{RequestError, ResponseError};
+use crate::handshake::{AcceptError, RequestError, ResponseError};
 
 /// A violation by the peer. The first one fails the connection (§7.1.7): the Close frame with
 /// [`ProtocolError::close_code`] is queued, later input is discarded, and the error is reported
-/// once.
+/// once, followed by [`Event::Closed`](crate::Event::Closed).
 ///
 /// ```
 /// use wsmachine::frame::CloseCode;
@@ -91,17 +92,38 @@ impl ProtocolError {
     }
 }
 
-/// A request of the caller's that the connection cannot carry out; the connection itself is
+/// A command of the caller's that the connection cannot carry out; the connection itself is
 /// unharmed.
+///
+/// ```
+/// use std::time::Instant;
+/// use wsmachine::{Command, CommandError, Config, Connection, State};
+///
+/// let mut server = Connection::server(Config::default(), Instant::now());
+/// assert_eq!(
+///     server.sender().send_text("too early"),
+///     Err(CommandError::NotAllowed { command: Command::SendMessage, state: State::AwaitingRequest }),
+/// );
+/// assert_eq!(
+///     server.sender().send_text("too early").unwrap_err().to_string(),
+///     "cannot send a message while the connection is awaiting the handshake request",
+/// );
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
-pub enum SendError {
-    /// The opening handshake has not completed.
-    #[error("the connection is not open yet")]
-    NotOpen,
-    /// A Close was already sent: no more messages (§5.5.1).
-    #[error("a Close frame was already sent")]
-    Closing,
+pub enum CommandError {
+    /// The command is not allowed in the connection's state: a message before the handshake
+    /// completed or after a Close, an accept on a client or a second accept, and so on.
+    #[error("cannot {command} while the connection is {state}")]
+    NotAllowed {
+        /// What was asked.
+        command: Command,
+        /// Where the connection was.
+        state: State,
+    },
+    /// The 101 response cannot be sent as asked (a subprotocol the client did not offer).
+    #[error(transparent)]
+    Accept(#[from] AcceptError),
     /// More output is buffered than
     /// [`Config::max_buffered_output`](crate::Config::max_buffered_output): drain it first.
     #[error("output buffer full")]

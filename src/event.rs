@@ -4,6 +4,7 @@ use alloc::boxed::Box;
 
 use bytes::Bytes;
 
+use crate::connection::Closed;
 use crate::frame::CloseCode;
 use crate::handshake::{Accepted, Request, UpgradeRequest};
 
@@ -14,10 +15,11 @@ use crate::handshake::{Accepted, Request, UpgradeRequest};
 /// assembled from several frames), so an event can be sent straight back.
 ///
 /// ```
+/// use std::time::Instant;
 /// use wsmachine::handshake::Negotiated;
 /// use wsmachine::{Config, Connection, Event, Role};
 ///
-/// let mut client = Connection::open(Role::Client, Negotiated::default(), Config::default());
+/// let mut client = Connection::open(Role::Client, Negotiated::default(), Config::default(), Instant::now());
 /// client.receive(&[0x82, 0x03, 1, 2, 3]); // a binary message from the server
 /// match client.poll_event() {
 ///     Some(Ok(Event::Binary(data))) => assert_eq!(&data[..], [1, 2, 3]),
@@ -50,8 +52,8 @@ pub enum Event {
     /// The peer's Close (§5.5.1): its code (1005 when it sent none) and reason. The reply is
     /// queued unless this endpoint had already sent a Close.
     Close(CloseFrame),
-    /// The connection is over: the closing handshake finished, or the transport ended first.
-    /// Nothing more will be reported.
+    /// The connection is over, however it ended ([`Closed::cause`]): always the last event,
+    /// reported exactly once by every connection. Nothing more will be reported.
     Closed(Closed),
 }
 
@@ -65,10 +67,11 @@ pub enum Event {
 /// [`Binary`](EventRef::Binary); everything else comes as the owned [`Event`].
 ///
 /// ```
+/// use std::time::Instant;
 /// use wsmachine::handshake::Negotiated;
 /// use wsmachine::{Config, Connection, EventRef, Role};
 ///
-/// let mut server = Connection::open(Role::Server, Negotiated::default(), Config::default());
+/// let mut server = Connection::open(Role::Server, Negotiated::default(), Config::default(), Instant::now());
 /// // A masked text frame "Hi" and a masked binary frame [1, 2], in one read.
 /// server.receive(&[0x81, 0x82, 0, 0, 0, 0, b'H', b'i', 0x82, 0x82, 0, 0, 0, 0, 1, 2]);
 /// match server.poll_event_ref() {
@@ -174,15 +177,4 @@ pub struct CloseFrame {
     pub code: CloseCode,
     /// The reason, possibly empty.
     pub reason: Text,
-}
-
-/// How a connection ended.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Closed {
-    /// The code to report: the peer's close code after a closing handshake, the code this end
-    /// failed the connection with, or [`CloseCode::ABNORMAL_CLOSURE`] (1006) when the transport
-    /// ended without one (§7.1.5).
-    pub code: CloseCode,
-    /// Whether both Close frames were exchanged (§7.1.4 "cleanly").
-    pub clean: bool,
 }

@@ -17,14 +17,17 @@ pub mod frame;
 pub mod handshake;
 mod random;
 mod role;
+mod time;
 
 pub use config::Config;
 pub use connection::{
-    Connection, DefaultRandom, InPlace, Receiver, Reply, Responder, Sender, ServerOnly, Waiting,
+    CloseCause, Closed, Command, Connection, DefaultRandom, InPlace, Receiver, Reply, Sender,
+    ServerOnly, SplitError, State,
 };
-pub use error::{ProtocolError, SendError};
-pub use event::{CloseFrame, Closed, Event, EventRef, MessageKind, Piece, Text};
+pub use error::{CommandError, ProtocolError};
+pub use event::{CloseFrame, Event, EventRef, MessageKind, Piece, Text};
 #[cfg(feature = "std")]
 pub use random::OsSeededRandom;
 pub use random::RandomSource;
 pub use role::Role;
+pub use time::{DefaultTimestamp, Timestamp};

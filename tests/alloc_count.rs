@@ -11,6 +11,7 @@
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
+use std::time::Instant;
 
 use wsmachine::handshake::ClientHandshake;
 use wsmachine::{Config, Connection, Event};
@@ -93,9 +94,10 @@ const MESSAGE: &str = "0123456789abcdef";
 
 /// A client and a server joined in memory, past the opening handshake.
 fn open_pair() -> (Connection, Connection) {
-    let mut server = Connection::server(Config::default());
+    let mut server = Connection::server(Config::default(), Instant::now());
     let handshake = ClientHandshake::new("ws://localhost/echo").expect("valid URI");
-    let mut client = Connection::client(handshake, Config::default()).expect("valid request");
+    let mut client =
+        Connection::client(handshake, Config::default(), Instant::now()).expect("valid request");
     let mut wire = Vec::new();
     client.poll_transmit(&mut wire);
     server.receive(&wire);
@@ -127,7 +129,7 @@ impl Echo {
     /// sends the text back and takes its output; the client reads the echo.
     fn round_trip(&mut self, client: &mut Connection, server: &mut Connection) {
         let start = allocations_so_far();
-        client.send_text(MESSAGE).expect("send");
+        client.sender().send_text(MESSAGE).expect("send");
         self.up.clear();
         client.poll_transmit(&mut self.up);
         let client_sent = allocations_so_far();
@@ -136,7 +138,7 @@ impl Echo {
         let Some(Ok(Event::Text(text))) = server.poll_event() else {
             panic!("the server did not report the text");
         };
-        server.send_text(text.as_str()).expect("echo");
+        server.sender().send_text(text.as_str()).expect("echo");
         drop(text);
         assert!(server.poll_event().is_none());
         self.down.clear();
@@ -198,7 +200,7 @@ fn an_idle_open_connection_holds_no_heap() {
     let request = b"GET / HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
         Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";
     let before = live_bytes();
-    let mut server = Connection::server(Config::default());
+    let mut server = Connection::server(Config::default(), Instant::now());
     server.receive(request);
     let Some(Ok(Event::Request(upgrade))) = server.poll_event() else { panic!("no request") };
     server.accept(upgrade.accept()).expect("offered");
@@ -240,12 +242,13 @@ fn deflate_memory_per_connection() {
         config.deflate = Some(deflate);
         // The client's bytes are made before measuring: only the server's heap is counted.
         let handshake = ClientHandshake::new("ws://localhost/echo").expect("valid URI");
-        let mut client = Connection::client(handshake, config).expect("valid request");
+        let mut client =
+            Connection::client(handshake, config, Instant::now()).expect("valid request");
         let mut request = Vec::new();
         client.poll_transmit(&mut request);
 
         let before = live_bytes();
-        let mut server = Connection::server(config);
+        let mut server = Connection::server(config, Instant::now());
         server.receive(&request);
         let Some(Ok(Event::Request(upgrade))) = server.poll_event() else { panic!("no request") };
         server.accept(upgrade.accept()).expect("offered");
@@ -257,7 +260,7 @@ fn deflate_memory_per_connection() {
         client.receive(&response);
         assert!(matches!(client.poll_event(), Some(Ok(Event::Accepted(_)))));
         let message = "{\"user\":\"ada\",\"text\":\"hello, world\"} ".repeat(28);
-        client.send_text(&message).expect("send");
+        client.sender().send_text(&message).expect("send");
         let mut up = Vec::new();
         client.poll_transmit(&mut up);
         assert_eq!(up[0] & 0x40, 0x40, "the message is compressed");
@@ -265,7 +268,7 @@ fn deflate_memory_per_connection() {
         let before_traffic = live_bytes();
         server.receive(&up);
         let Some(Ok(Event::Text(text))) = server.poll_event() else { panic!("no text") };
-        server.send_text(text.as_str()).expect("echo");
+        server.sender().send_text(text.as_str()).expect("echo");
         drop(text);
         let mut down = Vec::new();
         server.poll_transmit(&mut down);

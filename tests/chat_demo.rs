@@ -10,7 +10,8 @@ use std::time::{Duration, Instant};
 
 use room::{
     chat_config, json_string, message_envelope, Options, Origins, Room, CLOSE_DEADLINE,
-    HANDSHAKE_DEADLINE, IDLE_DEADLINE, MAX_MESSAGE_LEN, MAX_OUTPUT, PAGE, PING_INTERVAL,
+    HANDSHAKE_DEADLINE, KEEPALIVE_INTERVAL, MAX_MESSAGE_LEN, MAX_OUTPUT, PAGE, PING_INTERVAL,
+    PONG_DEADLINE,
 };
 use wsmachine::frame::CloseCode;
 use wsmachine::handshake::ClientHandshake;
@@ -61,7 +62,7 @@ impl Chat {
         self.next_id += 1;
         let id = self.next_id;
         self.room.connect(id, self.now);
-        let connection = Connection::client(handshake, config).unwrap();
+        let connection = Connection::client(handshake, config, Instant::now()).unwrap();
         self.peers.insert(id, Peer { connection, events: Vec::new(), reading: true, gone: false });
         self.pump();
         id
@@ -126,7 +127,7 @@ impl Chat {
     }
 
     fn send(&mut self, id: u64, text: &str) {
-        self.peers.get_mut(&id).unwrap().connection.send_text(text).unwrap();
+        self.peers.get_mut(&id).unwrap().connection.sender().send_text(text).unwrap();
         self.pump();
     }
 
@@ -336,7 +337,13 @@ fn messages_reach_every_member_unchanged_and_the_count_follows_joins_and_leaves(
     let c = chat.join();
     let d = chat.join();
     assert_eq!(chat.texts(a), [count(3), count(4)]);
-    chat.peers.get_mut(&c).unwrap().connection.close(CloseCode::GOING_AWAY, "tab closed").unwrap();
+    chat.peers
+        .get_mut(&c)
+        .unwrap()
+        .connection
+        .sender()
+        .close(CloseCode::GOING_AWAY, "tab closed")
+        .unwrap();
     chat.pump();
     assert_eq!(chat.texts(a), [count(3)]);
     assert!(chat.peers[&c].gone, "the server closes the transport after the closing handshake");
@@ -363,7 +370,7 @@ fn the_round_trip_of_each_ping_is_measured_and_pushed_to_its_member() {
     assert_eq!(chat.rtts(a), [r#"{"type":"rtt","ms":12.34}"#]);
 
     // An unsolicited Pong (§5.5.3) is not a measurement.
-    chat.peers.get_mut(&a).unwrap().connection.send_pong(b"heartbeat").unwrap();
+    chat.peers.get_mut(&a).unwrap().connection.sender().send_pong(b"heartbeat").unwrap();
     chat.pump();
     assert_eq!(chat.rtts(a), Vec::<String>::new());
 }
@@ -375,18 +382,30 @@ fn silent_members_and_stalled_handshakes_are_dropped_at_their_deadlines() {
     let silent = chat.join();
     chat.peers.get_mut(&silent).unwrap().reading = false; // no more Pongs from it
     chat.texts(a);
+    chat.rtts(a);
     let stalled = 100;
     chat.room.connect(stalled, chat.now);
     assert!(!chat.room.finished(stalled));
 
-    chat.tick_after(HANDSHAKE_DEADLINE);
-    assert!(chat.room.finished(stalled), "no request within the handshake deadline");
-    chat.tick_after(IDLE_DEADLINE - HANDSHAKE_DEADLINE);
-    assert!(chat.room.finished(silent), "silent for the idle deadline");
+    // A tick a second, as main.rs gives them; the deadlines are the connections' own.
+    let mut elapsed = Duration::ZERO;
+    while !chat.room.finished(stalled) {
+        chat.tick_after(Duration::from_secs(1));
+        elapsed += Duration::from_secs(1);
+        assert!(elapsed <= HANDSHAKE_DEADLINE, "no request within the handshake deadline");
+    }
+    assert_eq!(elapsed, HANDSHAKE_DEADLINE);
+    while !chat.room.finished(silent) {
+        chat.tick_after(Duration::from_secs(1));
+        elapsed += Duration::from_secs(1);
+    }
+    // Silent since it joined: the keepalive Ping went out after KEEPALIVE_INTERVAL, unanswered.
+    assert_eq!(elapsed, KEEPALIVE_INTERVAL + PONG_DEADLINE, "dropped when its Pong was overdue");
     assert!(!chat.room.finished(a), "its Pongs keep it in");
-    assert!(chat.pings(a) >= 3, "pinged every {PING_INTERVAL:?}");
+    let pings = chat.pings(a);
+    assert!(pings >= 3, "pinged every {PING_INTERVAL:?}");
     assert_eq!(chat.texts(a), [count(1)]);
-    assert_eq!(chat.rtts(a).len(), 3, "each Ping's round trip");
+    assert_eq!(chat.rtts(a).len(), pings - 1, "each later Ping's round trip");
 }
 
 #[test]
@@ -417,7 +436,7 @@ fn binary_and_oversized_messages_end_only_their_sender() {
     let mut chat = Chat::new(Origins::SameHost);
     let a = chat.join();
     let binary = chat.join();
-    chat.peers.get_mut(&binary).unwrap().connection.send_binary(b"\x00\x01").unwrap();
+    chat.peers.get_mut(&binary).unwrap().connection.sender().send_binary(b"\x00\x01").unwrap();
     chat.pump();
     assert_eq!(chat.close_code(binary), Some(CloseCode::UNSUPPORTED_DATA));
 
@@ -433,7 +452,7 @@ fn binary_and_oversized_messages_end_only_their_sender() {
     let mute = chat.join();
     let peer = chat.peers.get_mut(&mute).unwrap();
     peer.reading = false;
-    peer.connection.send_binary(b"\x02").unwrap();
+    peer.connection.sender().send_binary(b"\x02").unwrap();
     chat.pump();
     chat.tick_after(CLOSE_DEADLINE - Duration::from_millis(1));
     assert!(!chat.room.finished(mute));

@@ -4,10 +4,12 @@
 mod common;
 
 use common::{events, output, receive_and_poll, Polling};
+use std::time::Instant;
 use wsmachine::frame::{apply_mask, CloseCode, FrameHeader, Opcode};
 use wsmachine::handshake::{accept_key, ClientHandshake, Rejection};
 use wsmachine::{
-    Closed, Config, Connection, Event, MessageKind, Piece, ProtocolError, SendError, Waiting,
+    CloseCause, Closed, Command, CommandError, Config, Connection, Event, MessageKind, Piece,
+    ProtocolError, State,
 };
 
 const REQUEST: &[u8] = b"GET /chat HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\n\
@@ -45,7 +47,7 @@ fn close_payload(code: u16, reason: &str) -> Vec<u8> {
 
 /// A server that has accepted the RFC request; its 101 is drained.
 fn open_server(config: Config) -> Connection {
-    let mut server = Connection::server(config);
+    let mut server = Connection::server(config, Instant::now());
     server.receive(REQUEST);
     let Some(Ok(Event::Request(request))) = server.poll_event() else { panic!("no request") };
     server.accept(request.accept()).unwrap();
@@ -68,7 +70,7 @@ fn a_masked_text_message_is_reported_and_echoed_unmasked() {
     let events = events(&mut server);
     assert_eq!(events.len(), 1);
     assert_eq!(text(&events[0]), "Hello");
-    server.send_text("Hello").unwrap();
+    server.sender().send_text("Hello").unwrap();
     assert_eq!(output(&mut server), [0x81, 0x05, b'H', b'e', b'l', b'l', b'o']);
 }
 
@@ -111,19 +113,24 @@ fn assert_fails_polling(config: Config, input: &[u8], expected: ProtocolError, p
     let mut server = open_server(config);
     let mut events = receive_and_poll(&mut server, input, polling, |_, _| {});
     let code = expected.close_code().unwrap();
-    assert_eq!(events.pop(), Some(Ok(Event::Closed(Closed { code, clean: false }))));
+    let closed = Closed { code, clean: false, cause: CloseCause::ProtocolError };
+    assert_eq!(events.pop(), Some(Ok(Event::Closed(closed))));
     assert_eq!(events.pop(), Some(Err(expected)));
     assert!(events.iter().all(Result::is_ok));
     let out = output(&mut server);
     let close = server_frame(Opcode::Close, &code.as_u16().to_be_bytes(), true);
     assert!(out.ends_with(&close), "{out:02x?} does not end with {close:02x?}");
     assert!(server.should_close_transport());
-    assert_eq!(server.waiting_for(), Waiting::Nothing);
+    assert_eq!(server.state(), State::Failed);
+    assert_eq!(server.poll_timeout(), None, "no deadline once over");
     server.receive(&client_frame(Opcode::Text, b"ignored", true));
     assert_eq!(server.poll_event(), None);
     assert!(server.poll_event_ref().is_none());
-    assert_eq!(server.receiver_buffered(), 0, "input kept after the failure");
-    assert_eq!(server.send_text("late"), Err(SendError::Closing));
+    assert_eq!(server.buffered_input(), 0, "input kept after the failure");
+    assert_eq!(
+        server.sender().send_text("late"),
+        Err(CommandError::NotAllowed { command: Command::SendMessage, state: State::Failed })
+    );
 }
 
 #[test]
@@ -248,11 +255,16 @@ fn the_peers_close_is_reported_echoed_once_and_ends_the_connection() {
     assert_eq!(events.len(), 2, "{events:?}");
     let Ok(Event::Close(close)) = &events[0] else { panic!("{events:?}") };
     assert_eq!((close.code, close.reason.as_str()), (CloseCode::GOING_AWAY, "bye"));
-    assert_eq!(events[1], Ok(Event::Closed(Closed { code: CloseCode::GOING_AWAY, clean: true })));
+    let closed = Closed { code: CloseCode::GOING_AWAY, clean: true, cause: CloseCause::PeerClosed };
+    assert_eq!(events[1], Ok(Event::Closed(closed)));
     // The reply echoes the status code (§5.5.1), and the server closes the transport (§7.1.1).
     assert_eq!(output(&mut server), server_frame(Opcode::Close, &1001u16.to_be_bytes(), true));
     assert!(server.should_close_transport());
-    assert_eq!(server.send_text("late"), Err(SendError::Closing));
+    assert_eq!(server.state(), State::Closed);
+    assert_eq!(
+        server.sender().send_text("late"),
+        Err(CommandError::NotAllowed { command: Command::SendMessage, state: State::Closed })
+    );
     assert_eq!(server.poll_event(), None);
 }
 
@@ -289,14 +301,17 @@ fn invalid_close_payloads_fail_with_their_codes() {
 #[test]
 fn closing_first_waits_for_the_reply_and_sends_no_second_close() {
     let mut server = open_server(Config::default());
-    server.close(CloseCode::NORMAL, "done").unwrap();
+    server.sender().close(CloseCode::NORMAL, "done").unwrap();
     assert_eq!(
         output(&mut server),
         server_frame(Opcode::Close, &close_payload(1000, "done"), true)
     );
-    assert_eq!(server.waiting_for(), Waiting::CloseReply);
+    assert_eq!(server.state(), State::CloseSent);
     assert!(!server.should_close_transport());
-    assert_eq!(server.send_binary(b"x"), Err(SendError::Closing));
+    assert_eq!(
+        server.sender().send_binary(b"x"),
+        Err(CommandError::NotAllowed { command: Command::SendMessage, state: State::CloseSent })
+    );
 
     // Messages still arrive until the peer's Close (§7.1.2).
     server.receive(&client_frame(Opcode::Text, b"last", true));
@@ -304,7 +319,8 @@ fn closing_first_waits_for_the_reply_and_sends_no_second_close() {
     let events = events(&mut server);
     assert_eq!(text(&events[0]), "last");
     assert!(matches!(&events[1], Ok(Event::Close(close)) if close.code == CloseCode::NORMAL));
-    assert_eq!(events[2], Ok(Event::Closed(Closed { code: CloseCode::NORMAL, clean: true })));
+    let closed = Closed { code: CloseCode::NORMAL, clean: true, cause: CloseCause::LocalClose };
+    assert_eq!(events[2], Ok(Event::Closed(closed)));
     assert!(output(&mut server).is_empty(), "no second Close");
     assert!(server.should_close_transport());
 }
@@ -319,7 +335,11 @@ fn eof_before_the_closing_handshake_is_abnormal_closure() {
     assert_eq!(text(&events[0]), "hi");
     assert_eq!(
         events[1],
-        Ok(Event::Closed(Closed { code: CloseCode::ABNORMAL_CLOSURE, clean: false }))
+        Ok(Event::Closed(Closed {
+            code: CloseCode::ABNORMAL_CLOSURE,
+            clean: false,
+            cause: CloseCause::TransportEnded
+        }))
     );
     assert_eq!(events.len(), 2);
     assert!(server.should_close_transport());
@@ -328,8 +348,8 @@ fn eof_before_the_closing_handshake_is_abnormal_closure() {
 #[test]
 fn control_frames_jump_ahead_of_queued_data() {
     let mut server = open_server(Config::default());
-    server.send_binary(&[7; 1000]).unwrap();
-    server.send_ping(b"rtt").unwrap();
+    server.sender().send_binary(&[7; 1000]).unwrap();
+    server.sender().send_ping(b"rtt").unwrap();
     let out = output(&mut server);
     let ping = server_frame(Opcode::Ping, b"rtt", true);
     assert!(out.starts_with(&ping));
@@ -341,7 +361,7 @@ fn outgoing_messages_are_fragmented_at_the_configured_size() {
     let mut config = Config::default();
     config.fragment_size = Some(4);
     let mut server = open_server(config);
-    server.send_text("abcdefghij").unwrap();
+    server.sender().send_text("abcdefghij").unwrap();
     let expected = [
         server_frame(Opcode::Text, b"abcd", false),
         server_frame(Opcode::Continuation, b"efgh", false),
@@ -354,11 +374,11 @@ fn outgoing_messages_are_fragmented_at_the_configured_size() {
 #[test]
 fn streamed_sends_allow_control_frames_between_pieces() {
     let mut server = open_server(Config::default());
-    server.begin_message(MessageKind::Binary, b"one", false).unwrap();
-    assert_eq!(server.send_text("no"), Err(SendError::StreamInProgress));
-    server.send_ping(b"").unwrap();
-    server.send_piece(b"two", true).unwrap();
-    assert_eq!(server.send_piece(b"three", true), Err(SendError::NoStream));
+    server.sender().begin_message(MessageKind::Binary, b"one", false).unwrap();
+    assert_eq!(server.sender().send_text("no"), Err(CommandError::StreamInProgress));
+    server.sender().send_ping(b"").unwrap();
+    server.sender().send_piece(b"two", true).unwrap();
+    assert_eq!(server.sender().send_piece(b"three", true), Err(CommandError::NoStream));
     let out = output(&mut server);
     let expected = [
         server_frame(Opcode::Ping, b"", true),
@@ -374,11 +394,11 @@ fn output_beyond_the_limit_is_refused_until_drained() {
     let mut config = Config::default();
     config.max_buffered_output = 100;
     let mut server = open_server(config);
-    server.send_binary(&[0; 60]).unwrap();
-    assert_eq!(server.send_binary(&[0; 60]), Err(SendError::OutputFull));
+    server.sender().send_binary(&[0; 60]).unwrap();
+    assert_eq!(server.sender().send_binary(&[0; 60]), Err(CommandError::OutputFull));
     assert_eq!(server.buffered_output(), 62);
     output(&mut server);
-    server.send_binary(&[0; 60]).unwrap();
+    server.sender().send_binary(&[0; 60]).unwrap();
 }
 
 #[test]
@@ -395,7 +415,7 @@ fn large_messages_stream_as_pieces_in_constant_memory() {
             let Ok(Event::Piece(piece)) = event else { panic!("{event:?}") };
             pieces.push(piece);
         }
-        assert!(server.receiver_buffered() <= 30, "buffered {}", server.receiver_buffered());
+        assert!(server.buffered_input() <= 30, "buffered {}", server.buffered_input());
     }
     assert!(pieces.len() > 1);
     assert!(pieces[0].first && pieces.iter().skip(1).all(|p| !p.first));
@@ -406,12 +426,12 @@ fn large_messages_stream_as_pieces_in_constant_memory() {
 
 #[test]
 fn the_request_and_pipelined_frames_in_one_read_are_all_kept() {
-    let mut server = Connection::server(Config::default());
+    let mut server = Connection::server(Config::default(), Instant::now());
     let mut input = REQUEST.to_vec();
     input.extend(client_frame(Opcode::Text, b"early", true));
     server.receive(&input);
     let Some(Ok(Event::Request(request))) = server.poll_event() else { panic!() };
-    assert_eq!(server.waiting_for(), Waiting::Decision);
+    assert_eq!(server.state(), State::AwaitingDecision);
     assert_eq!(server.poll_event(), None, "nothing before the decision");
     server.accept(request.accept()).unwrap();
     assert_eq!(text(&server.poll_event().unwrap()), "early");
@@ -419,7 +439,7 @@ fn the_request_and_pipelined_frames_in_one_read_are_all_kept() {
 
 #[test]
 fn invalid_requests_get_their_rejection_and_the_transport_closes() {
-    let mut server = Connection::server(Config::default());
+    let mut server = Connection::server(Config::default(), Instant::now());
     let old_version = String::from_utf8_lossy(REQUEST).replace("Version: 13", "Version: 8");
     server.receive(old_version.as_bytes());
     let event = server.poll_event().unwrap();
@@ -427,18 +447,20 @@ fn invalid_requests_get_their_rejection_and_the_transport_closes() {
     assert!(output(&mut server).starts_with(b"HTTP/1.1 426 Upgrade Required\r\n"));
     assert!(server.should_close_transport());
 
-    let mut server = Connection::server(Config::default());
+    let mut server = Connection::server(Config::default(), Instant::now());
     server.receive(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n");
     let Some(Ok(Event::HttpRequest(request))) = server.poll_event() else { panic!() };
     assert_eq!(request.path(), "/");
-    server.reject(&Rejection::new(200).with_body("<h1>hi</h1>"));
+    server.reject(&Rejection::new(200).with_body("<h1>hi</h1>")).unwrap();
     assert!(output(&mut server).ends_with(b"Content-Length: 11\r\n\r\n<h1>hi</h1>"));
     assert!(server.should_close_transport());
     // Whatever the client keeps sending is dropped, not kept: nothing will read it.
     for _ in 0..64 {
         server.receive(&[b'x'; 16 * 1024]);
     }
-    assert_eq!(server.receiver_buffered(), 0);
+    assert_eq!(server.buffered_input(), 0);
+    let Some(Ok(Event::Closed(closed))) = server.poll_event() else { panic!() };
+    assert_eq!((closed.cause, closed.clean), (CloseCause::HandshakeFailed, false));
     assert_eq!(server.poll_event(), None);
 }
 
@@ -452,7 +474,8 @@ fn a_client_masks_every_frame_with_a_fresh_key_and_rejects_masked_frames() {
         }
     };
     let handshake = ClientHandshake::new("ws://a/chat").unwrap();
-    let mut client = Connection::client_with(handshake, Config::default(), random).unwrap();
+    let mut client =
+        Connection::client_with(handshake, Config::default(), random, Instant::now()).unwrap();
     let request = output(&mut client);
     let key = "AQIDBAUGBwgJCgsMDQ4PEA==";
     assert!(String::from_utf8_lossy(&request).contains(key));
@@ -467,8 +490,8 @@ fn a_client_masks_every_frame_with_a_fresh_key_and_rejects_masked_frames() {
     assert!(matches!(client.poll_event(), Some(Ok(Event::Accepted(_)))));
     assert_eq!(text(&client.poll_event().unwrap()), "hi");
 
-    client.send_text("ab").unwrap();
-    client.send_text("ab").unwrap();
+    client.sender().send_text("ab").unwrap();
+    client.sender().send_text("ab").unwrap();
     let out = output(&mut client);
     // Keys continue from the 16 handshake bytes: 17..=20, then 21..=24.
     assert_eq!(
@@ -489,9 +512,13 @@ fn client_frame_with(payload: &[u8], key: [u8; 4]) -> Vec<u8> {
 #[test]
 fn a_client_waits_for_the_server_to_close_the_transport() {
     let handshake = ClientHandshake::new("ws://a/").unwrap();
-    let mut client =
-        Connection::client_with(handshake, Config::default(), |buf: &mut [u8]| buf.fill(0))
-            .unwrap();
+    let mut client = Connection::client_with(
+        handshake,
+        Config::default(),
+        |buf: &mut [u8]| buf.fill(0),
+        Instant::now(),
+    )
+    .unwrap();
     output(&mut client);
     let response = format!(
         "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
@@ -505,7 +532,7 @@ fn a_client_waits_for_the_server_to_close_the_transport() {
     assert!(matches!(&events[0], Ok(Event::Close(_))));
     // The client replied; the server closes TCP first (§7.1.1).
     assert!(!output(&mut client).is_empty());
-    assert_eq!(client.waiting_for(), Waiting::TransportClose);
+    assert_eq!(client.state(), State::Closed);
     assert!(!client.should_close_transport());
     client.receive_eof();
     assert!(client.should_close_transport());
@@ -514,9 +541,13 @@ fn a_client_waits_for_the_server_to_close_the_transport() {
 #[test]
 fn a_rejected_client_handshake_reports_the_status() {
     let handshake = ClientHandshake::new("ws://a/").unwrap();
-    let mut client =
-        Connection::client_with(handshake, Config::default(), |buf: &mut [u8]| buf.fill(0))
-            .unwrap();
+    let mut client = Connection::client_with(
+        handshake,
+        Config::default(),
+        |buf: &mut [u8]| buf.fill(0),
+        Instant::now(),
+    )
+    .unwrap();
     client.receive(b"HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n");
     let Some(Err(ProtocolError::Response(error))) = client.poll_event() else { panic!() };
     let wsmachine::handshake::ResponseError::Rejected(rejection) = *error else { panic!() };
@@ -528,7 +559,7 @@ fn a_rejected_client_handshake_reports_the_status() {
 fn the_handshake_response_precedes_every_frame() {
     // Found by the server_connection fuzz target: a Pong owed to a Ping pipelined behind the
     // request jumped ahead of the 101, since control frames jump ahead of queued output.
-    let mut server = Connection::server(Config::default());
+    let mut server = Connection::server(Config::default(), Instant::now());
     let mut input = REQUEST.to_vec();
     input.extend(client_frame(Opcode::Ping, b"early", true));
     server.receive(&input);
@@ -547,8 +578,8 @@ fn a_close_never_overtakes_messages_sent_before_it() {
     let mut server = open_server(Config::default());
     server.receive(&client_frame(Opcode::Text, b"echo me", true));
     let Some(Ok(Event::Text(message))) = server.poll_event() else { panic!() };
-    server.send_text(message.as_str()).unwrap();
-    server.send_ping(b"p").unwrap();
+    server.sender().send_text(message.as_str()).unwrap();
+    server.sender().send_ping(b"p").unwrap();
     server.receive(&client_frame(Opcode::Close, &close_payload(1000, ""), true));
     events(&mut server);
     let expected = [
@@ -563,7 +594,7 @@ fn a_close_never_overtakes_messages_sent_before_it() {
 #[test]
 fn split_halves_work_on_separate_threads_joined_by_replies() {
     let server = open_server(Config::default());
-    let (mut receiver, mut sender) = server.split();
+    let (mut receiver, mut sender) = server.split().unwrap();
     let (replies, from_receiver) = std::sync::mpsc::channel();
     let reader = std::thread::spawn(move || {
         let mut input = client_frame(Opcode::Ping, b"are you there", true);
@@ -594,7 +625,7 @@ fn split_halves_work_on_separate_threads_joined_by_replies() {
     ]
     .concat();
     assert_eq!(out, expected);
-    assert!(sender.close_sent());
+    assert_eq!(sender.state(), State::CloseSent);
 }
 
 #[test]

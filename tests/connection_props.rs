@@ -7,20 +7,28 @@ mod common;
 use common::{receive_and_poll, Polling};
 use proptest::prelude::*;
 use proptest::sample::Index;
+use std::time::Instant;
 use wsmachine::frame::{
     apply_mask, CloseCode, FrameHeader, HeaderRules, Opcode, Status, MAX_HEADER_LEN,
 };
 use wsmachine::handshake::ClientHandshake;
-use wsmachine::{CloseFrame, Closed, Config, Connection, Event, ProtocolError, Role, SendError};
+use wsmachine::{
+    CloseCause, CloseFrame, Closed, Command, CommandError, Config, Connection, Event,
+    ProtocolError, Role, State,
+};
 
 // ----- shared helpers -----
 
 /// A valid opening handshake request, with a fixed key so that runs are reproducible.
 fn request_bytes() -> Vec<u8> {
     let handshake = ClientHandshake::new("ws://example.com/chat").expect("valid URI");
-    let mut client =
-        Connection::client_with(handshake, Config::default(), |buf: &mut [u8]| buf.fill(7))
-            .expect("valid request");
+    let mut client = Connection::client_with(
+        handshake,
+        Config::default(),
+        |buf: &mut [u8]| buf.fill(7),
+        Instant::now(),
+    )
+    .expect("valid request");
     let mut request = Vec::new();
     client.poll_transmit(&mut request);
     request
@@ -202,7 +210,7 @@ fn run_server_polling(
     points: &[usize],
     polling: Polling,
 ) -> (Vec<Result<Event, ProtocolError>>, Vec<u8>) {
-    let mut server = Connection::server(Config::default());
+    let mut server = Connection::server(Config::default(), Instant::now());
     let mut events = Vec::new();
     let mut output = Vec::new();
     for chunk in split_at_points(input, points) {
@@ -274,7 +282,7 @@ proptest! {
             &events[events.len() - 2..],
             &[
                 Ok(Event::Close(CloseFrame { code, reason: close.1.as_str().into() })),
-                Ok(Event::Closed(Closed { code, clean: true })),
+                Ok(Event::Closed(Closed { code, clean: true, cause: CloseCause::PeerClosed })),
             ][..]
         );
 
@@ -402,15 +410,15 @@ impl Peer {
     fn act(&mut self, action: &Action) {
         match action {
             Action::Text(text) => {
-                self.conn.send_text(text).expect("send_text");
+                self.conn.sender().send_text(text).expect("send_text");
                 self.sent.push(Message::Text(text.clone()));
             }
             Action::Binary(data) => {
-                self.conn.send_binary(data).expect("send_binary");
+                self.conn.sender().send_binary(data).expect("send_binary");
                 self.sent.push(Message::Binary(data.clone()));
             }
             Action::Ping(payload) => {
-                self.conn.send_ping(payload).expect("send_ping");
+                self.conn.sender().send_ping(payload).expect("send_ping");
                 self.sent_pings.push(payload.clone());
             }
             Action::Pump => unreachable!("pumping takes both peers"),
@@ -481,8 +489,9 @@ fn exchange(
     chunk_sizes: Vec<usize>,
 ) {
     let handshake = ClientHandshake::new("ws://localhost/pair").expect("valid URI");
-    let mut client = Peer::new(Connection::client(handshake, configs.0).expect("request"));
-    let mut server = Peer::new(Connection::server(configs.1));
+    let mut client =
+        Peer::new(Connection::client(handshake, configs.0, Instant::now()).expect("request"));
+    let mut server = Peer::new(Connection::server(configs.1, Instant::now()));
     let mut chunker = Chunker { sizes: chunk_sizes, next: 0 };
     pump(&mut client, &mut server, &mut chunker);
     assert!(client.conn.is_open() && server.conn.is_open(), "the handshake did not complete");
@@ -496,7 +505,7 @@ fn exchange(
     }
     if let Some((from_client, code, reason)) = &close {
         let closer = if *from_client { &mut client } else { &mut server };
-        closer.conn.close(CloseCode::from(*code), reason).expect("close");
+        closer.conn.sender().close(CloseCode::from(*code), reason).expect("close");
         closer.close_sent = true;
     }
     pump(&mut client, &mut server, &mut chunker);
@@ -535,10 +544,25 @@ fn exchange(
                 "the Close the replier saw"
             );
             assert_eq!(closer.close.as_ref().map(|frame| frame.code), Some(code), "the echo");
-            for peer in [&mut client, &mut server] {
-                assert_eq!(peer.closed, Some(Closed { code, clean: true }));
+            for (peer, cause) in [
+                (
+                    &mut client,
+                    if from_client { CloseCause::LocalClose } else { CloseCause::PeerClosed },
+                ),
+                (
+                    &mut server,
+                    if from_client { CloseCause::PeerClosed } else { CloseCause::LocalClose },
+                ),
+            ] {
+                assert_eq!(peer.closed, Some(Closed { code, clean: true, cause }));
                 assert!(!peer.conn.is_open());
-                assert_eq!(peer.conn.send_text("late"), Err(SendError::Closing));
+                assert_eq!(
+                    peer.conn.sender().send_text("late"),
+                    Err(CommandError::NotAllowed {
+                        command: Command::SendMessage,
+                        state: State::Closed
+                    })
+                );
                 assert_eq!(peer.conn.poll_transmit(&mut Vec::new()), 0, "output after the end");
             }
         }
@@ -689,10 +713,10 @@ fn junk_config() -> impl Strategy<Value = Config> {
 /// A connection of `role` with `config`, open after a valid handshake, and its output so far.
 fn opened(role: Role, config: Config) -> (Connection, Vec<u8>) {
     let handshake = ClientHandshake::new("ws://example.com/chat").expect("valid URI");
-    let mut client = Connection::client(handshake, config).expect("valid request");
+    let mut client = Connection::client(handshake, config, Instant::now()).expect("valid request");
     let mut request = Vec::new();
     client.poll_transmit(&mut request);
-    let mut server = Connection::server(config);
+    let mut server = Connection::server(config, Instant::now());
     server.receive(&request);
     let Some(Ok(Event::Request(upgrade))) = server.poll_event() else {
         panic!("the request was not reported");
@@ -776,7 +800,8 @@ fn check_junk(
         let code = error.close_code().expect("an error after the handshake has a close code");
         let at = results.iter().position(Result::is_err).expect("the error");
         for later in &results[at + 1..] {
-            prop_assert_eq!(later, &Ok(Event::Closed(Closed { code, clean: false })));
+            let closed = Closed { code, clean: false, cause: CloseCause::ProtocolError };
+            prop_assert_eq!(later, &Ok(Event::Closed(closed)));
         }
         let Some((last, payload)) = frames.last() else {
             panic!("no Close frame after {error:?}");

@@ -6,6 +6,7 @@
 mod common;
 
 use common::{events, output};
+use std::time::Instant;
 use wsmachine::extensions::deflate::{DeflateConfig, MessageCompressor};
 use wsmachine::frame::{apply_mask, CloseCode, FrameHeader, Opcode, Rsv};
 use wsmachine::handshake::ClientHandshake;
@@ -43,7 +44,7 @@ fn client_frame(opcode: Opcode, payload: &[u8], fin: bool, rsv: Rsv) -> Vec<u8> 
 
 /// A server that accepted a request offering `extensions`; returns it and its response head.
 fn open_server(config: Config, extensions: &str) -> (Connection, String) {
-    let mut server = Connection::server(config);
+    let mut server = Connection::server(config, Instant::now());
     server.receive(&request(extensions));
     let Some(Ok(Event::Request(request))) = server.poll_event() else { panic!("no request") };
     server.accept(request.accept()).unwrap();
@@ -54,8 +55,8 @@ fn open_server(config: Config, extensions: &str) -> (Connection, String) {
 /// A client and a server with the given configurations, handshake done and drained.
 fn pair(client_config: Config, server_config: Config) -> (Connection, Connection) {
     let handshake = ClientHandshake::new("ws://a/chat").unwrap();
-    let mut client = Connection::client(handshake, client_config).unwrap();
-    let mut server = Connection::server(server_config);
+    let mut client = Connection::client(handshake, client_config, Instant::now()).unwrap();
+    let mut server = Connection::server(server_config, Instant::now());
     server.receive(&output(&mut client));
     let Some(Ok(Event::Request(request))) = server.poll_event() else { panic!("no request") };
     server.accept(request.accept()).unwrap();
@@ -84,8 +85,8 @@ fn a_server_accepts_a_browser_offer_and_sends_the_rfc_examples() {
     assert_eq!(server.negotiated().extensions()[0].name(), "permessage-deflate");
 
     // RFC 7692 §7.2.3.1 and §7.2.3.2: "Hello" twice, the second through the shared window.
-    server.send_text("Hello").unwrap();
-    server.send_text("Hello").unwrap();
+    server.sender().send_text("Hello").unwrap();
+    server.sender().send_text("Hello").unwrap();
     assert_eq!(
         output(&mut server),
         [
@@ -100,7 +101,7 @@ fn a_server_without_deflate_configured_declines_the_offer() {
     let (mut server, response) =
         open_server(Config::default(), "permessage-deflate; client_max_window_bits");
     assert!(!response.contains("Sec-WebSocket-Extensions"), "{response}");
-    server.send_text("Hello").unwrap();
+    server.sender().send_text("Hello").unwrap();
     assert_eq!(output(&mut server), b"\x81\x05Hello");
     // A compressed frame is then a protocol error: RSV1 was not negotiated (§5.2).
     server.receive(&client_frame(
@@ -246,8 +247,8 @@ fn client_and_server_compress_both_ways_with_rsv1_on_the_first_frame_only() {
     let text = "all work and no play makes jack a dull boy. ".repeat(300);
     let random: Vec<u8> =
         (0..5000u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
-    client.send_text(&text).unwrap();
-    client.send_binary(&random).unwrap();
+    client.sender().send_text(&text).unwrap();
+    client.sender().send_binary(&random).unwrap();
     let wire = output(&mut client);
     // Fragmented at 100 bytes: the first frame has FIN clear and RSV1 set; the next is a
     // continuation with every RSV bit clear.
@@ -260,7 +261,7 @@ fn client_and_server_compress_both_ways_with_rsv1_on_the_first_frame_only() {
     assert_eq!(single_text(&received[..1]), text);
     assert!(matches!(&received[1], Ok(Event::Binary(data)) if data[..] == random[..]));
 
-    server.send_text(&text).unwrap();
+    server.sender().send_text(&text).unwrap();
     let wire = output(&mut server);
     assert_eq!(wire[0], 0xc1);
     client.receive(&wire);
@@ -273,9 +274,9 @@ fn a_message_can_be_sent_uncompressed_by_choice_or_by_threshold() {
     deflate.compression_threshold = 16;
     let config = deflate_config(deflate);
     let (mut client, mut server) = pair(config, config);
-    server.send_text("short").unwrap(); // under the threshold
-    server.send_message(MessageKind::Binary, &[7; 64], false).unwrap(); // by choice
-    server.send_message(MessageKind::Text, b"tiny", true).unwrap(); // forced
+    server.sender().send_text("short").unwrap(); // under the threshold
+    server.sender().send_message(MessageKind::Binary, &[7; 64], false).unwrap(); // by choice
+    server.sender().send_message(MessageKind::Text, b"tiny", true).unwrap(); // forced
     let wire = output(&mut server);
     assert_eq!(&wire[..7], b"\x81\x05short");
     assert_eq!(&wire[7..9], [0x82, 64]);
@@ -286,8 +287,8 @@ fn a_message_can_be_sent_uncompressed_by_choice_or_by_threshold() {
     assert!(matches!(&received[1], Ok(Event::Binary(data)) if data[..] == [7; 64]));
     assert_eq!(single_text(&received[2..]), "tiny");
     assert_eq!(
-        server.send_message(MessageKind::Text, b"\xff", true),
-        Err(wsmachine::SendError::InvalidText)
+        server.sender().send_message(MessageKind::Text, b"\xff", true),
+        Err(wsmachine::CommandError::InvalidText)
     );
 }
 
@@ -303,9 +304,9 @@ fn no_context_takeover_makes_every_message_stand_alone() {
         negotiated,
         "permessage-deflate; server_no_context_takeover; server_max_window_bits=9"
     );
-    server.send_text("Hello").unwrap();
+    server.sender().send_text("Hello").unwrap();
     let first = output(&mut server);
-    server.send_text("Hello").unwrap();
+    server.sender().send_text("Hello").unwrap();
     let second = output(&mut server);
     assert_eq!(first, second, "the second message must not refer to the first");
     client.receive(&[first, second].concat());
@@ -320,11 +321,11 @@ fn streamed_messages_are_compressed_and_large_ones_inflate_in_pieces() {
     receiving.stream_messages_above = Some(1000);
     let (mut client, mut server) = pair(deflate_config(DeflateConfig::default()), receiving);
     let chunk: Vec<u8> = (0..50_000u32).map(|i| (i % 251) as u8).collect();
-    client.begin_message(MessageKind::Binary, &chunk, false).unwrap();
+    client.sender().begin_message(MessageKind::Binary, &chunk, false).unwrap();
     for _ in 0..4 {
-        client.send_piece(&chunk, false).unwrap();
+        client.sender().send_piece(&chunk, false).unwrap();
     }
-    client.send_piece(b"", true).unwrap();
+    client.sender().send_piece(b"", true).unwrap();
     let wire = output(&mut client);
     assert_eq!(wire[0], 0x42, "RSV1 on the first frame of a streamed message");
     assert!(wire.len() < chunk.len(), "{} bytes on the wire", wire.len());
@@ -344,7 +345,7 @@ fn streamed_messages_are_compressed_and_large_ones_inflate_in_pieces() {
     assert_eq!(joined, chunk.repeat(5));
 
     // A small compressed message under the threshold is still delivered whole.
-    client.send_text("small").unwrap();
+    client.sender().send_text("small").unwrap();
     server.receive(&output(&mut client));
     assert_eq!(single_text(&events(&mut server)), "small");
 }
@@ -359,7 +360,8 @@ fn a_client_fails_the_handshake_on_an_invalid_deflate_response() {
     ] {
         let handshake = ClientHandshake::new("ws://a/chat").unwrap();
         let mut client =
-            Connection::client(handshake, deflate_config(DeflateConfig::default())).unwrap();
+            Connection::client(handshake, deflate_config(DeflateConfig::default()), Instant::now())
+                .unwrap();
         let request = String::from_utf8(output(&mut client)).unwrap();
         assert!(request.contains(
             "\r\nSec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n"
@@ -394,10 +396,10 @@ fn release_buffers_frees_a_context_free_compressor_and_messages_still_flow() {
     let (mut client, mut server) = pair(config, config);
     for round in 0..3 {
         let message = format!("message {round} ").repeat(50);
-        client.send_text(&message).unwrap();
+        client.sender().send_text(&message).unwrap();
         server.receive(&output(&mut client));
         assert_eq!(single_text(&events(&mut server)), message);
-        server.send_text(&message).unwrap();
+        server.sender().send_text(&message).unwrap();
         client.receive(&output(&mut server));
         assert_eq!(single_text(&events(&mut client)), message);
         client.release_buffers();

@@ -42,6 +42,7 @@ proptest! {
 /// arrives exactly as sent (RFC 7692 §6, §7.1).
 mod connection_pair {
     use proptest::prelude::*;
+    use std::time::Instant;
     use wsmachine::extensions::deflate::DeflateConfig;
     use wsmachine::handshake::ClientHandshake;
     use wsmachine::{Config, Connection, Event};
@@ -95,8 +96,8 @@ mod connection_pair {
             chunks in prop::collection::vec(1usize..300, 1..8),
         ) {
             let handshake = ClientHandshake::new("ws://a/").unwrap();
-            let mut client = Connection::client(handshake, config(client_prefs, fragment_size)).unwrap();
-            let mut server = Connection::server(config(server_prefs, fragment_size));
+            let mut client = Connection::client(handshake, config(client_prefs, fragment_size), Instant::now()).unwrap();
+            let mut server = Connection::server(config(server_prefs, fragment_size), Instant::now());
             let mut wire = Vec::new();
             client.poll_transmit(&mut wire);
             server.receive(&wire);
@@ -109,14 +110,14 @@ mod connection_pair {
             prop_assert_eq!(client.negotiated().extensions().len(), 1);
 
             for message in &messages {
-                client.send_binary(message).unwrap();
+                client.sender().send_binary(message).unwrap();
             }
             wire.clear();
             client.poll_transmit(&mut wire);
             let at_server = deliver(&mut server, &wire, &chunks);
             prop_assert_eq!(&at_server, &messages);
             for message in &at_server {
-                server.send_binary(message).unwrap();
+                server.sender().send_binary(message).unwrap();
             }
             wire.clear();
             server.poll_transmit(&mut wire);

@@ -7,13 +7,14 @@ use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::thread;
 use std::time::Duration;
+use std::time::Instant;
 
 use tungstenite::protocol::frame::coding::CloseCode as TungsteniteCloseCode;
 use tungstenite::protocol::CloseFrame as TungsteniteCloseFrame;
 use tungstenite::Message;
 use wsmachine::frame::CloseCode;
 use wsmachine::handshake::ClientHandshake;
-use wsmachine::{CloseFrame, Closed, Config, Connection, Event, Waiting};
+use wsmachine::{CloseCause, CloseFrame, Closed, Config, Connection, Event, State};
 
 /// How long any read or write may block.
 const IO_TIMEOUT: Duration = Duration::from_secs(5);
@@ -89,7 +90,7 @@ impl Driver {
 /// and returns every event it saw up to the end.
 fn run_our_server(listener: &TcpListener) -> Vec<Event> {
     let (stream, _) = listener.accept().expect("accept");
-    let mut driver = Driver::new(stream, Connection::server(Config::default()));
+    let mut driver = Driver::new(stream, Connection::server(Config::default(), Instant::now()));
     let Event::Request(request) = driver.next_event() else {
         panic!("expected the opening handshake");
     };
@@ -100,11 +101,11 @@ fn run_our_server(listener: &TcpListener) -> Vec<Event> {
         match &event {
             Event::Text(text) => {
                 if text.as_str() == "ping me" {
-                    driver.conn.send_ping(b"server ping").expect("ping");
+                    driver.conn.sender().send_ping(b"server ping").expect("ping");
                 }
-                driver.conn.send_text(text.as_str()).expect("echo text");
+                driver.conn.sender().send_text(text.as_str()).expect("echo text");
             }
-            Event::Binary(data) => driver.conn.send_binary(data).expect("echo binary"),
+            Event::Binary(data) => driver.conn.sender().send_binary(data).expect("echo binary"),
             _ => {}
         }
         let closed = matches!(event, Event::Closed(_));
@@ -162,7 +163,7 @@ fn our_server_with_tungstenite_client() {
         Event::Text("ping me".into()),
         Event::Pong(b"server ping".to_vec().into()),
         Event::Close(CloseFrame { code: normal, reason: "bye".into() }),
-        Event::Closed(Closed { code: normal, clean: true }),
+        Event::Closed(Closed { code: normal, clean: true, cause: CloseCause::PeerClosed }),
     ];
     assert_eq!(events, expected);
 }
@@ -203,30 +204,31 @@ fn our_client_with_tungstenite_server() {
 
     let stream = TcpStream::connect(addr).expect("connect");
     let handshake = ClientHandshake::new(&format!("ws://{addr}/chat")).expect("valid URI");
-    let conn = Connection::client(handshake, Config::default()).expect("request");
+    let conn = Connection::client(handshake, Config::default(), Instant::now()).expect("request");
     let mut driver = Driver::new(stream, conn);
     assert!(matches!(driver.next_event(), Event::Accepted(_)));
     let big = big_message();
 
-    driver.conn.send_text(TEXT).expect("send text");
+    driver.conn.sender().send_text(TEXT).expect("send text");
     assert_eq!(driver.next_event(), Event::Text(TEXT.into()));
-    driver.conn.send_binary(&big).expect("send 100 KB");
+    driver.conn.sender().send_binary(&big).expect("send 100 KB");
     let Event::Binary(echo) = driver.next_event() else { panic!("expected the binary echo") };
     assert!(echo == big, "the 100 KB echo differs");
-    driver.conn.send_binary(&[]).expect("send empty binary");
+    driver.conn.sender().send_binary(&[]).expect("send empty binary");
     assert_eq!(driver.next_event(), Event::Binary(Vec::new().into()));
-    driver.conn.send_ping(b"are you there").expect("send ping");
+    driver.conn.sender().send_ping(b"are you there").expect("send ping");
     assert_eq!(driver.next_event(), Event::Pong(b"are you there".to_vec().into()));
-    driver.conn.send_text("ping me").expect("send");
+    driver.conn.sender().send_text("ping me").expect("send");
     assert_eq!(driver.next_event(), Event::Ping(b"server ping".to_vec().into()));
     assert_eq!(driver.next_event(), Event::Text("ping me".into()));
 
-    driver.conn.close(CloseCode::NORMAL, "bye").expect("close");
+    driver.conn.sender().close(CloseCode::NORMAL, "bye").expect("close");
     let Event::Close(reply) = driver.next_event() else { panic!("expected the Close reply") };
     assert_eq!(reply.code, CloseCode::NORMAL);
-    assert_eq!(driver.next_event(), Event::Closed(Closed { code: CloseCode::NORMAL, clean: true }));
+    let closed = Closed { code: CloseCode::NORMAL, clean: true, cause: CloseCause::LocalClose };
+    assert_eq!(driver.next_event(), Event::Closed(closed));
     // A client leaves closing TCP to the server (§7.1.1), which tungstenite does.
-    assert_eq!(driver.conn.waiting_for(), Waiting::TransportClose);
+    assert_eq!(driver.conn.state(), State::Closed);
     assert!(!driver.conn.should_close_transport());
     while !driver.read_some() {}
     assert!(driver.conn.poll_event().is_none(), "the end is reported once");

@@ -15,8 +15,12 @@
 //!   number of members changes, and `{"type":"rtt","ms":MS}` after each answered ping.
 //! - **Liveness.** Every member is pinged on joining and every [`PING_INTERVAL`]; the round
 //!   trip is measured from the caller's clock (the crate never reads one) and pushed to that
-//!   member. A member silent for [`IDLE_DEADLINE`] is dropped, and so is a connection still
-//!   in the handshake after [`HANDSHAKE_DEADLINE`] or still closing after [`CLOSE_DEADLINE`].
+//!   member. The deadlines are the connection's own ([`chat_config`]), given the time with
+//!   every read and every tick: a member silent for [`KEEPALIVE_INTERVAL`] gets a keepalive
+//!   Ping and is dropped if it goes unanswered for [`PONG_DEADLINE`], a handshake not done within
+//!   [`HANDSHAKE_DEADLINE`] is dropped, and so is a closing handshake not answered within
+//!   [`CLOSE_DEADLINE`]. A connection whose last bytes are not taken by its transport within
+//!   [`CLOSE_DEADLINE`] after its end is dropped too.
 //! - **Bounds.** Messages are limited by [`chat_config`]; a member whose unsent output passes
 //!   [`MAX_OUTPUT`] (a slow or stalled reader) is dropped rather than buffered without end;
 //!   at most [`MAX_MEMBERS`] are in the room at once (503 after that).
@@ -26,7 +30,7 @@ use std::time::{Duration, Instant};
 
 use wsmachine::frame::CloseCode;
 use wsmachine::handshake::{Header, Rejection, Request, UpgradeRequest};
-use wsmachine::{Config, Connection, Event, SendError, Waiting};
+use wsmachine::{CloseCause, CommandError, Config, Connection, Event};
 
 /// The page served at `/`.
 pub(crate) const PAGE: &str = include_str!("index.html");
@@ -39,23 +43,31 @@ pub(crate) const MAX_OUTPUT: usize = 256 * 1024;
 /// The most members at once; with permessage-deflate each costs about 430 KB of codec state
 /// (docs/benchmarks.md), so this bounds the room to a little over 100 MB.
 pub(crate) const MAX_MEMBERS: usize = 256;
-/// How often each member is pinged.
+/// How often each member is pinged by the room, for the round trip.
 pub(crate) const PING_INTERVAL: Duration = Duration::from_secs(5);
-/// A member that sent nothing for this long (not even a Pong) is dropped.
-pub(crate) const IDLE_DEADLINE: Duration = Duration::from_secs(15);
+/// A member silent this long (the room's Pings unanswered too) gets the connection's
+/// keepalive Ping; one that answers the room's Pings never does.
+pub(crate) const KEEPALIVE_INTERVAL: Duration = Duration::from_secs(10);
+/// How long the keepalive Ping may go unanswered before the member is dropped.
+pub(crate) const PONG_DEADLINE: Duration = Duration::from_secs(5);
 /// How long a connection may take to send its request.
 pub(crate) const HANDSHAKE_DEADLINE: Duration = Duration::from_secs(10);
 /// How long a closing handshake, or the writing of a last response, may take.
 pub(crate) const CLOSE_DEADLINE: Duration = Duration::from_secs(5);
 
-/// The connection settings of the room: small messages, few fragments, bounded output, and
-/// permessage-deflate (RFC 7692) whenever a browser offers it and the feature is built in.
+/// The connection settings of the room: small messages, few fragments, bounded output, the
+/// room's deadlines, and permessage-deflate (RFC 7692) whenever a browser offers it and the
+/// feature is built in.
 pub(crate) fn chat_config() -> Config {
     let mut config = Config::default();
     config.max_frame_len = MAX_MESSAGE_LEN;
     config.max_message_len = MAX_MESSAGE_LEN;
     config.max_fragments = 64;
     config.max_buffered_output = MAX_OUTPUT;
+    config.handshake_timeout = Some(HANDSHAKE_DEADLINE);
+    config.keepalive_interval = Some(KEEPALIVE_INTERVAL);
+    config.pong_timeout = Some(PONG_DEADLINE);
+    config.close_timeout = Some(CLOSE_DEADLINE);
     #[cfg(feature = "deflate")]
     {
         config.deflate = Some(Default::default());
@@ -238,14 +250,12 @@ struct Client {
     member: bool,
     /// Given up on (slow, or a deadline passed): the transport should close now.
     dropped: bool,
-    connected_at: Instant,
-    last_heard: Instant,
     last_ping: Instant,
     /// The payload of the Ping awaiting its Pong, and when it was sent.
     ping: Option<([u8; 8], Instant)>,
     pings_sent: u64,
-    /// When the connection began to close (or its last response was queued).
-    closing_since: Option<Instant>,
+    /// When the connection ended and its transport was due to close, its last bytes written.
+    over_since: Option<Instant>,
 }
 
 impl Client {
@@ -270,17 +280,15 @@ impl Room {
     /// A transport connected; `id` names it until [`remove`](Room::remove).
     pub(crate) fn connect(&mut self, id: u64, now: Instant) {
         let client = Client {
-            connection: Connection::server(self.config),
+            connection: Connection::server(self.config, now),
             output: Vec::new(),
             written: 0,
             member: false,
             dropped: false,
-            connected_at: now,
-            last_heard: now,
             last_ping: now,
             ping: None,
             pings_sent: 0,
-            closing_since: None,
+            over_since: None,
         };
         self.clients.insert(id, client);
     }
@@ -289,7 +297,7 @@ impl Room {
     pub(crate) fn receive(&mut self, id: u64, bytes: &[u8], now: Instant) {
         let Some(client) = self.clients.get_mut(&id) else { return };
         client.connection.receive(bytes);
-        client.last_heard = now;
+        client.connection.handle_timeout(now); // dates the input: exact keepalive deadlines
         self.handle_events(id, now);
         self.settle();
     }
@@ -302,8 +310,9 @@ impl Room {
         self.settle();
     }
 
-    /// Sends the pings that are due and drops the connections whose deadline passed; call it
-    /// about once a second.
+    /// Gives every connection the time (its deadlines act), sends the room's pings that are
+    /// due, and drops the connections whose last bytes were not taken in time; call it about
+    /// once a second.
     pub(crate) fn tick(&mut self, now: Instant) {
         let ids: Vec<u64> = self.clients.keys().copied().collect();
         for id in ids {
@@ -311,16 +320,11 @@ impl Room {
             if client.dropped {
                 continue;
             }
-            let waiting = client.connection.waiting_for();
-            let expired = match client.closing_since {
-                Some(since) => now >= since + CLOSE_DEADLINE,
-                None if matches!(waiting, Waiting::Request | Waiting::Decision) => {
-                    now >= client.connected_at + HANDSHAKE_DEADLINE
-                }
-                None => now >= client.last_heard + IDLE_DEADLINE,
-            };
-            if expired {
-                self.drop_client(id, "deadline passed");
+            client.connection.handle_timeout(now);
+            self.handle_events(id, now);
+            let Some(client) = self.clients.get_mut(&id) else { continue };
+            if client.over_since.is_some_and(|since| now >= since + CLOSE_DEADLINE) {
+                self.drop_client(id, "last bytes not taken");
             } else if client.member && now >= client.last_ping + PING_INTERVAL {
                 self.ping(id, now);
             }
@@ -360,10 +364,7 @@ impl Room {
     /// done, the peer gone; the server closes first, §7.1.1).
     pub(crate) fn finished(&self, id: u64) -> bool {
         self.clients.get(&id).is_none_or(|client| {
-            client.dropped
-                || (client.pending() == 0
-                    && (client.connection.should_close_transport()
-                        || client.connection.waiting_for() == Waiting::Nothing))
+            client.dropped || (client.pending() == 0 && client.connection.should_close_transport())
         })
     }
 
@@ -371,11 +372,9 @@ impl Room {
     /// response queued, the closing handshake done) or the room gave up on it, when further
     /// bytes would only be buffered for nothing.
     pub(crate) fn wants_input(&self, id: u64) -> bool {
-        self.clients.get(&id).is_some_and(|client| {
-            !client.dropped
-                && !client.connection.should_close_transport()
-                && client.connection.waiting_for() != Waiting::Nothing
-        })
+        self.clients
+            .get(&id)
+            .is_some_and(|client| !client.dropped && client.connection.closed().is_none())
     }
 
     /// Forgets `id`, whose transport is closed; the other members learn the new count.
@@ -391,19 +390,42 @@ impl Room {
             if client.dropped {
                 return;
             }
-            let Some(event) = client.connection.poll_event() else { break };
+            let Some(event) = client.connection.poll_event() else {
+                // What the events began (a Close sent, the connection opened) may have a
+                // deadline, which starts now; a deadline may also end the connection here.
+                if client.connection.poll_timeout().is_some_and(|deadline| deadline <= now) {
+                    client.connection.handle_timeout(now);
+                    continue;
+                }
+                break;
+            };
             match event {
                 Ok(Event::HttpRequest(request)) => {
-                    client.connection.reject(&http_response(&request));
+                    if let Err(error) = client.connection.reject(&http_response(&request)) {
+                        eprintln!("connection {id}: {error}");
+                    }
                 }
                 Ok(Event::Request(upgrade)) => self.answer_upgrade(id, &upgrade, now),
                 Ok(Event::Text(text)) => self.broadcast(&message_envelope(id, text.as_str())),
                 Ok(Event::Binary(_)) => {
                     // The chat is text; §7.4.1 has a code for data an endpoint cannot accept.
-                    let _ = client.connection.close(CloseCode::UNSUPPORTED_DATA, "text only");
+                    let _closing =
+                        client.connection.sender().close(CloseCode::UNSUPPORTED_DATA, "text only");
                 }
                 Ok(Event::Pong(payload)) => self.pong(id, &payload, now),
-                Ok(Event::Close(_) | Event::Closed(_)) => self.leave(id),
+                Ok(Event::Close(_)) => self.leave(id),
+                Ok(Event::Closed(closed)) => {
+                    self.leave(id);
+                    if matches!(
+                        closed.cause,
+                        CloseCause::HandshakeTimeout
+                            | CloseCause::PongTimeout
+                            | CloseCause::CloseTimeout
+                    ) {
+                        // The peer is gone or stalled: its transport closes now, written or not.
+                        self.drop_client(id, "deadline passed");
+                    }
+                }
                 Ok(_) => {}
                 // The connection has queued its Close or its 400; `Closed` follows.
                 Err(error) => eprintln!("connection {id}: {error}"),
@@ -411,14 +433,8 @@ impl Room {
         }
         self.transmit(id);
         if let Some(client) = self.clients.get_mut(&id) {
-            let connection = &client.connection;
-            let closing = connection.should_close_transport()
-                || matches!(
-                    connection.waiting_for(),
-                    Waiting::CloseReply | Waiting::TransportClose | Waiting::Nothing
-                );
-            if closing && client.closing_since.is_none() {
-                client.closing_since = Some(now);
+            if client.connection.should_close_transport() && client.over_since.is_none() {
+                client.over_since = Some(now);
             }
         }
     }
@@ -427,7 +443,7 @@ impl Room {
         let Some(client) = self.clients.get_mut(&id) else { return };
         let protocol = match decide(upgrade, &self.origins, self.members >= MAX_MEMBERS) {
             Decision::Accept(protocol) => protocol,
-            Decision::Refuse(response) => return client.connection.reject(&response),
+            Decision::Refuse(response) => return refuse(id, &mut client.connection, &response),
         };
         let mut accept = upgrade.accept();
         if let Some(protocol) = protocol {
@@ -435,7 +451,7 @@ impl Room {
         }
         if let Err(error) = client.connection.accept(accept) {
             eprintln!("connection {id}: cannot accept: {error}");
-            return client.connection.reject(&text_response(500, "cannot accept\n"));
+            return refuse(id, &mut client.connection, &text_response(500, "cannot accept\n"));
         }
         client.member = true;
         self.members += 1;
@@ -467,7 +483,7 @@ impl Room {
         client.pings_sent += 1;
         let payload = client.pings_sent.to_be_bytes();
         client.last_ping = now;
-        if client.connection.send_ping(&payload).is_ok() {
+        if client.connection.sender().send_ping(&payload).is_ok() {
             client.ping = Some((payload, now));
             self.transmit(id);
         }
@@ -499,9 +515,9 @@ impl Room {
 
     fn send(&mut self, id: u64, text: &str) {
         let Some(client) = self.clients.get_mut(&id) else { return };
-        match client.connection.send_text(text) {
+        match client.connection.sender().send_text(text) {
             Ok(()) => self.transmit(id),
-            Err(SendError::OutputFull) => self.slow.push(id),
+            Err(CommandError::OutputFull) => self.slow.push(id),
             Err(_) => {} // closing: the message no longer matters to it
         }
     }
@@ -537,5 +553,12 @@ impl Room {
         while let Some(id) = self.slow.pop() {
             self.drop_client(id, "too slow: output not read");
         }
+    }
+}
+
+/// Answers a WebSocket request with `response` instead of accepting it.
+fn refuse(id: u64, connection: &mut Connection, response: &Rejection) {
+    if let Err(error) = connection.reject(response) {
+        eprintln!("connection {id}: {error}");
     }
 }

@@ -2,10 +2,11 @@
 
 use core::mem;
 
-use super::{Connection, DefaultRandom, Responder, State};
+use super::{Connection, DefaultRandom, Sender};
 use crate::error::ProtocolError;
 use crate::event::EventRef;
 use crate::random::RandomSource;
+use crate::time::{DefaultTimestamp, Timestamp};
 
 /// Bytes that arrived in the caller's buffer, read where they lie: returned by
 /// [`Connection::receive_in_place`].
@@ -18,10 +19,11 @@ use crate::random::RandomSource;
 /// are copied into the connection, so nothing received is lost.
 ///
 /// ```
+/// use std::time::Instant;
 /// use wsmachine::handshake::Negotiated;
 /// use wsmachine::{Config, Connection, Event, EventRef, Role};
 ///
-/// let mut server = Connection::open(Role::Server, Negotiated::default(), Config::default());
+/// let mut server = Connection::open(Role::Server, Negotiated::default(), Config::default(), Instant::now());
 /// // A Ping, then a masked binary message [1, 2], in one read.
 /// let mut read = [0x89, 0x80, 0, 0, 0, 0, 0x82, 0x82, 9, 9, 9, 9, 8, 11];
 /// let mut input = server.receive_in_place(&mut read);
@@ -32,8 +34,8 @@ use crate::random::RandomSource;
 /// ```
 #[derive(Debug)]
 #[must_use = "the bytes are read by polling the events"]
-pub struct InPlace<'a, R: RandomSource = DefaultRandom> {
-    connection: &'a mut Connection<R>,
+pub struct InPlace<'a, R: RandomSource = DefaultRandom, T: Timestamp = DefaultTimestamp> {
+    connection: &'a mut Connection<R, T>,
     /// The bytes neither read in place nor handed to the connection yet.
     unread: &'a mut [u8],
     /// The connection was found open with nothing buffered and nothing has touched it since:
@@ -41,8 +43,8 @@ pub struct InPlace<'a, R: RandomSource = DefaultRandom> {
     reads_in_place: bool,
 }
 
-impl<'a, R: RandomSource> InPlace<'a, R> {
-    pub(super) fn new(connection: &'a mut Connection<R>, bytes: &'a mut [u8]) -> Self {
+impl<'a, R: RandomSource, T: Timestamp> InPlace<'a, R, T> {
+    pub(super) fn new(connection: &'a mut Connection<R, T>, bytes: &'a mut [u8]) -> Self {
         InPlace { connection, unread: bytes, reads_in_place: false }
     }
 
@@ -53,7 +55,7 @@ impl<'a, R: RandomSource> InPlace<'a, R> {
     #[inline]
     pub fn poll_event_ref(
         &mut self,
-    ) -> Option<Result<(EventRef<'_>, Responder<'_, R>), ProtocolError>> {
+    ) -> Option<Result<(EventRef<'_>, &mut Sender<R>), ProtocolError>> {
         // Set when the connection found nothing although it held a whole frame, which does
         // not happen; then every byte goes to it so that the loop always moves on.
         let mut hand_all = false;
@@ -62,7 +64,7 @@ impl<'a, R: RandomSource> InPlace<'a, R> {
             {
                 self.reads_in_place = true;
                 let unread = mem::take(&mut self.unread);
-                if let Some(frame) = self.connection.receiver.whole_frame_in(unread) {
+                if let Some(frame) = self.connection.reader.whole_frame_in(unread) {
                     let (frame_bytes, rest) = unread.split_at_mut(frame.frame_len);
                     self.unread = rest;
                     let frame_bytes: &'a [u8] = frame_bytes;
@@ -73,12 +75,11 @@ impl<'a, R: RandomSource> InPlace<'a, R> {
                         crate::frame::validate_short(payload).ok().map(EventRef::Text)
                     };
                     if let Some(event) = event {
-                        // Open and not failed, as `reads_in_place` found: sends are allowed.
-                        return Some(Ok((event, Responder::new(Ok(&mut self.connection.sender)))));
+                        return Some(Ok((event, &mut self.connection.sender)));
                     }
                     // Invalid text: the connection reads the frame as it arrived and reports
                     // the error where it is.
-                    self.connection.receiver.receive_unmasked(frame_bytes, &frame);
+                    self.connection.reader.receive_unmasked(frame_bytes, &frame);
                     self.reads_in_place = false;
                     continue;
                 }
@@ -107,7 +108,7 @@ impl<'a, R: RandomSource> InPlace<'a, R> {
     /// The connection, for its commands while the bytes are read: to accept the request the
     /// handshake reported, say, or to send. Bytes given to its
     /// [`receive`](Connection::receive) now would be read before the unread ones here.
-    pub fn connection(&mut self) -> &mut Connection<R> {
+    pub fn connection(&mut self) -> &mut Connection<R, T> {
         self.reads_in_place = false;
         self.connection
     }
@@ -120,7 +121,7 @@ impl<'a, R: RandomSource> InPlace<'a, R> {
     }
 }
 
-impl<R: RandomSource> Drop for InPlace<'_, R> {
+impl<R: RandomSource, T: Timestamp> Drop for InPlace<'_, R, T> {
     fn drop(&mut self) {
         if !self.unread.is_empty() {
             let len = self.unread.len();
@@ -129,22 +130,20 @@ impl<R: RandomSource> Drop for InPlace<'_, R> {
     }
 }
 
-impl<R: RandomSource> Connection<R> {
-    /// Whether received bytes can be read in place: the connection is open and holds nothing
-    /// received that is not yet read.
+impl<R: RandomSource, T: Timestamp> Connection<R, T> {
+    /// Whether received bytes can be read in place: the connection reads frames and holds
+    /// nothing received that is not yet read.
     #[inline]
     fn reads_in_place(&mut self) -> bool {
-        matches!(self.state, State::Open)
-            && self.failed_with.is_none()
-            && self.receiver.reads_in_place()
+        self.sender.lifecycle().reads_frames() && self.reader.reads_in_place()
     }
 
     /// How many of `incoming` make up the connection's next frame (see
-    /// `Receiver::front_frame_needs`); `None` outside the open state, when all of them go.
+    /// `Reader::front_frame_needs`); `None` when it reads no frames, when all of them go.
     fn front_frame_needs(&self, incoming: &[u8]) -> Option<usize> {
-        if !matches!(self.state, State::Open) || self.failed_with.is_some() {
+        if !self.sender.lifecycle().reads_frames() {
             return None;
         }
-        self.receiver.front_frame_needs(incoming)
+        self.reader.front_frame_needs(incoming)
     }
 }

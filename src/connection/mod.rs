@@ -1,31 +1,37 @@
 //! The connection state machine (RFC 6455 §4–§8): one type for both roles, from the opening
 //! handshake to the end.
 
+mod clock;
 #[cfg(feature = "deflate")]
 mod compression;
 mod in_place;
+mod lifecycle;
+mod reader;
 mod receiver;
-mod responder;
 mod sender;
 
 use alloc::boxed::Box;
 use alloc::vec::Vec;
+use core::fmt;
 
+use bytes::Buf;
+
+use clock::Clock;
 pub use in_place::InPlace;
+use lifecycle::{Action, Lifecycle, Phase, TimerFamily};
+pub use lifecycle::{CloseCause, Closed, Command, State};
+use reader::{Reader, Ready, ShortFrame};
 pub use receiver::Receiver;
-use receiver::{Ready, ShortFrame};
-pub use responder::Responder;
 pub use sender::{Reply, Sender};
 
-use crate::error::{ProtocolError, SendError};
-use crate::event::{Closed, Event, EventRef, MessageKind};
-use crate::frame::CloseCode;
-use crate::frame::Status;
+use crate::error::{CommandError, ProtocolError};
+use crate::event::{Event, EventRef};
+use crate::frame::{CloseCode, Status};
 use crate::handshake::{
-    Accept, AcceptError, ClientHandshake, Incoming, Negotiated, PendingHandshake, Rejection,
-    Request, RequestBuildError,
+    Accept, ClientHandshake, Incoming, Negotiated, Rejection, Request, RequestBuildError,
 };
 use crate::random::RandomSource;
+use crate::time::{DefaultTimestamp, Timestamp};
 use crate::{Config, Role};
 
 /// The default source of masking keys and handshake nonces: [`OsSeededRandom`] with `std`.
@@ -46,83 +52,39 @@ pub struct ServerOnly(());
 
 impl RandomSource for ServerOnly {
     fn fill_bytes(&mut self, dest: &mut [u8]) {
-        // Unreachable for a server; zeros rather than a panic if it ever were.
+        // A server never masks (§5.3); zeros rather than a panic if it ever were asked.
         dest.fill(0);
     }
 }
 
-/// Where a connection is in its life (§4, §7).
-#[derive(Debug)]
-enum State {
-    /// Server: reading the client's request, within the configured limits.
-    AwaitingRequest(Box<Config>),
-    /// Server: the request was reported; waiting for the caller to accept or reject it.
-    AwaitingDecision(Box<Config>),
-    /// Client: the request is sent; reading the response.
-    AwaitingResponse(Box<(PendingHandshake, Config)>),
-    /// Frames flow; the closing handshake is tracked by the two halves.
-    Open,
-    /// The server answered without upgrading; the transport should close once the response is
-    /// sent.
-    Refused,
-    /// The end was reported; `clean` if after a closing handshake.
-    Closed {
-        /// Whether both Close frames were exchanged.
-        clean: bool,
-    },
-}
-
-/// What a connection waits for from the peer, so the caller can apply its own deadline.
-///
-/// ```
-/// use wsmachine::frame::CloseCode;
-/// use wsmachine::handshake::Negotiated;
-/// use wsmachine::{Config, Connection, Role, Waiting};
-///
-/// let mut server = Connection::open(Role::Server, Negotiated::default(), Config::default());
-/// assert_eq!(server.waiting_for(), Waiting::Messages);
-/// server.close(CloseCode::GOING_AWAY, "restart")?;
-/// assert_eq!(server.waiting_for(), Waiting::CloseReply); // start the close deadline
-/// # Ok::<(), wsmachine::SendError>(())
-/// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum Waiting {
-    /// Server: the client's request (a handshake deadline applies).
-    Request,
-    /// Server: nothing from the peer; the caller must accept or reject the request.
-    Decision,
-    /// Client: the server's response (a handshake deadline applies).
-    Response,
-    /// Messages, open-ended (an idle deadline or keepalive ping applies).
-    Messages,
-    /// The peer's Close reply to ours (a close deadline applies, §7.1.1).
-    CloseReply,
-    /// Client: the server's closing of the transport after the closing handshake (§7.1.1).
-    TransportClose,
-    /// Nothing: the connection is over.
-    Nothing,
-}
-
 /// A WebSocket connection for either role, as a sans-IO state machine.
 ///
-/// Methods come in four groups, in the manner of quinn-proto:
+/// Methods come in five groups, in the manner of quinn-proto:
 /// - inputs: [`receive`](Connection::receive) the bytes that arrived, in any chunking, and
 ///   [`receive_eof`](Connection::receive_eof) when the transport ended;
-/// - events: [`poll_event`](Connection::poll_event) until it returns `None`;
+/// - events: [`poll_event`](Connection::poll_event) until it returns `None`; every
+///   connection ends with exactly one [`Event::Closed`];
 /// - commands: [`accept`](Connection::accept) / [`reject`](Connection::reject) a handshake,
-///   [`send_text`](Connection::send_text), [`send_binary`](Connection::send_binary),
-///   [`send_ping`](Connection::send_ping), [`close`](Connection::close), streamed messages;
+///   and everything that sends through [`sender`](Connection::sender): messages, Pings,
+///   [`close`](Sender::close);
+/// - time: [`handle_timeout`](Connection::handle_timeout) when
+///   [`poll_timeout`](Connection::poll_timeout) says: the connection keeps its deadlines
+///   (handshake, keepalive, idle, closing) and the caller's clock measures them;
 /// - outputs: [`poll_transmit`](Connection::poll_transmit) the bytes to write, and
-///   [`should_close_transport`](Connection::should_close_transport) /
-///   [`waiting_for`](Connection::waiting_for) for the caller's timers and sockets.
+///   [`should_close_transport`](Connection::should_close_transport) when to close.
+///
+/// Where the connection is in its life is one value, [`state`](Connection::state); every
+/// getter derives from it, and a command it does not allow fails with
+/// [`CommandError::NotAllowed`], naming it.
 ///
 /// ```
+/// use std::time::Instant;
 /// use wsmachine::handshake::ClientHandshake;
 /// use wsmachine::{Config, Connection, Event};
 ///
-/// let mut server = Connection::server(Config::default());
-/// let mut client = Connection::client(ClientHandshake::new("ws://localhost/chat")?, Config::default())?;
+/// let now = Instant::now();
+/// let mut server = Connection::server(Config::default(), now);
+/// let mut client = Connection::client(ClientHandshake::new("ws://localhost/chat")?, Config::default(), now)?;
 /// let mut wire = Vec::new();
 ///
 /// // Client -> server: the request. The server reports it and the caller accepts.
@@ -133,7 +95,7 @@ pub enum Waiting {
 /// server.accept(request.accept())?;
 ///
 /// // Server -> client: the 101, then a message.
-/// server.send_text("hello")?;
+/// server.sender().send_text("hello")?;
 /// server.poll_transmit(&mut wire);
 /// client.receive(&wire);
 /// wire.clear();
@@ -143,72 +105,117 @@ pub enum Waiting {
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Debug)]
-pub struct Connection<R = DefaultRandom> {
-    role: Role,
-    /// The configuration stays only while the handshake needs it; the halves keep their own
-    /// limits.
-    state: State,
-    receiver: Receiver,
+pub struct Connection<R = DefaultRandom, T = DefaultTimestamp> {
+    /// Every command that sends, the output, and the connection's one lifecycle value,
+    /// which every command checks there.
     sender: Sender<R>,
+    reader: Reader,
+    clock: Clock<T>,
     /// What the handshake negotiated, if anything.
     negotiated: Option<Box<Negotiated>>,
-    /// The code this end failed the connection with, if it did.
-    failed_with: Option<CloseCode>,
 }
 
 #[cfg(feature = "std")]
-impl Connection<crate::OsSeededRandom> {
-    /// A server connection waiting for the client's opening handshake.
+impl<T: Timestamp> Connection<crate::OsSeededRandom, T> {
+    /// A server connection created at `now`, waiting for the client's opening handshake.
+    ///
+    /// ```
+    /// use std::time::Instant;
+    /// use wsmachine::{Config, Connection, State};
+    ///
+    /// let server = Connection::server(Config::default(), Instant::now());
+    /// assert_eq!(server.state(), State::AwaitingRequest);
+    /// ```
     #[must_use]
-    pub fn server(config: Config) -> Self {
-        Connection::new_server(config, crate::OsSeededRandom::new())
+    pub fn server(config: Config, now: T) -> Self {
+        Connection::new_server(config, crate::OsSeededRandom::new(), now)
     }
 
-    /// A client connection whose opening handshake request is already queued for output, with
-    /// keys from the operating system's randomness.
-    pub fn client(handshake: ClientHandshake, config: Config) -> Result<Self, RequestBuildError> {
-        Connection::client_with(handshake, config, crate::OsSeededRandom::new())
+    /// A client connection created at `now`, whose opening handshake request is already
+    /// queued for output, with keys from the operating system's randomness.
+    ///
+    /// ```
+    /// use std::time::Instant;
+    /// use wsmachine::handshake::ClientHandshake;
+    /// use wsmachine::{Config, Connection, State};
+    ///
+    /// let mut client = Connection::client(ClientHandshake::new("ws://localhost/")?, Config::default(), Instant::now())?;
+    /// let mut request = Vec::new();
+    /// client.poll_transmit(&mut request);
+    /// assert!(request.starts_with(b"GET / HTTP/1.1\r\n"));
+    /// assert_eq!(client.state(), State::AwaitingResponse);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn client(
+        handshake: ClientHandshake,
+        config: Config,
+        now: T,
+    ) -> Result<Self, RequestBuildError> {
+        Connection::client_with(handshake, config, crate::OsSeededRandom::new(), now)
     }
 
-    /// A connection already open after a handshake done elsewhere (a hyper upgrade, an HTTP/2
-    /// extended CONNECT), given this end's role and what was negotiated.
+    /// A connection already open at `now` after a handshake done elsewhere (a hyper upgrade,
+    /// an HTTP/2 extended CONNECT), given this end's role and what was negotiated.
+    ///
+    /// ```
+    /// use std::time::Instant;
+    /// use wsmachine::handshake::Negotiated;
+    /// use wsmachine::{Config, Connection, Role};
+    ///
+    /// let connection = Connection::open(Role::Server, Negotiated::default(), Config::default(), Instant::now());
+    /// assert!(connection.is_open());
+    /// ```
     #[must_use]
-    pub fn open(role: Role, negotiated: Negotiated, config: Config) -> Self {
-        Connection::open_with(role, negotiated, config, crate::OsSeededRandom::new())
+    pub fn open(role: Role, negotiated: Negotiated, config: Config, now: T) -> Self {
+        Connection::open_with(role, negotiated, config, crate::OsSeededRandom::new(), now)
     }
 }
 
 #[cfg(not(feature = "std"))]
-impl Connection<ServerOnly> {
-    /// A server connection waiting for the client's opening handshake.
+impl<T: Timestamp> Connection<ServerOnly, T> {
+    /// A server connection created at `now`, waiting for the client's opening handshake.
     #[must_use]
-    pub fn server(config: Config) -> Self {
-        Connection::new_server(config, ServerOnly(()))
+    pub fn server(config: Config, now: T) -> Self {
+        Connection::new_server(config, ServerOnly(()), now)
     }
 }
 
-impl<R: RandomSource> Connection<R> {
-    fn new_server(config: Config, random: R) -> Self {
+impl<R: RandomSource, T: Timestamp> Connection<R, T> {
+    fn new_server(config: Config, random: R, now: T) -> Self {
+        let lifecycle = Lifecycle::new(Phase::AwaitingRequest(Box::new(config)), Role::Server);
         Connection {
-            role: Role::Server,
-            receiver: Receiver::new(Role::Server, &config),
+            reader: Reader::new(Role::Server, &config),
             sender: Sender::new(
-                Role::Server,
+                lifecycle,
                 random,
                 config.max_buffered_output,
                 config.fragment_size,
             ),
-            state: State::AwaitingRequest(Box::new(config)),
+            clock: Clock::new(&config, now, TimerFamily::Handshake),
             negotiated: None,
-            failed_with: None,
         }
     }
 
-    /// A client connection with keys from `random`; its request is queued for output.
+    /// A client connection created at `now` with keys from `random`; its request is queued
+    /// for output (see [`Connection::client`]).
+    ///
+    /// ```
+    /// use core::time::Duration;
+    /// use wsmachine::handshake::ClientHandshake;
+    /// use wsmachine::{Config, Connection};
+    ///
+    /// // Without std: a clock of one's own (here a Duration since boot) and randomness.
+    /// let random = |buf: &mut [u8]| buf.fill(7); // use a real source!
+    /// let handshake = ClientHandshake::new("ws://localhost/")?;
+    /// let client = Connection::client_with(handshake, Config::default(), random, Duration::ZERO)?;
+    /// assert!(!client.is_open());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn client_with(
         handshake: ClientHandshake,
         config: Config,
         mut random: R,
+        now: T,
     ) -> Result<Self, RequestBuildError> {
         #[cfg(feature = "deflate")]
         let handshake = match config.deflate {
@@ -220,28 +227,38 @@ impl<R: RandomSource> Connection<R> {
         let mut request = Vec::new();
         let pending =
             handshake.limits(config.handshake).write_request(&mut random, &mut request)?;
+        let lifecycle =
+            Lifecycle::new(Phase::AwaitingResponse(Box::new((pending, config))), Role::Client);
         let mut sender =
-            Sender::new(Role::Client, random, config.max_buffered_output, config.fragment_size);
+            Sender::new(lifecycle, random, config.max_buffered_output, config.fragment_size);
         sender.queue_raw(request);
         Ok(Connection {
-            role: Role::Client,
-            receiver: Receiver::new(Role::Client, &config),
-            state: State::AwaitingResponse(Box::new((pending, config))),
+            reader: Reader::new(Role::Client, &config),
             sender,
+            clock: Clock::new(&config, now, TimerFamily::Handshake),
             negotiated: None,
-            failed_with: None,
         })
     }
 
     /// An open connection with keys from `random` (see [`Connection::open`]).
-    pub fn open_with(role: Role, negotiated: Negotiated, config: Config, random: R) -> Self {
+    pub fn open_with(
+        role: Role,
+        negotiated: Negotiated,
+        config: Config,
+        random: R,
+        now: T,
+    ) -> Self {
+        let lifecycle = Lifecycle::new(Phase::Open, role);
         let mut connection = Connection {
-            role,
-            state: State::Open,
-            receiver: Receiver::new(role, &config),
-            sender: Sender::new(role, random, config.max_buffered_output, config.fragment_size),
+            reader: Reader::new(role, &config),
+            sender: Sender::new(
+                lifecycle,
+                random,
+                config.max_buffered_output,
+                config.fragment_size,
+            ),
+            clock: Clock::new(&config, now, TimerFamily::Open),
             negotiated: None,
-            failed_with: None,
         };
         connection.set_negotiated(negotiated, &config);
         connection
@@ -257,22 +274,52 @@ impl<R: RandomSource> Connection<R> {
         if let Ok(Some(params)) =
             crate::extensions::deflate::check_accepted(negotiated.extensions())
         {
-            let (outgoing, incoming) = compression::directions(&params, self.role);
+            let (outgoing, incoming) = compression::directions(&params, self.role());
             let threshold = config.deflate.map_or(0, |d| d.compression_threshold);
             self.sender.enable_deflate(compression::Deflate::new(outgoing, threshold));
-            self.receiver.enable_inflate(compression::Inflate::new(incoming));
+            self.reader.enable_inflate(compression::Inflate::new(incoming));
             rsv = crate::frame::Rsv::RSV1;
         }
-        self.receiver.set_allowed_rsv(rsv);
+        self.reader.set_allowed_rsv(rsv);
         self.negotiated = (negotiated != Negotiated::default()).then(|| Box::new(negotiated));
     }
 
-    // ----- getters -----
+    // ----- getters: all derive from the one lifecycle value -----
 
     /// This end's role.
     #[must_use]
     pub fn role(&self) -> Role {
-        self.role
+        self.sender.lifecycle().role()
+    }
+
+    /// Where the connection is in its life.
+    #[must_use]
+    pub fn state(&self) -> State {
+        self.sender.lifecycle().state()
+    }
+
+    /// Whether messages can flow both ways: the handshake is done and no Close was sent or
+    /// received ([`State::Open`]).
+    #[must_use]
+    pub fn is_open(&self) -> bool {
+        matches!(self.sender.lifecycle().phase(), Phase::Open)
+    }
+
+    /// How the connection ended, once it has (reported, or about to be, by
+    /// [`Event::Closed`]).
+    #[must_use]
+    pub fn closed(&self) -> Option<Closed> {
+        self.sender.lifecycle().closed()
+    }
+
+    /// Whether the caller should close the transport once the output is written: after a
+    /// refused or failed handshake, after the closing handshake on a server (§7.1.1: the
+    /// server closes first) or on a client once the server closed or
+    /// [`Config::transport_close_timeout`] passed, after the peer's EOF, after a deadline, or
+    /// after this end failed the connection.
+    #[must_use]
+    pub fn should_close_transport(&self) -> bool {
+        self.sender.lifecycle().should_close_transport()
     }
 
     /// What the handshake negotiated (empty before it completes).
@@ -282,166 +329,197 @@ impl<R: RandomSource> Connection<R> {
         self.negotiated.as_deref().unwrap_or(&NOTHING)
     }
 
-    /// Whether messages can flow: the handshake is done and no Close was sent or received.
-    #[must_use]
-    pub fn is_open(&self) -> bool {
-        matches!(self.state, State::Open)
-            && !self.sender.close_sent()
-            && !self.receiver.close_received()
-    }
-
-    /// What the connection waits for from the peer, for the caller's deadlines.
-    #[must_use]
-    pub fn waiting_for(&self) -> Waiting {
-        match &self.state {
-            State::AwaitingRequest(_) => Waiting::Request,
-            State::AwaitingDecision(_) => Waiting::Decision,
-            State::AwaitingResponse(_) => Waiting::Response,
-            State::Closed { clean: true } if self.client_awaits_transport_close() => {
-                Waiting::TransportClose
-            }
-            State::Refused | State::Closed { .. } => Waiting::Nothing,
-            State::Open => match (self.sender.close_sent(), self.receiver.close_received()) {
-                _ if self.failed_with.is_some() => Waiting::Nothing,
-                (false, false) => Waiting::Messages,
-                (true, false) => Waiting::CloseReply,
-                (_, true) if self.client_awaits_transport_close() => Waiting::TransportClose,
-                (_, true) => Waiting::Nothing,
-            },
-        }
-    }
-
-    /// Whether the caller should close the transport once the output is written: after a
-    /// rejected handshake, after the closing handshake on a server (§7.1.1: the server closes
-    /// first), after the peer's EOF, or after this end failed the connection.
-    #[must_use]
-    pub fn should_close_transport(&self) -> bool {
-        match &self.state {
-            State::Closed { clean: true } => !self.client_awaits_transport_close(),
-            State::Refused | State::Closed { .. } => true,
-            State::Open => {
-                self.failed_with.is_some()
-                    || self.receiver.is_eof()
-                    || (self.sender.close_sent()
-                        && self.receiver.close_received()
-                        && !self.client_awaits_transport_close())
-            }
-            _ => self.receiver.is_eof(),
-        }
-    }
-
-    /// After the closing handshake a client leaves closing the transport to the server
-    /// (§7.1.1), until the server does or the caller's deadline passes.
-    fn client_awaits_transport_close(&self) -> bool {
-        self.role == Role::Client && !self.receiver.is_eof()
-    }
-
     /// Bytes received and not yet turned into events: bounded by the frame and message limits
     /// (and, when streaming, by what arrived since the last poll).
     #[must_use]
-    pub fn receiver_buffered(&self) -> usize {
-        self.receiver.buffered_len()
-    }
-
-    /// Frees the receive and send buffers if they are empty, so that an idle connection holds
-    /// no heap at all (the handshake's buffers are freed this way automatically). Call it when
-    /// a connection goes idle among many; the next message allocates them again.
-    pub fn release_buffers(&mut self) {
-        self.settle_failure();
-        self.receiver.release_if_empty();
-        self.sender.release_if_empty();
-    }
-
-    /// Gives the connection an empty buffer to queue its output in, if it has none waiting:
-    /// one buffer with room that an event loop shares between its connections, say. The
-    /// buffer comes back with the output from [`poll_transmit`](Connection::poll_transmit)
-    /// into an empty `Vec`, so that a connection holds no output buffer between writes and
-    /// none is allocated per message.
-    ///
-    /// ```
-    /// use wsmachine::handshake::Negotiated;
-    /// use wsmachine::{Config, Connection, Role};
-    ///
-    /// let mut server = Connection::open(Role::Server, Negotiated::default(), Config::default());
-    /// let shared = Vec::with_capacity(64 * 1024);
-    /// server.lend_output_buffer(shared);
-    /// server.send_text("hi")?;
-    /// let mut out = Vec::new();
-    /// server.poll_transmit(&mut out);
-    /// assert_eq!(out, [0x81, 0x02, b'h', b'i']);
-    /// assert!(out.capacity() >= 64 * 1024); // the lent buffer, to lend again
-    /// # Ok::<(), wsmachine::SendError>(())
-    /// ```
-    pub fn lend_output_buffer(&mut self, buffer: Vec<u8>) {
-        self.sender.lend_buffer(buffer);
+    pub fn buffered_input(&self) -> usize {
+        self.reader.buffered_len()
     }
 
     /// Bytes waiting to be written: the backpressure signal.
     #[must_use]
     pub fn buffered_output(&self) -> usize {
-        self.sender.buffered_len()
+        self.sender.buffered_output()
+    }
+
+    // ----- time -----
+
+    /// When [`handle_timeout`](Connection::handle_timeout) should next be called, on the clock
+    /// the connection was given: the next deadline, a time already past when one must be
+    /// armed from the current time (just after the connection opened or a Close went out),
+    /// or `None` when no deadline applies.
+    ///
+    /// ```
+    /// use std::time::{Duration, Instant};
+    /// use wsmachine::{Config, Connection};
+    ///
+    /// let start = Instant::now();
+    /// let server = Connection::server(Config::default(), start);
+    /// assert_eq!(server.poll_timeout(), Some(start + Duration::from_secs(10))); // the handshake's
+    /// ```
+    #[must_use]
+    pub fn poll_timeout(&self) -> Option<T> {
+        self.clock.poll_timeout(self.sender.lifecycle().timer_family())
+    }
+
+    /// Tells the connection the time: deadlines that passed by `now` take effect (a keepalive
+    /// Ping is queued, an unanswered one or an unfinished handshake ends the connection with
+    /// an [`Event::Closed`] that says why, an idle connection is closed with 1001, a closing
+    /// handshake that took too long is given up), and the next deadlines are armed.
+    ///
+    /// Call it when [`poll_timeout`](Connection::poll_timeout) falls due; calling it more often
+    /// is harmless. Input is dated by the `now` of the next call, so a caller that passes `now`
+    /// after each read has exact idle and keepalive deadlines, and one that only passes it
+    /// when they fall due may see them come up to one period late (never early).
+    ///
+    /// ```
+    /// use std::time::{Duration, Instant};
+    /// use wsmachine::{CloseCause, Config, Connection, Event};
+    ///
+    /// let start = Instant::now();
+    /// let mut server = Connection::server(Config::default(), start);
+    /// server.receive(b"GET / HTTP/1.1\r\n"); // and then nothing
+    /// server.handle_timeout(start + Duration::from_secs(10));
+    /// let Some(Ok(Event::Closed(closed))) = server.poll_event() else { panic!() };
+    /// assert_eq!(closed.cause, CloseCause::HandshakeTimeout);
+    /// assert!(server.should_close_transport());
+    /// ```
+    pub fn handle_timeout(&mut self, now: T) {
+        // A deadline that passes moves the lifecycle; the next round arms the new phase's
+        // deadline from the same `now`. Two rounds suffice; the bound guards the loop.
+        for _ in 0..4 {
+            let family = self.sender.lifecycle().timer_family();
+            let Some(passed) = self.clock.handle_timeout(now, family) else { return };
+            if let Some(action) = self.sender.lifecycle_mut().deadline_passed(passed) {
+                self.sender.act(action);
+            }
+        }
     }
 
     // ----- inputs -----
 
-    /// Takes the bytes that arrived from the peer, in any chunking.
-    /// Once the connection is refused or over, input is discarded: nothing reads it.
+    /// Takes the bytes that arrived from the peer, in any chunking. Once the connection is
+    /// over, input is discarded: nothing reads it.
+    ///
+    /// ```
+    /// use std::time::Instant;
+    /// use wsmachine::handshake::Negotiated;
+    /// use wsmachine::{Config, Connection, Event, Role};
+    ///
+    /// let mut client = Connection::open(Role::Client, Negotiated::default(), Config::default(), Instant::now());
+    /// client.receive(&[0x81, 0x02, b'h']); // half of a frame...
+    /// assert!(client.poll_event().is_none());
+    /// client.receive(&[b'i']); // ...and the rest
+    /// assert!(matches!(client.poll_event(), Some(Ok(Event::Text(_)))));
+    /// ```
     pub fn receive(&mut self, bytes: &[u8]) {
-        self.settle_failure();
-        if matches!(self.state, State::Refused | State::Closed { .. }) {
-            return;
+        if !self.sender.lifecycle().is_over() {
+            self.reader.receive(bytes);
+            self.clock.note_input();
         }
-        self.receiver.receive(bytes);
     }
 
     /// Records that the peer closed the transport. Without a closing handshake first, the end
-    /// is reported as abnormal closure (1006, §7.1.5).
+    /// is reported as abnormal closure (1006, §7.1.5) once the frames before it are read.
     pub fn receive_eof(&mut self) {
-        self.settle_failure();
-        self.receiver.receive_eof();
+        self.reader.receive_eof();
+        if self.sender.lifecycle().is_over() {
+            self.sender.lifecycle_mut().input_ended();
+        }
+    }
+
+    /// Reads `bytes` where they lie, in the caller's buffer, rather than copying them into the
+    /// connection: whole messages are lent from `bytes` (unmasked in place), and only what
+    /// does not make up a whole frame is copied in, when the returned [`InPlace`] is dropped.
+    ///
+    /// The events are exactly those of [`receive`](Connection::receive) followed by
+    /// [`poll_event_ref`](Connection::poll_event_ref): the zero-copy way to read from a buffer
+    /// that an event loop reuses for every connection, so that a connection whose reads end
+    /// on frame boundaries never holds a receive buffer of its own.
+    ///
+    /// ```
+    /// use std::time::Instant;
+    /// use wsmachine::handshake::Negotiated;
+    /// use wsmachine::{Config, Connection, EventRef, Role};
+    ///
+    /// let mut server = Connection::open(Role::Server, Negotiated::default(), Config::default(), Instant::now());
+    /// // One read: a masked "Hi", then the first 3 bytes of the next frame.
+    /// let mut read = [0x81, 0x82, 0, 0, 0, 0, b'H', b'i', 0x81, 0x82, 0];
+    /// let mut input = server.receive_in_place(&mut read);
+    /// while let Some(next) = input.poll_event_ref() {
+    ///     if let (EventRef::Text(text), sender) = next? {
+    ///         sender.send_text(text)?; // echoed from the caller's buffer
+    ///     }
+    /// }
+    /// drop(input); // the 3 bytes of the incomplete frame are kept by the connection
+    /// assert_eq!(server.buffered_input(), 3);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn receive_in_place<'a>(&'a mut self, bytes: &'a mut [u8]) -> InPlace<'a, R, T> {
+        if !bytes.is_empty() {
+            self.clock.note_input();
+        }
+        InPlace::new(self, bytes)
     }
 
     // ----- events -----
 
-    /// The next event, or `None` until more input arrives. Replies the peer is owed (Pongs,
-    /// the Close reply) are queued for output as a side effect.
+    /// The next event, or `None` until more input arrives; this is the way to read. Replies
+    /// the peer is owed (Pongs, the Close reply) are queued for output as a side effect.
+    ///
+    /// A protocol error is returned once, its Close queued (§7.1.7); then [`Event::Closed`]
+    /// follows, and nothing after it.
+    ///
+    /// ```
+    /// use std::time::Instant;
+    /// use wsmachine::frame::CloseCode;
+    /// use wsmachine::handshake::Negotiated;
+    /// use wsmachine::{Config, Connection, Event, Role};
+    ///
+    /// let mut server = Connection::open(Role::Server, Negotiated::default(), Config::default(), Instant::now());
+    /// server.receive(&[0x81, 0x80, 0, 0, 0, 0]); // an empty masked text frame
+    /// server.receive(&[0x81, 0x00]); // an unmasked one: a protocol error (§5.1)
+    /// assert!(matches!(server.poll_event(), Some(Ok(Event::Text(_)))));
+    /// assert!(matches!(server.poll_event(), Some(Err(_))));
+    /// let Some(Ok(Event::Closed(closed))) = server.poll_event() else { panic!() };
+    /// assert_eq!(closed.code, CloseCode::PROTOCOL_ERROR);
+    /// assert!(server.poll_event().is_none());
+    /// ```
     pub fn poll_event(&mut self) -> Option<Result<Event, ProtocolError>> {
-        self.settle_failure();
-        if matches!(self.state, State::Open) && self.failed_with.is_none() {
+        if self.sender.lifecycle().reads_frames() {
             // The common case, a whole message in one short frame, without the general loop.
-            if let Some(event) = self.receiver.short_frame_event() {
+            if let Some(event) = self.reader.short_frame_event() {
                 return Some(Ok(event));
             }
+            let polled = self.reader.poll_event();
+            return self.settle_read(polled);
         }
-        let event = match self.state {
-            State::AwaitingRequest(_) => self.poll_request(),
-            State::AwaitingResponse(_) => self.poll_response(),
-            State::Open => self.poll_open(Receiver::poll_event),
-            State::AwaitingDecision(_) | State::Refused | State::Closed { .. } => None,
-        };
-        self.forward_replies();
-        event
+        match self.sender.lifecycle().phase() {
+            Phase::AwaitingRequest(_) => self.poll_request(),
+            Phase::AwaitingResponse(_) => self.poll_response(),
+            Phase::AwaitingDecision(_) | Phase::Open | Phase::CloseSent(_) => None,
+            Phase::Over(_) => self.report_end(),
+        }
     }
 
     /// The next event as [`poll_event`](Connection::poll_event) reports it, except that a
-    /// whole message is borrowed from the connection rather than owned, together with a
-    /// [`Responder`] to answer it with while it is borrowed.
-    ///
-    /// This is the fastest way to read: a message that arrived in one frame is handed out
-    /// where it lies in the receive buffer, with no reference counting and no copy. The borrow
-    /// lasts until the next call on the connection.
+    /// whole message is borrowed from the connection rather than owned, together with the
+    /// [`Sender`] to answer it with while it is borrowed. Zero copy: a message that arrived in
+    /// one frame is handed out where it lies in the receive buffer, with no reference count
+    /// and no copy; the borrow lasts until the next call on the connection.
     ///
     /// ```
+    /// use std::time::Instant;
     /// use wsmachine::handshake::Negotiated;
     /// use wsmachine::{Config, Connection, Event, EventRef, Role};
     ///
-    /// let mut server = Connection::open(Role::Server, Negotiated::default(), Config::default());
+    /// let mut server = Connection::open(Role::Server, Negotiated::default(), Config::default(), Instant::now());
     /// // A masked "Hi" and a Ping, in one read.
     /// server.receive(&[0x81, 0x82, 0, 0, 0, 0, b'H', b'i', 0x89, 0x80, 0, 0, 0, 0]);
     /// let mut seen = Vec::new();
     /// while let Some(next) = server.poll_event_ref() {
     ///     match next? {
-    ///         (EventRef::Text(text), mut responder) => responder.send_text(text)?,
+    ///         (EventRef::Text(text), sender) => sender.send_text(text)?,
     ///         (EventRef::Other(Event::Ping(_)), _) => seen.push("ping"), // Pong already queued
     ///         (other, _) => panic!("{other:?}"),
     ///     }
@@ -455,64 +533,26 @@ impl<R: RandomSource> Connection<R> {
     #[allow(clippy::type_complexity)]
     pub fn poll_event_ref(
         &mut self,
-    ) -> Option<Result<(EventRef<'_>, Responder<'_, R>), ProtocolError>> {
+    ) -> Option<Result<(EventRef<'_>, &mut Sender<R>), ProtocolError>> {
         let found = self.poll_lendable()?;
         Some(found.and_then(|lendable| self.lend(lendable)))
-    }
-
-    /// Reads `bytes` where they lie, in the caller's buffer, rather than copying them into the
-    /// connection: whole messages are lent from `bytes` (unmasked in place), and only what
-    /// does not make up a whole frame is copied in, when the returned [`InPlace`] is dropped.
-    ///
-    /// The events are exactly those of [`receive`](Connection::receive) followed by
-    /// [`poll_event_ref`](Connection::poll_event_ref); this is the zero-copy way to read
-    /// from a buffer that an event loop reuses for every connection, so that a connection
-    /// whose reads end on frame boundaries never holds a receive buffer of its own.
-    ///
-    /// ```
-    /// use wsmachine::handshake::Negotiated;
-    /// use wsmachine::{Config, Connection, EventRef, Role};
-    ///
-    /// let mut server = Connection::open(Role::Server, Negotiated::default(), Config::default());
-    /// // One read: a masked "Hi", then the first 3 bytes of the next frame.
-    /// let mut read = [0x81, 0x82, 0, 0, 0, 0, b'H', b'i', 0x81, 0x82, 0];
-    /// let mut input = server.receive_in_place(&mut read);
-    /// while let Some(next) = input.poll_event_ref() {
-    ///     if let (EventRef::Text(text), mut responder) = next? {
-    ///         responder.send_text(text)?; // echoed from the caller's buffer
-    ///     }
-    /// }
-    /// drop(input); // the 3 bytes of the incomplete frame are kept by the connection
-    /// assert_eq!(server.receiver_buffered(), 3);
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn receive_in_place<'a>(&'a mut self, bytes: &'a mut [u8]) -> InPlace<'a, R> {
-        self.settle_failure();
-        InPlace::new(self, bytes)
     }
 
     /// The first half of [`poll_event_ref`](Connection::poll_event_ref): finds the next event
     /// without borrowing it yet.
     #[inline]
     fn poll_lendable(&mut self) -> Option<Result<Lendable, ProtocolError>> {
-        self.settle_failure();
-        if matches!(self.state, State::Open) && self.failed_with.is_none() {
-            self.receiver.settle();
-            if let Some(frame) = self.receiver.take_short_frame() {
+        if self.sender.lifecycle().reads_frames() {
+            self.reader.settle();
+            if let Some(frame) = self.reader.take_short_frame() {
                 // The common case: a whole message in one short frame, lent where it lies.
-                self.receiver.lend_short_frame(&frame);
+                self.reader.lend_short_frame(&frame);
                 return Some(Ok(Lendable::Short(frame)));
             }
+            let polled = self.reader.poll_ready();
+            return self.settle_read(polled).map(|found| found.map(Lendable::Ready));
         }
-        let ready = match self.state {
-            State::Open => {
-                let ready = self.poll_open(Receiver::poll_ready);
-                self.forward_replies();
-                ready
-            }
-            _ => self.poll_event().map(|result| result.map(Ready::Event)),
-        };
-        Some(ready?.map(Lendable::Ready))
+        self.poll_event().map(|found| found.map(|event| Lendable::Ready(Ready::Event(event))))
     }
 
     /// The second half of [`poll_event_ref`](Connection::poll_event_ref): the event, borrowed.
@@ -521,45 +561,59 @@ impl<R: RandomSource> Connection<R> {
     fn lend(
         &mut self,
         lendable: Lendable,
-    ) -> Result<(EventRef<'_>, Responder<'_, R>), ProtocolError> {
+    ) -> Result<(EventRef<'_>, &mut Sender<R>), ProtocolError> {
         match lendable {
             Lendable::Short(frame) => {
-                let payload = &self.receiver.buffer()[frame.header_len..frame.frame_len];
+                let payload = &self.reader.buffer()[frame.header_len..frame.frame_len];
                 let event = if !frame.text {
                     EventRef::Binary(payload)
                 } else if let Ok(text) = crate::frame::validate_short(payload) {
                     EventRef::Text(text)
                 } else {
-                    // The payload stays borrowed on this path, so the receiver fails at the
-                    // next call (`settle_failure`); the Close goes out now.
+                    // The failure takes effect now, in the lifecycle, which every later call
+                    // consults first; the reader's bytes are dropped when the end is reported.
                     let error = ProtocolError::Utf8(crate::frame::whole_message_error(payload));
-                    self.failed_with = error.close_code();
-                    self.sender.send_reply(Reply::Close(error.close_code()));
+                    fail(&mut self.sender, &error);
                     return Err(error);
                 };
-                Ok((event, Responder::new(Ok(&mut self.sender))))
+                Ok((event, &mut self.sender))
             }
-            Lendable::Ready(ready) => {
-                let usable = self.send_check();
-                let event = self.receiver.lend(ready);
-                Ok((event, Responder::new(usable.map(|()| &mut self.sender))))
-            }
+            Lendable::Ready(ready) => Ok((self.reader.lend(ready), &mut self.sender)),
         }
     }
 
+    /// Applies what the reader found to the lifecycle at once (see [`apply_read`]) and sends
+    /// what that obliges, with the Pong a Ping is owed.
+    #[inline]
+    fn settle_read<E: Polled>(
+        &mut self,
+        polled: Option<Result<E, ProtocolError>>,
+    ) -> Option<Result<E, ProtocolError>> {
+        let (result, action) = apply_read(self.sender.lifecycle_mut(), &mut self.reader, polled);
+        if let Some(action) = action {
+            self.sender.act(action);
+        }
+        if let Some(pong) = self.reader.take_pong() {
+            self.sender.queue_pong(pong);
+        }
+        result
+    }
+
+    /// Reports the end, once.
+    fn report_end(&mut self) -> Option<Result<Event, ProtocolError>> {
+        report_end(self.sender.lifecycle_mut(), &mut self.reader)
+    }
+
     fn poll_request(&mut self) -> Option<Result<Event, ProtocolError>> {
-        let State::AwaitingRequest(config) = &self.state else { return None };
-        let parsed = Request::parse(&self.receiver.buf, &config.handshake);
-        let (request, head_len) = match parsed {
+        let limits = self.sender.lifecycle().handshake_config()?.handshake;
+        let (request, head_len) = match Request::parse(&self.reader.buf, &limits) {
             Ok(Status::Complete(parsed)) => parsed,
-            Ok(Status::Incomplete { .. }) => return self.handshake_eof(),
+            Ok(Status::Incomplete { .. }) => return self.handshake_input_ended(),
             Err(error) => return Some(Err(self.refuse(error))),
         };
-        bytes::Buf::advance(&mut self.receiver.buf, head_len);
-        self.receiver.release_if_empty();
-        if let State::AwaitingRequest(config) = core::mem::replace(&mut self.state, State::Open) {
-            self.state = State::AwaitingDecision(config);
-        }
+        self.reader.buf.advance(head_len);
+        self.reader.release_if_empty();
+        self.sender.lifecycle_mut().request_read();
         Some(match request.classify() {
             Ok(Incoming::WebSocket(upgrade)) => Ok(Event::Request(Box::new(upgrade))),
             Ok(Incoming::Http(request)) => Ok(Event::HttpRequest(Box::new(request))),
@@ -572,102 +626,69 @@ impl<R: RandomSource> Connection<R> {
         let mut response = Vec::new();
         error.rejection().write(&mut response);
         self.sender.queue_raw(response);
-        self.state = State::Refused;
+        self.sender.lifecycle_mut().handshake_failed();
         error.into()
     }
 
     fn poll_response(&mut self) -> Option<Result<Event, ProtocolError>> {
-        let State::AwaitingResponse(pending) = &self.state else { return None };
-        match pending.0.read_response(&self.receiver.buf) {
+        let Phase::AwaitingResponse(pending) = self.sender.lifecycle().phase() else {
+            return None;
+        };
+        match pending.0.read_response(&self.reader.buf) {
             Ok(Status::Complete((accepted, head_len))) => {
-                bytes::Buf::advance(&mut self.receiver.buf, head_len);
-                self.receiver.release_if_empty();
-                let config = match core::mem::replace(&mut self.state, State::Open) {
-                    State::AwaitingResponse(pending) => pending.1,
-                    _ => Config::default(),
+                self.reader.buf.advance(head_len);
+                self.reader.release_if_empty();
+                let Some(config) = self.sender.lifecycle_mut().response_accepted() else {
+                    unreachable!("the phase was AwaitingResponse a moment ago");
                 };
                 self.set_negotiated(accepted.negotiated().clone(), &config);
                 Some(Ok(Event::Accepted(Box::new(accepted))))
             }
-            Ok(Status::Incomplete { .. }) => self.handshake_eof(),
+            Ok(Status::Incomplete { .. }) => self.handshake_input_ended(),
             Err(error) => {
-                self.state = State::Refused;
+                self.sender.lifecycle_mut().handshake_failed();
                 Some(Err(error.into()))
             }
         }
     }
 
     /// The transport ended during the handshake: the connection never opened.
-    fn handshake_eof(&mut self) -> Option<Result<Event, ProtocolError>> {
-        if !self.receiver.is_eof() {
+    fn handshake_input_ended(&mut self) -> Option<Result<Event, ProtocolError>> {
+        if !self.reader.is_eof() {
             return None;
         }
-        self.state = State::Closed { clean: false };
-        Some(Ok(Event::Closed(Closed { code: CloseCode::ABNORMAL_CLOSURE, clean: false })))
-    }
-
-    /// The next event of an open connection, found by `poll` (owned or borrowed), with the
-    /// connection's own bookkeeping: a failure is remembered, the end moves the state, and the
-    /// closing handshake completes once both Closes have passed (§7.1.4).
-    fn poll_open<T: Polled>(
-        &mut self,
-        poll: impl FnOnce(&mut Receiver) -> Option<Result<T, ProtocolError>>,
-    ) -> Option<Result<T, ProtocolError>> {
-        if self.failed_with.is_some() {
-            return self.finish(false).map(|end| end.map(T::from));
-        }
-        match poll(&mut self.receiver) {
-            Some(Err(error)) => {
-                self.failed_with = error.close_code();
-                Some(Err(error))
-            }
-            Some(Ok(polled)) => {
-                if let Some(clean) = polled.closed_clean() {
-                    self.state = State::Closed { clean };
-                }
-                Some(Ok(polled))
-            }
-            None if self.receiver.close_received() && self.sender.close_sent() => {
-                self.finish(true).map(|end| end.map(T::from))
-            }
-            None => None,
-        }
-    }
-
-    /// Reports the end once.
-    fn finish(&mut self, clean: bool) -> Option<Result<Event, ProtocolError>> {
-        self.state = State::Closed { clean };
-        let code = match (self.failed_with, self.receiver.peer_close_code()) {
-            (Some(code), _) => code,
-            (None, Some(code)) => code,
-            (None, None) => CloseCode::ABNORMAL_CLOSURE,
-        };
-        Some(Ok(Event::Closed(Closed { code, clean })))
-    }
-
-    /// Fails the receiver after `poll_event_ref` reported invalid text it could not fail it
-    /// for (the text was still borrowed).
-    fn settle_failure(&mut self) {
-        if self.failed_with.is_some() {
-            self.receiver.fail_quietly();
-        }
-    }
-
-    fn forward_replies(&mut self) {
-        while let Some(reply) = self.receiver.poll_reply() {
-            self.sender.send_reply(reply);
-        }
+        self.sender.lifecycle_mut().input_ended();
+        self.report_end()
     }
 
     // ----- commands -----
 
     /// Server: accepts the request reported by [`Event::Request`] with the response built by
     /// [`UpgradeRequest::accept`](crate::handshake::UpgradeRequest::accept); the 101 is queued
-    /// and the connection is open.
-    pub fn accept(&mut self, accept: Accept<'_>) -> Result<(), AcceptError> {
-        let config = match &self.state {
-            State::AwaitingRequest(config) | State::AwaitingDecision(config) => **config,
-            _ => Config::default(),
+    /// and the connection is open. Only once, and only after the request was reported.
+    ///
+    /// ```
+    /// use std::time::Instant;
+    /// use wsmachine::handshake::ClientHandshake;
+    /// use wsmachine::{Command, CommandError, Config, Connection, Event, State};
+    ///
+    /// let mut client = Connection::client(ClientHandshake::new("ws://localhost/")?, Config::default(), Instant::now())?;
+    /// let mut server = Connection::server(Config::default(), Instant::now());
+    /// let mut request = Vec::new();
+    /// client.poll_transmit(&mut request);
+    /// server.receive(&request);
+    /// let Some(Ok(Event::Request(upgrade))) = server.poll_event() else { panic!() };
+    /// server.accept(upgrade.accept())?;
+    /// assert_eq!(
+    ///     server.accept(upgrade.accept()),
+    ///     Err(CommandError::NotAllowed { command: Command::Accept, state: State::Open }),
+    /// );
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn accept(&mut self, accept: Accept<'_>) -> Result<(), CommandError> {
+        self.sender.lifecycle().check(Command::Accept)?;
+        let Some(&config) = self.sender.lifecycle().handshake_config() else {
+            unreachable!("accept is allowed only while the handshake is under way");
         };
         #[cfg(feature = "deflate")]
         let accept = match &config.deflate {
@@ -676,86 +697,92 @@ impl<R: RandomSource> Connection<R> {
         };
         let mut response = Vec::new();
         let negotiated = accept.write(&mut response)?;
+        self.sender.lifecycle_mut().accept()?;
         self.sender.queue_raw(response);
-        self.state = State::Open;
         self.set_negotiated(negotiated, &config);
         Ok(())
     }
 
     /// Server: answers the request with any other response (a 403 for a bad origin, a page
-    /// for a plain HTTP request); the transport should then close.
-    pub fn reject(&mut self, response: &Rejection) {
+    /// for a plain HTTP request), before or after the request was reported; the transport
+    /// should then close, and [`Event::Closed`] follows.
+    ///
+    /// ```
+    /// use std::time::Instant;
+    /// use wsmachine::handshake::Rejection;
+    /// use wsmachine::{CloseCause, Config, Connection, Event};
+    ///
+    /// let mut server = Connection::server(Config::default(), Instant::now());
+    /// server.reject(&Rejection::new(503).with_body("full\n"))?;
+    /// let Some(Ok(Event::Closed(closed))) = server.poll_event() else { panic!() };
+    /// assert_eq!(closed.cause, CloseCause::HandshakeFailed);
+    /// let mut out = Vec::new();
+    /// server.poll_transmit(&mut out);
+    /// assert!(out.starts_with(b"HTTP/1.1 503 "));
+    /// assert!(server.should_close_transport());
+    /// # Ok::<(), wsmachine::CommandError>(())
+    /// ```
+    pub fn reject(&mut self, response: &Rejection) -> Result<(), CommandError> {
+        self.sender.lifecycle_mut().reject()?;
         let mut bytes = Vec::new();
         response.write(&mut bytes);
         self.sender.queue_raw(bytes);
-        self.state = State::Refused;
-        self.receiver.release_all();
+        Ok(())
     }
 
-    fn open_sender(&mut self) -> Result<&mut Sender<R>, SendError> {
-        self.send_check()?;
-        Ok(&mut self.sender)
+    /// The sending side: every command that sends a message, a Ping or a Pong, or closes,
+    /// checked against the connection's state.
+    ///
+    /// ```
+    /// use std::time::Instant;
+    /// use wsmachine::frame::CloseCode;
+    /// use wsmachine::handshake::Negotiated;
+    /// use wsmachine::{Config, Connection, Role};
+    ///
+    /// let mut server = Connection::open(Role::Server, Negotiated::default(), Config::default(), Instant::now());
+    /// server.sender().send_text("bye")?;
+    /// server.sender().close(CloseCode::NORMAL, "done")?;
+    /// assert!(server.sender().send_text("too late").is_err()); // nothing after a Close (§5.5.1)
+    /// # Ok::<(), wsmachine::CommandError>(())
+    /// ```
+    #[inline]
+    pub fn sender(&mut self) -> &mut Sender<R> {
+        &mut self.sender
     }
 
-    /// Whether messages can be sent now.
-    fn send_check(&self) -> Result<(), SendError> {
-        match self.state {
-            State::Open if self.failed_with.is_none() => Ok(()),
-            State::Open | State::Closed { .. } => Err(SendError::Closing),
-            _ => Err(SendError::NotOpen),
-        }
+    /// Frees the receive and send buffers if they are empty, so that an idle connection holds
+    /// no heap at all (the handshake's buffers are freed this way automatically). Call it when
+    /// a connection goes idle among many; the next message allocates them again.
+    pub fn release_buffers(&mut self) {
+        self.reader.release_if_empty();
+        self.sender.release_if_empty();
     }
 
-    /// Queues a text message.
-    pub fn send_text(&mut self, text: &str) -> Result<(), SendError> {
-        self.open_sender()?.send_text(text)
-    }
-
-    /// Queues a binary message.
-    pub fn send_binary(&mut self, data: &[u8]) -> Result<(), SendError> {
-        self.open_sender()?.send_binary(data)
-    }
-
-    /// Queues a message, choosing whether to compress it; see [`Sender::send_message`].
-    pub fn send_message(
-        &mut self,
-        kind: MessageKind,
-        payload: &[u8],
-        compress: bool,
-    ) -> Result<(), SendError> {
-        self.open_sender()?.send_message(kind, payload, compress)
-    }
-
-    /// Queues a Ping (at most 125 bytes, §5.5.2); the caller measures the round trip.
-    pub fn send_ping(&mut self, payload: &[u8]) -> Result<(), SendError> {
-        self.open_sender()?.send_ping(payload)
-    }
-
-    /// Queues an unsolicited Pong, a one-way heartbeat (§5.5.3).
-    pub fn send_pong(&mut self, payload: &[u8]) -> Result<(), SendError> {
-        self.open_sender()?.send_pong(payload)
-    }
-
-    /// Starts the closing handshake (§7.1.2): queues a Close; no message can follow. To refuse
-    /// a kind of data, close with [`CloseCode::UNSUPPORTED_DATA`] (1003); to refuse a message
-    /// for policy, [`CloseCode::POLICY_VIOLATION`] (1008).
-    pub fn close(&mut self, code: CloseCode, reason: &str) -> Result<(), SendError> {
-        self.open_sender()?.send_close(code, reason)
-    }
-
-    /// Starts a message sent in pieces; see [`Sender::begin_message`].
-    pub fn begin_message(
-        &mut self,
-        kind: MessageKind,
-        first_piece: &[u8],
-        last: bool,
-    ) -> Result<(), SendError> {
-        self.open_sender()?.begin_message(kind, first_piece, last)
-    }
-
-    /// Sends the next piece of a message begun with [`begin_message`](Connection::begin_message).
-    pub fn send_piece(&mut self, piece: &[u8], last: bool) -> Result<(), SendError> {
-        self.open_sender()?.send_piece(piece, last)
+    /// Splits a connection whose handshake is done into halves that separate tasks or threads
+    /// can own without a lock; the caller moves each [`Receiver::poll_reply`] to
+    /// [`Sender::send_reply`]. The deadlines go with the receiving half, which sees the input
+    /// they measure. Before the handshake is done, the connection comes back in the error.
+    ///
+    /// ```
+    /// use std::time::Instant;
+    /// use wsmachine::handshake::Negotiated;
+    /// use wsmachine::{Config, Connection, Role};
+    ///
+    /// let server = Connection::server(Config::default(), Instant::now());
+    /// let server = server.split().unwrap_err().into_connection(); // not open yet
+    /// let open = Connection::open(Role::Client, Negotiated::default(), Config::default(), Instant::now());
+    /// let (_receiver, _sender) = open.split().expect("open");
+    /// # drop(server);
+    /// ```
+    pub fn split(self) -> Result<(Receiver<T>, Sender<R>), SplitError<R, T>> {
+        let half = match self.sender.lifecycle().check(Command::Split) {
+            Ok(()) => self.sender.lifecycle().half(),
+            Err(error) => return Err(SplitError { connection: Box::new(self), error }),
+        };
+        let Some(half) = half else {
+            unreachable!("check(Split) allows only the phases after the handshake");
+        };
+        Ok((Receiver::new(self.reader, half, self.clock), self.sender))
     }
 
     // ----- outputs -----
@@ -763,45 +790,158 @@ impl<R: RandomSource> Connection<R> {
     /// Appends every byte waiting to be written to `out` (control frames ahead of queued data)
     /// and returns how many.
     pub fn poll_transmit(&mut self, out: &mut Vec<u8>) -> usize {
-        self.forward_replies();
         self.sender.poll_transmit(out)
     }
 
-    /// Splits an open connection into halves that separate tasks or threads can own without a
-    /// lock; the caller forwards [`Receiver::poll_reply`] values to [`Sender::send_reply`].
-    pub fn split(self) -> (Receiver, Sender<R>) {
-        (self.receiver, self.sender)
+    /// Gives the connection an empty buffer to queue its output in, if it has none waiting:
+    /// one buffer with room that an event loop shares between its connections, say. The
+    /// buffer comes back with the output from [`poll_transmit`](Connection::poll_transmit)
+    /// into an empty `Vec`, so that a connection holds no output buffer between writes and
+    /// none is allocated per message.
+    ///
+    /// ```
+    /// use std::time::Instant;
+    /// use wsmachine::handshake::Negotiated;
+    /// use wsmachine::{Config, Connection, Role};
+    ///
+    /// let mut server = Connection::open(Role::Server, Negotiated::default(), Config::default(), Instant::now());
+    /// let shared = Vec::with_capacity(64 * 1024);
+    /// server.lend_output_buffer(shared);
+    /// server.sender().send_text("hi")?;
+    /// let mut out = Vec::new();
+    /// server.poll_transmit(&mut out);
+    /// assert_eq!(out, [0x81, 0x02, b'h', b'i']);
+    /// assert!(out.capacity() >= 64 * 1024); // the lent buffer, to lend again
+    /// # Ok::<(), wsmachine::CommandError>(())
+    /// ```
+    pub fn lend_output_buffer(&mut self, buffer: Vec<u8>) {
+        self.sender.lend_output_buffer(buffer);
     }
 }
+
+/// Fails the connection for `error` (§7.1.7): the lifecycle moves at once and the Close with
+/// the error's code is queued, unless one went out already.
+fn fail<R: RandomSource>(sender: &mut Sender<R>, error: &ProtocolError) {
+    if let Some(action) = fail_action(sender.lifecycle_mut(), error) {
+        sender.act(action);
+    }
+}
+
+/// The failure for `error` in `lifecycle`, and the Close it sends.
+fn fail_action(lifecycle: &mut Lifecycle, error: &ProtocolError) -> Option<Action> {
+    let code = error.close_code().unwrap_or(CloseCode::PROTOCOL_ERROR);
+    lifecycle.fail(code, CloseCause::ProtocolError, "")
+}
+
+/// Applies what the reader found to the lifecycle, the moment it is found, on every read path:
+/// the peer's Close completes or answers the closing handshake, an error fails the connection
+/// (§7.1.7), and the end of input, once every frame before it is read, ends it. Returns the
+/// result (the end, if it came) and what the transition obliges this end to send.
+pub(crate) fn apply_read<E: Polled>(
+    lifecycle: &mut Lifecycle,
+    reader: &mut Reader,
+    polled: Option<Result<E, ProtocolError>>,
+) -> (Option<Result<E, ProtocolError>>, Option<Action>) {
+    match polled {
+        Some(Ok(found)) => {
+            let action = found.peer_close().and_then(|code| {
+                lifecycle.peer_closed((code != CloseCode::NO_STATUS_RECEIVED).then_some(code))
+            });
+            (Some(Ok(found)), action)
+        }
+        Some(Err(error)) => {
+            let action = fail_action(lifecycle, &error);
+            (Some(Err(error)), action)
+        }
+        None if reader.is_eof() => {
+            lifecycle.input_ended();
+            (report_end(lifecycle, reader).map(|end| end.map(E::from)), None)
+        }
+        None => (None, None),
+    }
+}
+
+/// Reports the end, once: the reader's buffers go with it.
+pub(crate) fn report_end(
+    lifecycle: &mut Lifecycle,
+    reader: &mut Reader,
+) -> Option<Result<Event, ProtocolError>> {
+    let closed = lifecycle.report_end()?;
+    reader.release_all();
+    Some(Ok(Event::Closed(closed)))
+}
+
+/// [`Connection::split`] before the handshake was done: the connection, unharmed, and why.
+pub struct SplitError<R, T> {
+    connection: Box<Connection<R, T>>,
+    error: CommandError,
+}
+
+impl<R, T> SplitError<R, T> {
+    /// The connection, as it was.
+    #[must_use]
+    pub fn into_connection(self) -> Connection<R, T> {
+        *self.connection
+    }
+
+    /// Why it could not be split.
+    #[must_use]
+    pub fn error(&self) -> &CommandError {
+        &self.error
+    }
+}
+
+impl<R, T> fmt::Debug for SplitError<R, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SplitError").field("error", &self.error).finish_non_exhaustive()
+    }
+}
+
+impl<R, T> fmt::Display for SplitError<R, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&self.error, f)
+    }
+}
+
+#[cfg(feature = "std")]
+impl<R, T> std::error::Error for SplitError<R, T> {}
 
 /// An event found by [`Connection::poll_lendable`], to be lent by [`Connection::lend`].
 enum Lendable {
     /// A whole message in one short frame, at the front of the receive buffer.
     Short(ShortFrame),
-    /// Anything else the receiver found.
+    /// Anything else the reader found.
     Ready(Ready),
 }
 
-/// What an open connection's poll reports, owned or borrowed.
-trait Polled: From<Event> {
-    /// Whether the end was clean, if this is the end.
-    fn closed_clean(&self) -> Option<bool>;
+/// What a read reports, owned or borrowed.
+pub(crate) trait Polled: From<Event> {
+    /// The code of the peer's Close, if this is it.
+    fn peer_close(&self) -> Option<CloseCode>;
 }
 
 impl Polled for Event {
-    fn closed_clean(&self) -> Option<bool> {
+    fn peer_close(&self) -> Option<CloseCode> {
         match self {
-            Event::Closed(closed) => Some(closed.clean),
+            Event::Close(frame) => Some(frame.code),
             _ => None,
         }
     }
 }
 
 impl Polled for Ready {
-    fn closed_clean(&self) -> Option<bool> {
+    fn peer_close(&self) -> Option<CloseCode> {
         match self {
-            Ready::Event(event) => event.closed_clean(),
+            Ready::Event(event) => event.peer_close(),
             _ => None,
         }
+    }
+}
+
+/// Carries out an action on the sender; for the halves of a split connection it becomes a
+/// [`Reply`].
+impl From<Action> for Reply {
+    fn from(action: Action) -> Reply {
+        Reply(sender::ReplyKind::Act(action))
     }
 }

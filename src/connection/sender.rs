@@ -1,68 +1,69 @@
-//! The sending half: frames encoded into an output buffer, control frames ahead of data.
+//! Sending: every command that sends goes through [`Sender`], checked against the lifecycle
+//! it holds; frames are encoded into its output buffer, control frames ahead of data.
 
 use alloc::boxed::Box;
 use alloc::vec::Vec;
 use core::num::NonZeroUsize;
 
-use crate::error::SendError;
+use super::lifecycle::{Action, CloseCause, Command, Lifecycle, State};
+use super::DefaultRandom;
+use crate::error::CommandError;
 use crate::event::MessageKind;
 use crate::frame::{
     apply_mask, CloseBody, CloseCode, FrameHeader, Opcode, Rsv, MAX_CONTROL_PAYLOAD_LEN,
     MAX_HEADER_LEN,
 };
 use crate::random::RandomSource;
-use crate::Role;
 
-/// What the receiving half owes the peer, for the sending half to send (§5.5.2, §5.5.1).
+/// What the receiving half of a split connection obliges the sending half to send: a Pong, a
+/// keepalive Ping, or the Close that answers the peer's or fails the connection (§5.5).
 ///
-/// With a whole [`Connection`](crate::Connection) this travels by itself. After
-/// [`Connection::split`](crate::Connection::split), the caller moves each reply from
-/// [`Receiver::poll_reply`](crate::Receiver::poll_reply) to [`Sender::send_reply`] by whatever
-/// channel joins the two halves: no lock is involved.
+/// The caller moves each from [`Receiver::poll_reply`](crate::Receiver::poll_reply) to
+/// [`Sender::send_reply`] by whatever channel joins the two halves: no lock is involved. It
+/// can only be made by a [`Receiver`](crate::Receiver).
 #[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum Reply {
-    /// A Pong echoing a Ping's payload.
+pub struct Reply(pub(crate) ReplyKind);
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum ReplyKind {
     Pong(bytes::Bytes),
-    /// The Close reply, echoing the peer's status code (`None` if the peer sent none).
-    Close(Option<CloseCode>),
+    Act(Action),
 }
 
-/// Where a sender is in its life.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum SendState {
-    /// Messages may be sent.
-    Open,
-    /// A streamed message of this kind is in progress: only its pieces and control frames.
-    Streaming,
-    /// A Close was sent: nothing more but nothing else.
-    CloseSent,
-}
-
-/// The sending half of a connection: encodes frames into its output buffer.
+/// The sending side of a connection: every command that sends, checked against where the
+/// connection is, and the output those commands queue.
+///
+/// A whole [`Connection`](crate::Connection) lends it with
+/// [`Connection::sender`](crate::Connection::sender), and with each borrowed event from
+/// [`Connection::poll_event_ref`](crate::Connection::poll_event_ref) so that a message can be
+/// answered while it is borrowed; [`Connection::split`](crate::Connection::split) hands it
+/// out on its own. A command the connection's state does not allow fails with
+/// [`CommandError::NotAllowed`], which names the state.
 ///
 /// Pings and Pongs queue ahead of data frames that have not been taken yet (§5.4 allows control
 /// frames between the fragments of a message), so they are not stuck behind megabytes of data.
 /// A Close queues behind the data sent before it: nothing follows it (§5.5.1).
 ///
 /// ```
+/// use std::time::Instant;
 /// use wsmachine::handshake::Negotiated;
 /// use wsmachine::{Config, Connection, Role};
 ///
-/// let (_receiver, mut sender) =
-///     Connection::open(Role::Server, Negotiated::default(), Config::default()).split();
-/// sender.send_text("hi")?;
+/// let mut server = Connection::open(Role::Server, Negotiated::default(), Config::default(), Instant::now());
+/// server.sender().send_text("hi")?;
 /// let mut out = Vec::new();
-/// sender.poll_transmit(&mut out);
+/// server.poll_transmit(&mut out);
 /// assert_eq!(out, [0x81, 0x02, b'h', b'i']);
-/// # Ok::<(), wsmachine::SendError>(())
+/// # Ok::<(), wsmachine::CommandError>(())
 /// ```
 #[derive(Debug)]
-pub struct Sender<R> {
-    role: Role,
+pub struct Sender<R = DefaultRandom> {
+    /// Where the connection is: for a whole connection, its one lifecycle value (every
+    /// command checks it here); for the sending half of a split one, what this half knows.
+    lifecycle: Lifecycle,
     random: R,
-    state: SendState,
-    stream_kind: MessageKind,
+    /// A streamed message is in progress: only its pieces and control frames can be sent.
+    streaming: bool,
     /// The Pong for the latest Ping, held while the output is over its limit.
     deferred_pong: Option<Box<bytes::Bytes>>,
     /// Control frames (and the handshake head) waiting to go ahead of the data: rare, so
@@ -82,16 +83,15 @@ pub struct Sender<R> {
 
 impl<R: RandomSource> Sender<R> {
     pub(crate) fn new(
-        role: Role,
+        lifecycle: Lifecycle,
         random: R,
         max_buffered: usize,
         fragment_size: Option<usize>,
     ) -> Self {
         Sender {
-            role,
+            lifecycle,
             random,
-            state: SendState::Open,
-            stream_kind: MessageKind::Binary,
+            streaming: false,
             deferred_pong: None,
             control: None,
             data: Vec::new(),
@@ -102,6 +102,25 @@ impl<R: RandomSource> Sender<R> {
             #[cfg(feature = "deflate")]
             stream_compressed: false,
         }
+    }
+
+    /// The lifecycle this sender checks commands against.
+    #[inline]
+    pub(crate) fn lifecycle(&self) -> &Lifecycle {
+        &self.lifecycle
+    }
+
+    /// The lifecycle, for the connection's transitions.
+    #[inline]
+    pub(crate) fn lifecycle_mut(&mut self) -> &mut Lifecycle {
+        &mut self.lifecycle
+    }
+
+    /// Where the connection is, as far as this sender knows: for the sending half of a split
+    /// connection, the Closes it sent and the replies it was given.
+    #[must_use]
+    pub fn state(&self) -> State {
+        self.lifecycle.state()
     }
 
     /// Compresses messages from now on (permessage-deflate was negotiated).
@@ -123,13 +142,13 @@ impl<R: RandomSource> Sender<R> {
     /// Queues a text message, fragmented at the configured size; compressed if
     /// permessage-deflate is in force and the message reaches the compression threshold
     /// (`DeflateConfig::compression_threshold`, feature `deflate`).
-    pub fn send_text(&mut self, text: &str) -> Result<(), SendError> {
+    pub fn send_text(&mut self, text: &str) -> Result<(), CommandError> {
         let compress = self.worth_compressing(text.len());
         self.queue_message(Opcode::Text, text.as_bytes(), compress)
     }
 
     /// Queues a binary message, like [`send_text`](Sender::send_text).
-    pub fn send_binary(&mut self, data: &[u8]) -> Result<(), SendError> {
+    pub fn send_binary(&mut self, data: &[u8]) -> Result<(), CommandError> {
         let compress = self.worth_compressing(data.len());
         self.queue_message(Opcode::Binary, data, compress)
     }
@@ -142,10 +161,11 @@ impl<R: RandomSource> Sender<R> {
         kind: MessageKind,
         payload: &[u8],
         compress: bool,
-    ) -> Result<(), SendError> {
+    ) -> Result<(), CommandError> {
+        self.lifecycle.check(Command::SendMessage)?;
         let opcode = match kind {
             MessageKind::Text => {
-                simdutf8::basic::from_utf8(payload).map_err(|_| SendError::InvalidText)?;
+                simdutf8::basic::from_utf8(payload).map_err(|_| CommandError::InvalidText)?;
                 Opcode::Text
             }
             MessageKind::Binary => Opcode::Binary,
@@ -174,59 +194,86 @@ impl<R: RandomSource> Sender<R> {
     }
 
     /// Queues a Ping; its payload must be at most 125 bytes (§5.5).
-    pub fn send_ping(&mut self, payload: &[u8]) -> Result<(), SendError> {
+    pub fn send_ping(&mut self, payload: &[u8]) -> Result<(), CommandError> {
+        self.lifecycle.check(Command::SendPing)?;
         self.send_control(Opcode::Ping, payload)
     }
 
     /// Queues an unsolicited Pong (a heartbeat, §5.5.3); at most 125 bytes.
-    pub fn send_pong(&mut self, payload: &[u8]) -> Result<(), SendError> {
+    pub fn send_pong(&mut self, payload: &[u8]) -> Result<(), CommandError> {
+        self.lifecycle.check(Command::SendPong)?;
         self.send_control(Opcode::Pong, payload)
     }
 
-    /// Queues a Close with a code allowed on the wire and a reason of at most 123 bytes
-    /// (§5.5.1); after it no message can be sent.
-    pub fn send_close(&mut self, code: CloseCode, reason: &str) -> Result<(), SendError> {
-        let body = CloseBody::new(code, reason).map_err(SendError::InvalidClose)?;
+    /// Starts the closing handshake (§7.1.2): queues a Close with a code allowed on the wire
+    /// and a reason of at most 123 bytes (§5.5.1), behind the data already queued; no message
+    /// can follow it. To refuse a kind of data, close with [`CloseCode::UNSUPPORTED_DATA`]
+    /// (1003); to refuse a message for policy, [`CloseCode::POLICY_VIOLATION`] (1008).
+    pub fn close(&mut self, code: CloseCode, reason: &str) -> Result<(), CommandError> {
+        self.lifecycle.check(Command::Close)?;
+        let body = CloseBody::new(code, reason).map_err(CommandError::InvalidClose)?;
         let mut payload = [0u8; MAX_CONTROL_PAYLOAD_LEN];
-        let len = body.encode(&mut payload).map_err(SendError::InvalidClose)?;
-        if self.state == SendState::CloseSent {
-            return Err(SendError::Closing);
-        }
+        let len = body.encode(&mut payload).map_err(CommandError::InvalidClose)?;
+        self.lifecycle.close(CloseCause::LocalClose)?;
         self.push_close(&payload[..len]);
         Ok(())
     }
 
-    /// Sends what the receiving half owes the peer. A Close reply after this end already sent
-    /// a Close is dropped: each end sends one Close.
+    /// Sends what the receiving half of a split connection owes the peer
+    /// ([`Receiver::poll_reply`](crate::Receiver::poll_reply)). A Close after this half
+    /// already sent one is dropped (each end sends one Close), and so is anything after it.
     pub fn send_reply(&mut self, reply: Reply) {
-        match reply {
-            Reply::Pong(payload) => {
-                if self.buffered_len() >= self.max_buffered {
-                    // The output is not being drained: keep only the latest Pong (§5.5.3 lets
-                    // an endpoint answer only the most recent Ping), so a Ping flood cannot
-                    // grow the buffer.
-                    self.deferred_pong = Some(Box::new(payload));
-                    return;
+        match reply.0 {
+            ReplyKind::Pong(payload) => self.queue_pong(payload),
+            ReplyKind::Act(Action::Close { code, reason, cause }) => {
+                if self.lifecycle.close(cause).is_ok() {
+                    self.write_close(code, reason);
                 }
-                // A Ping's payload is at most 125 bytes; after our Close nothing more is sent,
-                // and the Pong is dropped.
-                let _ = self.send_control(Opcode::Pong, &payload);
             }
-            Reply::Close(code) => {
-                if self.state == SendState::CloseSent {
-                    return;
+            ReplyKind::Act(Action::Ping) => {
+                if self.lifecycle.check(Command::SendPing).is_ok() {
+                    let _ = self.send_control(Opcode::Ping, &[]);
                 }
-                let mut payload = [0u8; 2];
-                let len = match code {
-                    Some(code) => {
-                        payload = code.as_u16().to_be_bytes();
-                        2
-                    }
-                    None => 0,
-                };
-                self.push_close(&payload[..len]);
             }
         }
+    }
+
+    /// Carries out what a transition obliges this end to send, without the command checks
+    /// (the transition already decided).
+    pub(crate) fn act(&mut self, action: Action) {
+        match action {
+            Action::Close { code, reason, .. } => self.write_close(code, reason),
+            Action::Ping => {
+                let _ = self.send_control(Opcode::Ping, &[]);
+            }
+        }
+    }
+
+    /// Queues the Pong `auto_pong` owes, while the connection is open. When the output is not
+    /// being drained, only the latest Pong is kept (§5.5.3 lets an endpoint answer only the
+    /// most recent Ping), so a Ping flood cannot grow the buffer.
+    pub(crate) fn queue_pong(&mut self, payload: bytes::Bytes) {
+        if self.lifecycle.check(Command::SendPong).is_err() {
+            return;
+        }
+        if self.buffered_output() >= self.max_buffered {
+            self.deferred_pong = Some(Box::new(payload));
+            return;
+        }
+        // A Ping's payload is at most 125 bytes.
+        let _ = self.send_control(Opcode::Pong, &payload);
+    }
+
+    /// Writes a Close frame with `code` (none: an empty body) and `reason`.
+    fn write_close(&mut self, code: Option<CloseCode>, reason: &str) {
+        let mut payload = [0u8; MAX_CONTROL_PAYLOAD_LEN];
+        let len = match code.map(|code| CloseBody::new(code, reason)) {
+            Some(Ok(body)) => body.encode(&mut payload).unwrap_or(0),
+            // A code that may not go on the wire (the peer's 1005 is never echoed as a code):
+            // an empty Close, which §5.5.1 allows.
+            Some(Err(_)) | None => 0,
+        };
+        self.push_close(&payload[..len]);
     }
 
     /// Starts a message to be sent in pieces (a 1 GiB upload in constant memory); until
@@ -237,50 +284,40 @@ impl<R: RandomSource> Sender<R> {
         kind: MessageKind,
         first_piece: &[u8],
         last: bool,
-    ) -> Result<(), SendError> {
+    ) -> Result<(), CommandError> {
+        self.lifecycle.check(Command::SendMessage)?;
         self.check_can_send_data()?;
+        self.check_room(first_piece.len())?;
         let opcode = match kind {
             MessageKind::Text => Opcode::Text,
             MessageKind::Binary => Opcode::Binary,
         };
-        self.stream_kind = kind;
         // A streamed message of unknown length is always compressed when deflate is on.
         #[cfg(feature = "deflate")]
         {
             self.stream_compressed = self.deflate.is_some();
         }
         self.push_piece(opcode, first_piece, last);
-        if !last {
-            self.state = SendState::Streaming;
-        }
+        self.streaming = !last;
         Ok(())
     }
 
     /// Sends the next piece of the message begun with [`begin_message`](Sender::begin_message);
     /// `last` ends it.
-    pub fn send_piece(&mut self, piece: &[u8], last: bool) -> Result<(), SendError> {
-        match self.state {
-            SendState::Streaming => {}
-            SendState::Open => return Err(SendError::NoStream),
-            SendState::CloseSent => return Err(SendError::Closing),
+    pub fn send_piece(&mut self, piece: &[u8], last: bool) -> Result<(), CommandError> {
+        self.lifecycle.check(Command::SendMessage)?;
+        if !self.streaming {
+            return Err(CommandError::NoStream);
         }
         self.check_room(piece.len())?;
         self.push_piece(Opcode::Continuation, piece, last);
-        if last {
-            self.state = SendState::Open;
-        }
+        self.streaming = !last;
         Ok(())
     }
 
-    /// Whether a Close was sent.
+    /// Bytes waiting to be written: the backpressure signal.
     #[must_use]
-    pub fn close_sent(&self) -> bool {
-        self.state == SendState::CloseSent
-    }
-
-    /// How many bytes wait to be taken: the backpressure signal.
-    #[must_use]
-    pub fn buffered_len(&self) -> usize {
+    pub fn buffered_output(&self) -> usize {
         self.control.as_ref().map_or(0, |control| control.len()) + self.data.len()
     }
 
@@ -290,7 +327,7 @@ impl<R: RandomSource> Sender<R> {
         if let Some(payload) = self.deferred_pong.take() {
             let _ = self.send_control(Opcode::Pong, &payload);
         }
-        let len = self.buffered_len();
+        let len = self.buffered_output();
         if out.is_empty() && self.control.is_none() {
             // Hand over the whole buffer rather than copying it.
             core::mem::swap(out, &mut self.data);
@@ -308,7 +345,7 @@ impl<R: RandomSource> Sender<R> {
 
     /// Takes `buffer` (emptied) to queue data frames in, if no data frame waits; see
     /// [`Connection::lend_output_buffer`](crate::Connection::lend_output_buffer).
-    pub fn lend_buffer(&mut self, mut buffer: Vec<u8>) {
+    pub fn lend_output_buffer(&mut self, mut buffer: Vec<u8>) {
         if self.data.is_empty() && buffer.capacity() > self.data.capacity() {
             buffer.clear();
             self.data = buffer;
@@ -317,13 +354,12 @@ impl<R: RandomSource> Sender<R> {
 
     /// Frees the output buffers if nothing waits in them.
     pub(crate) fn release_if_empty(&mut self) {
-        if self.buffered_len() == 0 {
+        if self.buffered_output() == 0 {
             self.control = None;
             self.data = Vec::new();
         }
         #[cfg(feature = "deflate")]
-        if let Some(deflate) = self.deflate.as_mut().filter(|_| self.state != SendState::Streaming)
-        {
+        if let Some(deflate) = self.deflate.as_mut().filter(|_| !self.streaming) {
             deflate.release();
         }
     }
@@ -333,7 +369,8 @@ impl<R: RandomSource> Sender<R> {
         opcode: Opcode,
         payload: &[u8],
         compress: bool,
-    ) -> Result<(), SendError> {
+    ) -> Result<(), CommandError> {
+        self.lifecycle.check(Command::SendMessage)?;
         self.check_can_send_data()?;
         self.check_room(payload.len())?;
         #[cfg(feature = "deflate")]
@@ -384,27 +421,24 @@ impl<R: RandomSource> Sender<R> {
         }
     }
 
-    fn check_can_send_data(&self) -> Result<(), SendError> {
-        match self.state {
-            SendState::Open => Ok(()),
-            SendState::Streaming => Err(SendError::StreamInProgress),
-            SendState::CloseSent => Err(SendError::Closing),
-        }
-    }
-
-    fn check_room(&self, payload_len: usize) -> Result<(), SendError> {
-        if self.buffered_len().saturating_add(payload_len) > self.max_buffered {
-            return Err(SendError::OutputFull);
+    fn check_can_send_data(&self) -> Result<(), CommandError> {
+        if self.streaming {
+            return Err(CommandError::StreamInProgress);
         }
         Ok(())
     }
 
-    fn send_control(&mut self, opcode: Opcode, payload: &[u8]) -> Result<(), SendError> {
-        if payload.len() > MAX_CONTROL_PAYLOAD_LEN {
-            return Err(SendError::ControlTooLong);
+    fn check_room(&self, payload_len: usize) -> Result<(), CommandError> {
+        if self.buffered_output().saturating_add(payload_len) > self.max_buffered {
+            return Err(CommandError::OutputFull);
         }
-        if self.state == SendState::CloseSent {
-            return Err(SendError::Closing);
+        Ok(())
+    }
+
+    /// Queues a control frame, ahead of data; the caller checked the lifecycle.
+    fn send_control(&mut self, opcode: Opcode, payload: &[u8]) -> Result<(), CommandError> {
+        if payload.len() > MAX_CONTROL_PAYLOAD_LEN {
+            return Err(CommandError::ControlTooLong);
         }
         let mask = self.next_mask();
         push_frame(
@@ -423,7 +457,7 @@ impl<R: RandomSource> Sender<R> {
     fn push_close(&mut self, payload: &[u8]) {
         let mask = self.next_mask();
         push_frame(&mut self.data, Opcode::Close, payload, true, Rsv::NONE, mask);
-        self.state = SendState::CloseSent;
+        self.streaming = false;
     }
 
     fn push_data_frame(&mut self, opcode: Opcode, payload: &[u8], fin: bool, rsv: Rsv) {
@@ -433,7 +467,7 @@ impl<R: RandomSource> Sender<R> {
 
     /// A fresh masking key for a client's frame (§5.3), none for a server's.
     fn next_mask(&mut self) -> Option<[u8; 4]> {
-        self.role.masks_outgoing_frames().then(|| {
+        self.lifecycle.role().masks_outgoing_frames().then(|| {
             let mut key = [0u8; 4];
             self.random.fill_bytes(&mut key);
             key

@@ -5,7 +5,7 @@
 use alloc::boxed::Box;
 use bytes::{Buf, Bytes, BytesMut};
 
-use super::{Message, Receiver};
+use super::{Message, Reader};
 use crate::error::ProtocolError;
 use crate::event::{Event, MessageKind, Piece, Text};
 use crate::extensions::deflate::{Inflated, MessageDecompressor};
@@ -29,7 +29,7 @@ pub(crate) struct Inflating {
     fin: bool,
 }
 
-impl Receiver {
+impl Reader {
     /// Inflates what arrives with RSV1 from now on (permessage-deflate was negotiated; the
     /// caller lets the header rules admit RSV1).
     pub(crate) fn enable_inflate(&mut self, inflate: crate::connection::compression::Inflate) {
@@ -77,7 +77,7 @@ impl Receiver {
             let message = self.message.as_ref()?;
             if message.kind == MessageKind::Text {
                 let start = self.inflated.len() - produced;
-                let Receiver { utf8, inflated, .. } = self;
+                let Reader { utf8, inflated, .. } = self;
                 if let Err(error) = utf8.get_or_insert_with(Box::default).feed(&inflated[start..]) {
                     return Some(Err(self.fail(error.into())));
                 }
@@ -97,7 +97,7 @@ impl Receiver {
     fn inflate_step(&mut self) -> Option<Result<(bool, usize), ProtocolError>> {
         let max_message_len = usize::try_from(self.max_message_len).unwrap_or(usize::MAX);
         let target = self.step_target();
-        let Receiver { inflate, inflating, inflated, .. } = self;
+        let Reader { inflate, inflating, inflated, .. } = self;
         let frame = inflating.as_mut()?;
         let decompressor = inflate.as_mut()?.decompressor();
         let start = inflated.len();

@@ -1,4 +1,6 @@
-//! The receiving half: bytes in, frames checked and messages assembled, events out.
+//! Reading frames: bytes in, frames checked and messages assembled, events out. Where the
+//! connection is in its life is not kept here but in the lifecycle, which decides whether the
+//! reader is asked at all.
 
 #[cfg(feature = "deflate")]
 mod inflate;
@@ -6,26 +8,12 @@ mod inflate;
 use alloc::boxed::Box;
 use bytes::{Buf, Bytes, BytesMut};
 
-use super::sender::Reply;
 use crate::error::ProtocolError;
-use crate::event::{CloseFrame, Closed, Event, EventRef, MessageKind, Piece, Text};
+use crate::event::{CloseFrame, Event, EventRef, MessageKind, Piece, Text};
 use crate::frame::{
     apply_mask_at, CloseBody, CloseCode, FrameHeader, HeaderRules, Opcode, Status, Utf8Validator,
 };
 use crate::{Config, Role};
-
-/// Where the receiving half is in its life.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum ReceiveState {
-    /// Frames are expected.
-    Open,
-    /// The peer's Close arrived: anything after it is ignored (§5.5.1).
-    CloseReceived,
-    /// A protocol error failed the connection: input is discarded (§7.1.7).
-    Failed,
-    /// The transport ended and that was reported.
-    Ended,
-}
 
 /// A message whose frames are still arriving.
 #[derive(Debug)]
@@ -46,8 +34,8 @@ struct Message {
     partial: Option<PartialFrame>,
 }
 
-/// What a receiver holds only for a moment (see [`Receiver::poll_reply`] and
-/// [`Receiver::poll_event_ref`]).
+/// What a reader holds only for a moment (see [`Reader::take_pong`] and
+/// [`Reader::poll_ready`]).
 #[derive(Debug, Default)]
 struct Held {
     /// The Pong owed for the latest Ping.
@@ -85,7 +73,7 @@ pub(crate) struct ShortFrame {
     key: Option<[u8; 4]>,
 }
 
-/// A message or event ready to be lent out by [`Receiver::lend`].
+/// A message or event ready to be lent out by [`Reader::lend`].
 #[derive(Debug)]
 pub(crate) enum Ready {
     /// An event that owns its data.
@@ -102,26 +90,14 @@ impl From<Event> for Ready {
     }
 }
 
-/// The receiving half of a connection: takes the bytes that arrived and reports events.
+/// The frame reader of a connection: takes the bytes that arrived and reports events.
 ///
 /// It never allocates for a length a header declares: payload bytes are kept as they arrive,
-/// and a frame or message over the configured limits fails before its bytes are awaited.
-///
-/// ```
-/// use wsmachine::handshake::Negotiated;
-/// use wsmachine::{Config, Connection, Event, Reply, Role};
-///
-/// let (mut receiver, mut sender) =
-///     Connection::open(Role::Client, Negotiated::default(), Config::default()).split();
-/// receiver.receive(&[0x89, 0x02, b'h', b'i']); // a Ping from the server
-/// assert!(matches!(receiver.poll_event(), Some(Ok(Event::Ping(_)))));
-/// let reply = receiver.poll_reply().expect("a Pong is owed");
-/// assert!(matches!(reply, Reply::Pong(_)));
-/// sender.send_reply(reply); // on whichever thread owns the sender
-/// assert_eq!(sender.buffered_len(), 2 + 4 + 2); // a masked Pong
-/// ```
+/// and a frame or message over the configured limits fails before its bytes are awaited. It
+/// knows nothing of the connection's lifecycle: after an error or the peer's Close the
+/// connection stops asking it.
 #[derive(Debug)]
-pub struct Receiver {
+pub(crate) struct Reader {
     rules: HeaderRules,
     max_message_len: u64,
     max_fragments: u32,
@@ -129,7 +105,7 @@ pub struct Receiver {
     stream_above: u64,
     auto_pong: bool,
     pub(crate) buf: BytesMut,
-    state: ReceiveState,
+    /// The transport ended: no more bytes will come.
     eof: bool,
     // What exists only while a message is in progress, a Pong is owed or a message is lent
     // from outside the buffer is boxed, so that an idle receiver is small.
@@ -139,16 +115,13 @@ pub struct Receiver {
     utf8: Option<Box<Utf8Validator>>,
     /// The Pong owed and the lent message held outside `buf`, in one box: both are rare.
     held: Option<Box<Held>>,
-    close_owed: Option<Option<CloseCode>>,
-    /// The peer's close code, once its Close arrived.
-    peer_close: Option<CloseCode>,
     /// Payload bytes of the text frame at the front of the buffer already unmasked and
     /// validated.
     checked: usize,
     /// Bytes at the front of `buf` lent out by the last borrowed event, dropped at the next
     /// call.
     lent: usize,
-    /// The longest payload [`whole_short_frame`](Receiver::whole_short_frame) takes: 125 or
+    /// The longest payload [`whole_short_frame`](Reader::whole_short_frame) takes: 125 or
     /// less under the limits; `None` when the limits leave no room for it.
     short_frame_limit: Option<u8>,
     /// permessage-deflate, once negotiated.
@@ -162,25 +135,22 @@ pub struct Receiver {
     inflated: alloc::vec::Vec<u8>,
 }
 
-impl Receiver {
-    pub(crate) fn new(role: Role, config: &Config) -> Receiver {
+impl Reader {
+    pub(crate) fn new(role: Role, config: &Config) -> Reader {
         let mut rules = HeaderRules::new(role);
         rules.max_payload_len = config.max_frame_len;
         rules.allow_non_minimal_length = config.allow_non_minimal_length;
-        Receiver {
+        Reader {
             rules,
             max_message_len: config.max_message_len,
             max_fragments: config.max_fragments,
             stream_above: config.stream_messages_above.unwrap_or(u64::MAX),
             auto_pong: config.auto_pong,
             buf: BytesMut::new(),
-            state: ReceiveState::Open,
             eof: false,
             message: None,
             utf8: None,
             held: None,
-            close_owed: None,
-            peer_close: None,
             checked: 0,
             lent: 0,
             short_frame_limit: short_frame_limit(config),
@@ -198,23 +168,16 @@ impl Receiver {
         self.rules.allowed_rsv = rsv;
     }
 
-    /// Takes bytes that arrived from the peer, in any chunking. After a protocol error or the
-    /// peer's Close they are discarded.
-    pub fn receive(&mut self, bytes: &[u8]) {
-        if self.state == ReceiveState::Open && !self.eof {
+    /// Takes bytes that arrived from the peer, in any chunking; none after the end of input.
+    pub(crate) fn receive(&mut self, bytes: &[u8]) {
+        if !self.eof {
             self.buf.extend_from_slice(bytes);
         }
     }
 
     /// Records that the peer closed its side of the transport (EOF).
-    pub fn receive_eof(&mut self) {
+    pub(crate) fn receive_eof(&mut self) {
         self.eof = true;
-    }
-
-    /// Whether the peer's Close has arrived.
-    #[must_use]
-    pub fn close_received(&self) -> bool {
-        self.peer_close.is_some()
     }
 
     /// Frees the receive buffer if it holds nothing, and a decompressor that keeps no context
@@ -236,39 +199,25 @@ impl Receiver {
         }
     }
 
-    /// The peer's close code, once its Close arrived (1005 if it sent none).
-    pub(crate) fn peer_close_code(&self) -> Option<CloseCode> {
-        self.peer_close
-    }
-
     /// Whether the transport has ended.
-    #[must_use]
-    pub fn is_eof(&self) -> bool {
+    pub(crate) fn is_eof(&self) -> bool {
         self.eof
     }
 
     /// Bytes received and not yet turned into events.
-    #[must_use]
-    pub fn buffered_len(&self) -> usize {
+    pub(crate) fn buffered_len(&self) -> usize {
         self.buf.len() - self.lent
     }
 
-    /// The next thing owed to the peer: the Close reply first, then the latest Ping's Pong
-    /// (§5.5.3 lets an endpoint answer only the most recent Ping). At most one of each is
-    /// held, whatever the peer sends.
-    pub fn poll_reply(&mut self) -> Option<Reply> {
-        if let Some(code) = self.close_owed.take() {
-            if let Some(held) = self.held.as_mut() {
-                held.pong_owed = None;
-            }
-            return Some(Reply::Close(code));
-        }
-        self.held.as_mut()?.pong_owed.take().map(Reply::Pong)
+    /// The Pong owed for the latest Ping, if `auto_pong` (§5.5.3 lets an endpoint answer only
+    /// the most recent Ping): at most one is held, whatever the peer sends.
+    pub(crate) fn take_pong(&mut self) -> Option<Bytes> {
+        self.held.as_mut()?.pong_owed.take()
     }
 
-    /// The next event, or `None` until more bytes arrive. A protocol error is returned once;
-    /// its Close is then owed (see [`poll_reply`](Receiver::poll_reply)).
-    pub fn poll_event(&mut self) -> Option<Result<Event, ProtocolError>> {
+    /// The next event, or `None` until more bytes arrive (then, if [`is_eof`](Reader::is_eof),
+    /// never). After an error, or the peer's Close, the reader must not be polled again.
+    pub(crate) fn poll_event(&mut self) -> Option<Result<Event, ProtocolError>> {
         self.settle();
         match self.poll_step()? {
             Ok(Step::Event(event)) => Some(Ok(event)),
@@ -281,17 +230,8 @@ impl Receiver {
         }
     }
 
-    /// The next event with a whole message's payload borrowed rather than owned, or `None`
-    /// until more bytes arrive; see [`Connection::poll_event_ref`](crate::Connection::poll_event_ref).
-    pub fn poll_event_ref(&mut self) -> Option<Result<EventRef<'_>, ProtocolError>> {
-        match self.poll_ready()? {
-            Ok(ready) => Some(Ok(self.lend(ready))),
-            Err(error) => Some(Err(error)),
-        }
-    }
-
-    /// The first half of [`poll_event_ref`](Receiver::poll_event_ref): finds the next event
-    /// and marks what it will borrow, without borrowing it yet.
+    /// The first half of a borrowed poll: finds the next event and marks what it will borrow,
+    /// without borrowing it yet.
     pub(crate) fn poll_ready(&mut self) -> Option<Result<Ready, ProtocolError>> {
         self.settle();
         Some(match self.poll_step()? {
@@ -320,8 +260,8 @@ impl Receiver {
         })
     }
 
-    /// The second half of [`poll_event_ref`](Receiver::poll_event_ref): the event, borrowing
-    /// what [`poll_ready`](Receiver::poll_ready) marked. Text was validated there; it is
+    /// The second half of a borrowed poll: the event, borrowing what
+    /// [`poll_ready`](Reader::poll_ready) marked. Text was validated there; it is
     /// checked again here because the crate forbids `unsafe` (as in [`Text::as_str`]).
     pub(crate) fn lend(&self, ready: Ready) -> EventRef<'_> {
         let (kind, bytes) = match ready {
@@ -355,13 +295,6 @@ impl Receiver {
     /// left in the buffer, an error, or `None` until more bytes arrive.
     fn poll_step(&mut self) -> Option<Result<Step, ProtocolError>> {
         loop {
-            match self.state {
-                ReceiveState::Open => {}
-                ReceiveState::CloseReceived | ReceiveState::Failed => {
-                    return self.poll_end().map(|end| end.map(Step::Event))
-                }
-                ReceiveState::Ended => return None,
-            }
             if let Some(partial) = self.message.as_ref().and_then(|message| message.partial) {
                 return self.continue_partial(partial).map(|result| result.map(Step::Event));
             }
@@ -377,9 +310,7 @@ impl Receiver {
             }
             let (header, header_len) = match FrameHeader::parse(&self.buf, &self.rules) {
                 Ok(Status::Complete(parsed)) => parsed,
-                Ok(Status::Incomplete { .. }) => {
-                    return self.poll_end().map(|end| end.map(Step::Event))
-                }
+                Ok(Status::Incomplete { .. }) => return None,
                 Err(error) => return Some(Err(self.fail(error.into()))),
             };
             let compressed = match self.is_compressed(&header) {
@@ -408,7 +339,7 @@ impl Receiver {
             let frame_len = usize::try_from(header.payload_len)
                 .map_or(usize::MAX, |payload_len| payload_len.saturating_add(header_len));
             if self.buf.len() < frame_len {
-                return self.poll_end().map(|end| end.map(Step::Event));
+                return None;
             }
             // A text frame's payload is already unmasked and validated as it arrived.
             let checked = core::mem::take(&mut self.checked);
@@ -435,7 +366,7 @@ impl Receiver {
     }
 
     /// The common case in one step: a whole text or binary message in one short frame,
-    /// unmasked and, if text, validated; see [`take_short_frame`](Receiver::take_short_frame).
+    /// unmasked and, if text, validated; see [`take_short_frame`](Reader::take_short_frame).
     /// Invalid text is masked again and left to the general path, which reports where the
     /// error is.
     #[inline]
@@ -452,7 +383,7 @@ impl Receiver {
         Some(Step::Whole { opcode, header_len: frame.header_len, frame_len: frame.frame_len })
     }
 
-    /// [`whole_short_frame`](Receiver::whole_short_frame) as an owned event, for
+    /// [`whole_short_frame`](Reader::whole_short_frame) as an owned event, for
     /// `Connection::poll_event`'s fast path.
     #[inline]
     pub(crate) fn short_frame_event(&mut self) -> Option<Event> {
@@ -490,7 +421,7 @@ impl Receiver {
         if self.inflating.is_some() {
             return false;
         }
-        self.state == ReceiveState::Open && self.message.is_none() && self.checked == 0
+        self.message.is_none() && self.checked == 0
     }
 
     /// Whether bytes can be read where the caller holds them ([`Connection::receive_in_place`]
@@ -504,7 +435,7 @@ impl Receiver {
     /// A whole text or binary message in one frame of any length at the front of `bytes`
     /// (the caller's buffer, not the connection's), unmasked in place when it is within every
     /// limit; its text is not validated yet. Anything else is `None` and leaves `bytes` as it
-    /// was. Call only when [`reads_in_place`](Receiver::reads_in_place).
+    /// was. Call only when [`reads_in_place`](Reader::reads_in_place).
     #[inline]
     pub(crate) fn whole_frame_in(&self, bytes: &mut [u8]) -> Option<ShortFrame> {
         if let Some(frame) =
@@ -549,7 +480,7 @@ impl Receiver {
             return None;
         }
         let streaming_frame = self.message.as_ref().is_some_and(|m| m.partial.is_some());
-        if self.state != ReceiveState::Open || self.eof || streaming_frame {
+        if self.eof || streaming_frame {
             return None;
         }
         let buffered = &self.buf[self.lent..];
@@ -565,7 +496,7 @@ impl Receiver {
         }
     }
 
-    /// Takes a frame that [`whole_frame_in`](Receiver::whole_frame_in) unmasked in the
+    /// Takes a frame that [`whole_frame_in`](Reader::whole_frame_in) unmasked in the
     /// caller's buffer but that the general path must read (its text is invalid): it is
     /// copied in and masked again, as it arrived.
     pub(crate) fn receive_unmasked(&mut self, frame_bytes: &[u8], frame: &ShortFrame) {
@@ -578,7 +509,7 @@ impl Receiver {
         }
     }
 
-    /// Lends the frame [`take_short_frame`](Receiver::take_short_frame) found: it is dropped
+    /// Lends the frame [`take_short_frame`](Reader::take_short_frame) found: it is dropped
     /// from the buffer at the next call.
     pub(crate) fn lend_short_frame(&mut self, frame: &ShortFrame) {
         self.lent = frame.frame_len;
@@ -589,19 +520,11 @@ impl Receiver {
         &self.buf
     }
 
-    /// Drops everything received: the connection was refused and reads no more.
+    /// Drops everything received and in progress: the connection reads no more.
     pub(crate) fn release_all(&mut self) {
+        self.discard_all();
         self.buf = BytesMut::new();
-        self.lent = 0;
-    }
-
-    /// Fails without owing a Close: the connection already queued it, after lending a frame
-    /// whose text turned out invalid (see `Connection::poll_event_ref`). Does nothing once the
-    /// receiver has failed or ended.
-    pub(crate) fn fail_quietly(&mut self) {
-        if self.state == ReceiveState::Open {
-            self.discard_all();
-        }
+        self.utf8 = None;
     }
 
     /// Whether a frame belongs to a compressed message: RSV1 on a message's first frame
@@ -644,26 +567,13 @@ impl Receiver {
         if available <= self.checked {
             return Ok(());
         }
-        let Receiver { buf, utf8, checked, .. } = self;
+        let Reader { buf, utf8, checked, .. } = self;
         let fresh = &mut buf[header_len + *checked..header_len + available];
         if let Some(key) = header.mask {
             apply_mask_at(fresh, key, *checked);
         }
         *checked = available;
         utf8.get_or_insert_with(Box::default).feed(fresh)
-    }
-
-    /// After the last complete frame: the end of the transport, once, if it has come.
-    fn poll_end(&mut self) -> Option<Result<Event, ProtocolError>> {
-        if !self.eof || self.state == ReceiveState::Ended {
-            return None;
-        }
-        let closed = match self.peer_close {
-            Some(code) => Closed { code, clean: true },
-            None => Closed { code: CloseCode::ABNORMAL_CLOSURE, clean: false },
-        };
-        self.state = ReceiveState::Ended;
-        Some(Ok(Event::Closed(closed)))
     }
 
     /// Fragmentation and size rules of a data frame's header (§5.4), before its payload.
@@ -741,7 +651,7 @@ impl Receiver {
         let available =
             usize::try_from(remaining).map_or(self.buf.len(), |r| r.min(self.buf.len()));
         if available == 0 && remaining > 0 {
-            return self.poll_end();
+            return None;
         }
         let mut data = self.buf.split_to(available);
         if let Some(key) = partial.header.mask {
@@ -850,30 +760,27 @@ impl Receiver {
         }))
     }
 
+    /// The peer's Close (§5.5.1): reported with its code (1005 when it has none); whatever
+    /// follows it is ignored, so the buffer is dropped.
     fn on_close(&mut self, payload: Bytes) -> Result<Event, ProtocolError> {
         let code = match CloseBody::parse(&payload) {
-            Ok(body) => body.map(|body| body.code()),
+            Ok(body) => body.map_or(CloseCode::NO_STATUS_RECEIVED, |body| body.code()),
             Err(error) => return Err(self.fail(error.into())),
         };
-        self.state = ReceiveState::CloseReceived;
-        self.buf.clear();
-        self.close_owed = Some(code);
-        let code = code.unwrap_or(CloseCode::NO_STATUS_RECEIVED);
-        self.peer_close = Some(code);
+        self.discard_all();
         let reason = if payload.len() > 2 { payload.slice(2..) } else { Bytes::new() };
         Ok(Event::Close(CloseFrame { code, reason: Text::from_validated(reason) }))
     }
 
-    /// Fails the connection (§7.1.7): the error's Close is owed, input is discarded.
+    /// A protocol error (§7.1.7): input and everything in progress is dropped; the connection
+    /// fails with the error's code.
     fn fail(&mut self, error: ProtocolError) -> ProtocolError {
         self.discard_all();
-        self.close_owed = error.close_code().map(Some);
         error
     }
 
-    /// Enters the failed state: input and everything in progress is dropped.
+    /// Drops the input and everything in progress.
     fn discard_all(&mut self) {
-        self.state = ReceiveState::Failed;
         self.buf.clear();
         self.lent = 0;
         self.checked = 0;
@@ -928,7 +835,7 @@ fn short_frame_at(bytes: &mut [u8], limit: u8, role: Role) -> Option<ShortFrame>
 }
 
 /// The longest payload a single short frame may carry under `config` and still be taken by
-/// the fast path (`Receiver::whole_short_frame`): what the frame and message limits and
+/// the fast path (`Reader::whole_short_frame`): what the frame and message limits and
 /// streaming allow, at most 125 (§5.2's 7-bit length).
 fn short_frame_limit(config: &Config) -> Option<u8> {
     if config.max_fragments == 0 {
