@@ -28,7 +28,7 @@ use wsmachine::{Config, Connection, Event, ProtocolError};
 mod blocking;
 
 /// What the command line asked for.
-struct Options {
+pub(crate) struct Options {
     url: String,
     protocols: Vec<String>,
     headers: Vec<(String, String)>,
@@ -39,7 +39,7 @@ struct Options {
 }
 
 /// A message to send.
-enum Outgoing {
+pub(crate) enum Outgoing {
     Text(String),
     Binary(Vec<u8>),
 }
@@ -105,7 +105,23 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Options, String>
     Ok(options)
 }
 
-fn run(options: Options) -> Result<(), String> {
+impl Options {
+    /// Sends one text to `url` and waits for its echo (`tests/lifecycle.rs` runs it).
+    #[allow(dead_code)]
+    pub(crate) fn for_test(url: &str) -> Options {
+        Options {
+            url: url.to_owned(),
+            protocols: Vec::new(),
+            headers: Vec::new(),
+            messages: Some(vec![Outgoing::Text("hello".to_owned())]),
+            ping: None,
+            deflate: false,
+        }
+    }
+}
+
+/// Runs the session `options` describe; the error names the cause of failure.
+pub(crate) fn run(options: Options) -> Result<(), String> {
     let uri = WsUri::parse(&options.url).map_err(|error| format!("invalid URL: {error}"))?;
     if uri.is_secure() {
         return Err("wss:// needs TLS, which this example does not do (see the TLS example)".into());

@@ -1,18 +1,18 @@
 //! Helpers shared by the conversation tests: drain a connection's events and output.
 
-use wsmachine::{Connection, Event, EventRef, ProtocolError, RandomSource};
+use wsmachine::{Connection, Event, EventRef, ProtocolError, RandomSource, Timestamp};
 
 /// Every event the connection has to report now.
 #[allow(dead_code)] // not every test crate uses every helper
-pub(crate) fn events<R: RandomSource>(
-    connection: &mut Connection<R>,
+pub(crate) fn events<R: RandomSource, T: Timestamp>(
+    connection: &mut Connection<R, T>,
 ) -> Vec<Result<Event, ProtocolError>> {
     std::iter::from_fn(|| connection.poll_event()).collect()
 }
 
 /// Every byte the connection has to send now.
 #[allow(dead_code)]
-pub(crate) fn output<R: RandomSource>(connection: &mut Connection<R>) -> Vec<u8> {
+pub(crate) fn output<R: RandomSource, T: Timestamp>(connection: &mut Connection<R, T>) -> Vec<u8> {
     let mut out = Vec::new();
     connection.poll_transmit(&mut out);
     out
@@ -21,8 +21,8 @@ pub(crate) fn output<R: RandomSource>(connection: &mut Connection<R>) -> Vec<u8>
 /// The next event through [`Connection::poll_event_ref`], made owned to compare with what
 /// [`Connection::poll_event`] reports.
 #[allow(dead_code)]
-pub(crate) fn poll_borrowed<R: RandomSource>(
-    connection: &mut Connection<R>,
+pub(crate) fn poll_borrowed<R: RandomSource, T: Timestamp>(
+    connection: &mut Connection<R, T>,
 ) -> Option<Result<Event, ProtocolError>> {
     connection.poll_event_ref().map(|result| result.map(|(event, _)| owned(event)))
 }
@@ -47,11 +47,11 @@ impl Polling {
 /// Receives `chunk` and returns every event it brings, read the `polling` way and made owned;
 /// `on_event` sees each one with the connection first (to accept a request, say).
 #[allow(dead_code)]
-pub(crate) fn receive_and_poll<R: RandomSource>(
-    connection: &mut Connection<R>,
+pub(crate) fn receive_and_poll<R: RandomSource, T: Timestamp>(
+    connection: &mut Connection<R, T>,
     chunk: &[u8],
     polling: Polling,
-    mut on_event: impl FnMut(&mut Connection<R>, &Result<Event, ProtocolError>),
+    mut on_event: impl FnMut(&mut Connection<R, T>, &Result<Event, ProtocolError>),
 ) -> Vec<Result<Event, ProtocolError>> {
     let mut events = Vec::new();
     match polling {
