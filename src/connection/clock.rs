@@ -128,7 +128,8 @@ impl<T: Timestamp> Clock<T> {
     }
 
     /// Takes the time: dates input seen since the last call, arms the deadline of a new
-    /// phase, and reports the armed deadline if it passed (re-arming what follows a Ping).
+    /// phase, and reports the armed deadline if it passed (re-arming what follows a Ping). A
+    /// deadline measured from the last input can have passed the moment it is armed.
     pub(crate) fn handle_timeout(&mut self, now: T, family: TimerFamily) -> Option<Due> {
         if self.input_seen {
             self.input_seen = false;
@@ -140,7 +141,6 @@ impl<T: Timestamp> Clock<T> {
         }
         if family != self.family {
             self.arm(family, now);
-            return None;
         }
         if self.due == Due::Nothing || now < self.deadline {
             return None;

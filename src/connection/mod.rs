@@ -128,7 +128,7 @@ impl<T: Timestamp> Connection<crate::OsSeededRandom, T> {
     /// ```
     #[must_use]
     pub fn server(config: Config, now: T) -> Self {
-        Connection::new_server(config, crate::OsSeededRandom::new(), now)
+        Connection::server_with(config, crate::OsSeededRandom::new(), now)
     }
 
     /// A client connection created at `now`, whose opening handshake request is already
@@ -176,12 +176,15 @@ impl<T: Timestamp> Connection<ServerOnly, T> {
     /// A server connection created at `now`, waiting for the client's opening handshake.
     #[must_use]
     pub fn server(config: Config, now: T) -> Self {
-        Connection::new_server(config, ServerOnly(()), now)
+        Connection::server_with(config, ServerOnly(()), now)
     }
 }
 
 impl<R: RandomSource, T: Timestamp> Connection<R, T> {
-    fn new_server(config: Config, random: R, now: T) -> Self {
+    /// A server connection created at `now` with `random` as its randomness, which a server
+    /// never uses (see [`Connection::server`]); for a connection type shared with clients.
+    #[must_use]
+    pub fn server_with(config: Config, random: R, now: T) -> Self {
         let lifecycle = Lifecycle::new(Phase::AwaitingRequest(Box::new(config)), Role::Server);
         Connection {
             reader: Reader::new(Role::Server, &config),

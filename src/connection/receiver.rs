@@ -110,18 +110,17 @@ impl<T: Timestamp> Receiver<T> {
         }
     }
 
-    /// The next thing owed to the peer: the Close first (then nothing else), then the latest
-    /// Ping's Pong, then a keepalive Ping. At most one of each is held, whatever the peer
-    /// sends.
+    /// The next thing owed to the peer, in the order a whole connection sends them: the Pong
+    /// for the latest Ping (§5.5.2: it arrived before any Close), a keepalive Ping, then the
+    /// Close. At most one of each is held, whatever the peer sends.
     pub fn poll_reply(&mut self) -> Option<Reply> {
-        if let Some(close) = self.close_owed.take() {
-            self.ping_owed = false;
-            return Some(close.into());
-        }
         if let Some(pong) = self.reader.take_pong() {
             return Some(Reply(ReplyKind::Pong(pong)));
         }
-        core::mem::take(&mut self.ping_owed).then(|| Action::Ping.into())
+        if core::mem::take(&mut self.ping_owed) {
+            return Some(Action::Ping.into());
+        }
+        self.close_owed.take().map(Reply::from)
     }
 
     /// When [`handle_timeout`](Receiver::handle_timeout) should next be called; see

@@ -779,7 +779,8 @@ impl Reader {
         error
     }
 
-    /// Drops the input and everything in progress.
+    /// Drops the input and everything in progress. A Pong owed for a Ping read before stays
+    /// owed (§5.5.2: the Ping came before any Close).
     fn discard_all(&mut self) {
         self.buf.clear();
         self.lent = 0;
@@ -790,7 +791,11 @@ impl Reader {
             self.inflating = None;
             self.inflated = alloc::vec::Vec::new();
         }
-        self.held = None;
+        if self.held.as_ref().is_some_and(|held| held.pong_owed.is_none()) {
+            self.held = None;
+        } else if let Some(held) = self.held.as_mut() {
+            held.stash = Bytes::new();
+        }
     }
 
     /// The box of rare holdings, allocated on first use.
