@@ -14,8 +14,9 @@
 //! - [`utf8_incremental`]: one byte whose low 3 bits give the number of split points, that many
 //!   split-position bytes, then the text.
 //! - [`close_body`]: the Close payload itself.
-//! - [`server_connection`] / [`client_connection`]: one byte choosing the read sizes, then the
-//!   bytes the peer sends after a valid opening handshake (masked frames for the server).
+//! - [`server_connection`] / [`client_connection`]: a script of reads (the bytes the peer
+//!   sends after a valid opening handshake: masked frames for the server), commands and time
+//!   steps; see [`drive_connection`].
 //! - [`handshake_request`]: the bytes a client sends to a server.
 //! - [`handshake_response`]: the bytes a server sends back to a client that offered
 //!   subprotocol `chat` and `permessage-deflate` with the key `AAAAAAAAAAAAAAAAAAAAAA==`.
@@ -562,75 +563,235 @@ const FUZZ_REQUEST: &[u8] = b"GET / HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\
     Connection: Upgrade\r\nSec-WebSocket-Key: AAAAAAAAAAAAAAAAAAAAAA==\r\n\
     Sec-WebSocket-Version: 13\r\n\r\n";
 
-/// Drives `connection` over `data` in reads of sizes chosen by `sizes`, echoing every message,
-/// and returns the events and everything it wrote.
+/// The time a scripted connection is on: milliseconds since it was created.
+type Clock = core::time::Duration;
+
+/// What a script did to a connection, and what it saw.
+#[derive(Default)]
+struct Driven {
+    events: Vec<Result<wsmachine::Event, wsmachine::ProtocolError>>,
+    output: Vec<u8>,
+    /// The code of the Close this end must have sent (`Some(None)`: an empty one), fixed by
+    /// whatever first took the connection out of the open state; `None` when nothing did
+    /// that called for one.
+    close_owed: Option<Option<u16>>,
+}
+
+/// Drives `connection` through `prefix` (its handshake, in one read) and then `script`, a
+/// program of one-byte operations, most followed by their operand:
+///
+/// - `0x00..=0x7f`: receive the next `op + 1` bytes of the script;
+/// - `0x80`/`0x81`: send a text/binary message of the next byte's length; `0x82`/`0x83`: a
+///   Ping/Pong; `0x84`: close with the code the next byte picks; `0x85`: begin a streamed
+///   message; `0x86`: send its next piece (`last` from the next byte's bit 0);
+///   `0x87`: `release_buffers`; `0x88`: lend an output buffer; `0x89..=0x8f`: take the output;
+/// - `0x90..=0xbf`: `handle_timeout`, `(op - 0x90)` seconds later;
+/// - `0xc0`: the end of input (EOF); `0xc1..=0xff`: `handle_timeout`, `op & 0x3f` ms later.
+///
+/// Every text and binary message is echoed. After each operation: at most one error, the end
+/// right after it and nothing after the end; each command's `Ok`/`Err` agrees with the state
+/// it found (an `Err` of the state names it); a deadline never stays passed; the input held
+/// stays within the limits.
 fn drive_connection<R: wsmachine::RandomSource>(
-    connection: &mut wsmachine::Connection<R, core::time::Duration>,
+    connection: &mut wsmachine::Connection<R, Clock>,
     config: &wsmachine::Config,
-    data: &[u8],
-    sizes: u8,
-) -> (Vec<Result<wsmachine::Event, wsmachine::ProtocolError>>, Vec<u8>) {
-    use wsmachine::Event;
+    prefix: &[u8],
+    mut script: &[u8],
+) -> Driven {
+    use wsmachine::{CloseCause, CommandError, Event, MessageKind, State};
     let limit = config.max_message_len as usize + config.max_frame_len as usize;
-    let mut events = Vec::new();
-    let mut output = Vec::new();
-    let mut rest = data;
-    let mut step = 0usize;
-    loop {
-        let size = 1 + (usize::from(sizes.rotate_left(step as u32)) * 7 + step) % 97;
-        let (chunk, tail) = rest.split_at(size.min(rest.len()));
-        rest = tail;
-        step += 1;
-        connection.receive(chunk);
-        if rest.is_empty() {
-            connection.receive_eof();
+    let mut driven = Driven::default();
+    let mut now = Clock::ZERO;
+    let mut eof = false;
+    connection.receive(prefix);
+    let mut first = true;
+    while first || !script.is_empty() {
+        let before = connection.state();
+        let mut closed_by = None;
+        if first {
+            first = false;
+        } else {
+            let (&op, rest) = script.split_first().expect("not empty");
+            script = rest;
+            let mut operand = || {
+                let (&byte, rest) = script.split_first().unwrap_or((&0, &[]));
+                script = rest;
+                byte
+            };
+            let result: Option<Result<(), CommandError>> = match op {
+                0x00..=0x7f => {
+                    let (chunk, rest) = script.split_at(usize::from(op + 1).min(script.len()));
+                    script = rest;
+                    if !eof {
+                        connection.receive(chunk);
+                    }
+                    None
+                }
+                0x80 | 0x81 => {
+                    let len = usize::from(operand());
+                    let payload: Vec<u8> = (0..len).map(|i| b'a' + (i % 26) as u8).collect();
+                    Some(if op == 0x80 {
+                        connection.sender().send_text(std::str::from_utf8(&payload).unwrap())
+                    } else {
+                        connection.sender().send_binary(&payload)
+                    })
+                }
+                0x82 => Some(connection.sender().send_ping(b"fuzz")),
+                0x83 => Some(connection.sender().send_pong(b"fuzz")),
+                0x84 => {
+                    let code = [1000u16, 1001, 1003, 1008, 3000, 4999, 1005, 999]
+                        [usize::from(operand() % 8)];
+                    let result =
+                        connection.sender().close(wsmachine::frame::CloseCode::from(code), "x");
+                    if result.is_ok() {
+                        closed_by = Some(Some(code));
+                    }
+                    Some(result)
+                }
+                0x85 => Some(connection.sender().begin_message(MessageKind::Binary, b"ab", false)),
+                0x86 => Some(connection.sender().send_piece(b"cd", operand() & 1 == 1)),
+                0x87 => {
+                    connection.release_buffers();
+                    None
+                }
+                0x88 => {
+                    connection.lend_output_buffer(Vec::with_capacity(1024));
+                    None
+                }
+                0x89..=0x8f => {
+                    connection.poll_transmit(&mut driven.output);
+                    None
+                }
+                0x90..=0xbf => {
+                    now += Clock::from_secs(u64::from(op - 0x90));
+                    pass_time(connection, now);
+                    None
+                }
+                0xc0 => {
+                    eof = true;
+                    connection.receive_eof();
+                    None
+                }
+                _ => {
+                    now += Clock::from_millis(u64::from(op & 0x3f));
+                    pass_time(connection, now);
+                    None
+                }
+            };
+            match result {
+                Some(Ok(())) => assert_eq!(before, State::Open, "a command succeeded in {before}"),
+                Some(Err(CommandError::NotAllowed { state, .. })) => {
+                    assert_eq!(state, before, "the error names the state");
+                    assert_ne!(before, State::Open, "refused while open");
+                }
+                Some(Err(_)) | None => {}
+            }
         }
         while let Some(event) = connection.poll_event() {
+            let over = matches!(driven.events.last(), Some(Ok(Event::Closed(_))));
+            assert!(!over, "an event after the end: {event:?}");
+            if let Some(Err(_)) = driven.events.last() {
+                assert!(matches!(event, Ok(Event::Closed(_))), "{event:?} after an error");
+            }
             match &event {
                 Ok(Event::Request(request)) => {
-                    connection.accept(request.accept()).expect("offered")
+                    connection.accept(request.accept()).expect("offered");
                 }
                 Ok(Event::Text(text)) => {
-                    let _ = connection.sender().send_text(text.as_str());
+                    let _closing = connection.sender().send_text(text.as_str());
                 }
                 Ok(Event::Binary(data)) => {
-                    let _ = connection.sender().send_binary(data);
+                    let _closing = connection.sender().send_binary(data);
+                }
+                Ok(Event::Close(close)) if closed_by.is_none() && before == State::Open => {
+                    let code = close.code.as_u16();
+                    closed_by = Some((code != 1005).then_some(code));
+                }
+                Err(error) if closed_by.is_none() && before == State::Open => {
+                    closed_by = Some(error.close_code().map(|code| code.as_u16()));
+                }
+                Ok(Event::Closed(closed)) => {
+                    assert!(!connection.is_open());
+                    if closed_by.is_none() && before == State::Open {
+                        closed_by = match closed.cause {
+                            CloseCause::PongTimeout => Some(Some(1011)),
+                            _ => None,
+                        };
+                    }
                 }
                 _ => {}
             }
-            events.push(event);
-            assert!(events.len() <= 2 * data.len() + 8, "more events than input can explain");
+            driven.events.push(event);
+            assert!(driven.events.len() <= 2 * (prefix.len() + 64 * 1024) + 8);
+        }
+        if before == State::Open && connection.state() == State::CloseSent && closed_by.is_none() {
+            closed_by = Some(Some(1001)); // the idle deadline
+        }
+        if driven.close_owed.is_none() && before == State::Open {
+            driven.close_owed = closed_by;
+        }
+        if connection.should_close_transport() {
+            assert!(connection.closed().is_some(), "the transport closes only at the end");
         }
         assert!(
-            connection.buffered_input() <= limit + 14 + 97,
+            connection.buffered_input() <= limit + 14 + 128,
             "{} bytes buffered past the limits",
             connection.buffered_input()
         );
-        connection.poll_transmit(&mut output);
-        if rest.is_empty() {
-            break;
+    }
+    pass_time(connection, now);
+    connection.poll_transmit(&mut driven.output);
+    driven
+}
+
+/// Gives `connection` the time: no deadline is left passed.
+fn pass_time<R: wsmachine::RandomSource>(
+    connection: &mut wsmachine::Connection<R, Clock>,
+    now: Clock,
+) {
+    connection.handle_timeout(now);
+    if let Some(deadline) = connection.poll_timeout() {
+        assert!(deadline > now, "a deadline left passed: {deadline:?} at {now:?}");
+    }
+}
+
+/// A script that receives `data` in reads of sizes chosen by `sizes`, doing nothing else.
+fn reads_of(data: &[u8], sizes: u8) -> Vec<u8> {
+    let mut script = Vec::with_capacity(data.len() + data.len() / 8 + 1);
+    let mut step = 0u32;
+    for chunk in data.chunks(97) {
+        let mut rest = chunk;
+        while !rest.is_empty() {
+            let size = (1 + (usize::from(sizes.rotate_left(step)) * 7 + step as usize) % 97)
+                .min(rest.len());
+            step += 1;
+            script.push(u8::try_from(size - 1).expect("at most 97"));
+            script.extend_from_slice(&rest[..size]);
+            rest = &rest[size..];
         }
     }
-    (events, output)
+    script.push(0xc0);
+    script
 }
 
 /// Checks what a connection wrote after its handshake: whole, well-formed frames, masked
-/// exactly when `masked`, with no RSV bit outside `allowed_rsv`, and, if the connection failed,
-/// a final Close with the error's code. Returns the data frames, unmasked.
+/// exactly when `masked`, with no RSV bit outside `allowed_rsv`, at most one Close and nothing
+/// but control frames after it, and the Close `driven` says was owed (the error's code when a
+/// protocol error ended an open connection). Returns the data frames, unmasked.
 fn check_connection_output(
-    events: &[Result<wsmachine::Event, wsmachine::ProtocolError>],
+    driven: &Driven,
     frames: &[u8],
     masked: bool,
     allowed_rsv: Rsv,
 ) -> Vec<(FrameHeader, Vec<u8>)> {
-    let errors: Vec<_> = events.iter().filter_map(|event| event.as_ref().err()).collect();
+    let errors: Vec<_> = driven.events.iter().filter_map(|event| event.as_ref().err()).collect();
     assert!(errors.len() <= 1, "{} errors reported: {errors:?}", errors.len());
     let mut rules = HeaderRules::new(if masked { Role::Server } else { Role::Client });
     rules.max_payload_len = MAX_PAYLOAD_LEN;
     rules.allowed_rsv = allowed_rsv;
     let mut data_frames = Vec::new();
     let mut rest = frames;
-    let mut last_close = None;
+    let mut close = None;
     while !rest.is_empty() {
         let Ok(Status::Complete((header, header_len))) = FrameHeader::parse(rest, &rules) else {
             panic!("output is not whole frames: {:02x?}", &rest[..rest.len().min(16)]);
@@ -642,65 +803,54 @@ fn check_connection_output(
             apply_mask(&mut payload, key);
         }
         if header.opcode == Opcode::Close {
-            assert!(last_close.is_none(), "two Close frames sent");
+            assert!(close.is_none(), "two Close frames sent");
             let body = CloseBody::parse(&payload).expect("a valid close payload");
-            last_close = Some(body.map(|body| body.code()));
-        } else {
-            assert!(last_close.is_none(), "a frame after our Close");
-            if header.opcode.is_data() {
-                data_frames.push((header, payload));
-            }
+            close = Some(body.map(|body| body.code().as_u16()));
+        } else if header.opcode.is_data() {
+            assert!(close.is_none(), "a data frame after our Close");
+            data_frames.push((header, payload));
         }
         rest = &rest[end..];
     }
-    if let Some(error) = errors.first() {
-        if let Some(code) = error.close_code() {
-            assert_eq!(last_close, Some(Some(code)), "failing with {error:?} must send {code}");
-        }
+    if let Some(owed) = driven.close_owed {
+        assert_eq!(close, Some(owed), "the Close owed: {:?}", driven.events);
     }
     data_frames
 }
 
-/// A server connection (§4.2, §5–§8) fed a valid request and then arbitrary bytes in arbitrary
-/// reads: never panics, reports at most one error, keeps its buffers within the limits, writes
-/// only whole unmasked frames, and closes with the code of its error.
+/// A server connection (§4.2, §5–§8) fed a valid request and then a script of reads, commands
+/// and time steps ([`drive_connection`]): never panics, reports at most one error and ends
+/// once, keeps its buffers within the limits, refuses exactly the commands its state does not
+/// allow, writes only whole unmasked frames, and sends the Close it owes.
 pub(crate) fn server_connection(data: &[u8]) {
-    let Some((&sizes, body)) = data.split_first() else { return };
-    let mut input = FUZZ_REQUEST.to_vec();
-    input.extend_from_slice(body);
-    let mut server = wsmachine::Connection::server(connection_config(), core::time::Duration::ZERO);
-    let (events, output) = drive_connection(&mut server, &connection_config(), &input, sizes);
-    assert!(matches!(events.first(), Some(Ok(wsmachine::Event::Request(_)))));
+    let mut server = wsmachine::Connection::server(connection_config(), Clock::ZERO);
+    let driven = drive_connection(&mut server, &connection_config(), FUZZ_REQUEST, data);
+    assert!(matches!(driven.events.first(), Some(Ok(wsmachine::Event::Request(_)))));
+    let output = &driven.output;
     let head_end = output.windows(4).position(|w| w == b"\r\n\r\n").expect("a 101 response") + 4;
     assert!(output.starts_with(b"HTTP/1.1 101 "));
-    check_connection_output(&events, &output[head_end..], false, Rsv::NONE);
+    check_connection_output(&driven, &output[head_end..], false, Rsv::NONE);
 }
 
-/// A client connection (§4.1, §5–§8) given a valid 101 and then arbitrary bytes: the same
-/// properties as [`server_connection`], with masked output.
+/// A client connection (§4.1, §5–§8) given a valid 101 and then a script: the same properties
+/// as [`server_connection`], with masked output.
 pub(crate) fn client_connection(data: &[u8]) {
-    let Some((&sizes, body)) = data.split_first() else { return };
     let handshake = ClientHandshake::new("ws://a/").expect("a valid URI");
     let zeros = |buf: &mut [u8]| buf.fill(0);
-    let mut client = wsmachine::Connection::client_with(
-        handshake,
-        connection_config(),
-        zeros,
-        core::time::Duration::ZERO,
-    )
-    .expect("valid");
+    let mut client =
+        wsmachine::Connection::client_with(handshake, connection_config(), zeros, Clock::ZERO)
+            .expect("valid");
     let mut request = Vec::new();
     client.poll_transmit(&mut request);
-    let mut input = format!(
+    let response = format!(
         "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
          Sec-WebSocket-Accept: {}\r\n\r\n",
         accept_key(b"AAAAAAAAAAAAAAAAAAAAAA==")
-    )
-    .into_bytes();
-    input.extend_from_slice(body);
-    let (events, output) = drive_connection(&mut client, &connection_config(), &input, sizes);
-    assert!(matches!(events.first(), Some(Ok(wsmachine::Event::Accepted(_)))), "{events:?}");
-    check_connection_output(&events, &output, true, Rsv::NONE);
+    );
+    let driven = drive_connection(&mut client, &connection_config(), response.as_bytes(), data);
+    let first = driven.events.first();
+    assert!(matches!(first, Some(Ok(wsmachine::Event::Accepted(_)))), "{:?}", driven.events);
+    check_connection_output(&driven, &driven.output, true, Rsv::NONE);
 }
 
 /// A server connection with permessage-deflate (RFC 7692) negotiated with parameters the input
@@ -778,13 +928,14 @@ pub(crate) fn deflate_connection(data: &[u8]) {
         }
     }
 
-    let mut server = wsmachine::Connection::server(config, core::time::Duration::ZERO);
-    let (events, output) = drive_connection(&mut server, &config, &input, sizes);
+    let mut server = wsmachine::Connection::server(config, Clock::ZERO);
+    let driven = drive_connection(&mut server, &config, &[], &reads_of(&input, sizes));
+    let (events, output) = (&driven.events, &driven.output);
     assert!(matches!(events.first(), Some(Ok(Event::Request(_)))));
     let head_end = output.windows(4).position(|w| w == b"\r\n\r\n").expect("a 101 response") + 4;
     let head = String::from_utf8_lossy(&output[..head_end]);
     assert!(head.contains("\r\nSec-WebSocket-Extensions: permessage-deflate"), "{head}");
-    let frames = check_connection_output(&events, &output[head_end..], false, Rsv::RSV1);
+    let frames = check_connection_output(&driven, &output[head_end..], false, Rsv::RSV1);
 
     let received: Vec<(MessageKind, Vec<u8>)> = events
         .iter()

@@ -46,7 +46,8 @@ pub struct Config {
     /// Limits on the opening handshake's HTTP head.
     pub handshake: HeadLimits,
     /// The most bytes of output the connection buffers before `send_*` refuses more with
-    /// [`SendError::OutputFull`](crate::SendError::OutputFull) (control frames always fit).
+    /// [`CommandError::OutputFull`](crate::CommandError::OutputFull) (control frames always
+    /// fit).
     /// Default 16 MiB.
     pub max_buffered_output: usize,
     /// Outgoing messages longer than this are sent in fragments of this size (§5.4). `None`
