@@ -35,40 +35,50 @@ pub use os_seeded::OsSeededRandom;
 mod os_seeded {
     use std::collections::hash_map::RandomState;
     use std::hash::{BuildHasher, Hasher};
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::sync::OnceLock;
 
-    /// The default source with the `std` feature: SipHash, keyed from the operating system's
-    /// randomness, over a counter.
+    /// The process's SipHash key, from the operating system once (through [`RandomState`],
+    /// which std seeds from the OS).
+    static KEYS: OnceLock<RandomState> = OnceLock::new();
+    /// Where the next source's counter starts: each source gets 2^32 hashes of its own.
+    static NEXT_SOURCE: AtomicU64 = AtomicU64::new(0);
+
+    /// The default source with the `std` feature: SipHash, keyed once per process from the
+    /// operating system's randomness, over a counter.
     ///
-    /// The key comes from the OS once (through [`RandomState`], which std seeds from the OS),
-    /// then every 8 bytes cost one SipHash of a counter: no system call per frame. SipHash is a
+    /// Every 8 bytes cost one SipHash of a counter: no system call per frame. SipHash is a
     /// pseudorandom function, so without its secret key the output cannot be predicted, which
-    /// is what §10.3 asks of masking keys.
+    /// is what §10.3 asks of masking keys. Each source counts in a range of its own, so it
+    /// holds only its counter: 8 bytes in every connection.
     ///
     /// ```
     /// use wsmachine::{OsSeededRandom, RandomSource};
     ///
-    /// let mut random = OsSeededRandom::new();
-    /// let (mut a, mut b) = ([0u8; 16], [0u8; 16]);
-    /// random.fill_bytes(&mut a);
-    /// random.fill_bytes(&mut b);
-    /// assert_ne!(a, b);
+    /// let (mut first, mut second) = (OsSeededRandom::new(), OsSeededRandom::new());
+    /// let (mut a, mut b, mut c) = ([0u8; 16], [0u8; 16], [0u8; 16]);
+    /// first.fill_bytes(&mut a);
+    /// first.fill_bytes(&mut b);
+    /// second.fill_bytes(&mut c);
+    /// assert!(a != b && a != c && b != c);
+    /// assert_eq!(std::mem::size_of::<OsSeededRandom>(), 8);
     /// ```
     #[derive(Debug, Clone)]
     pub struct OsSeededRandom {
-        keys: RandomState,
         counter: u64,
     }
 
     impl OsSeededRandom {
-        /// A source with a fresh key from the operating system.
+        /// A source of its own, under the process's key.
         #[must_use]
         pub fn new() -> OsSeededRandom {
-            OsSeededRandom { keys: RandomState::new(), counter: 0 }
+            let start = NEXT_SOURCE.fetch_add(1 << 32, Ordering::Relaxed);
+            OsSeededRandom { counter: start }
         }
 
         fn next_word(&mut self) -> [u8; 8] {
             self.counter = self.counter.wrapping_add(1);
-            let mut hasher = self.keys.build_hasher();
+            let mut hasher = KEYS.get_or_init(RandomState::new).build_hasher();
             hasher.write_u64(self.counter);
             hasher.finish().to_ne_bytes()
         }

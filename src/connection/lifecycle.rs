@@ -189,57 +189,73 @@ pub(crate) struct Ending {
     pub(crate) close_transport: bool,
 }
 
-/// Where a connection is, with what each state needs: the configuration until the handshake
-/// is done, the cause of a close under way, how it ended.
-#[derive(Debug)]
+/// Where a connection is, with the cause of a close under way or how it ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Phase {
-    AwaitingRequest(Box<Config>),
-    AwaitingDecision(Box<Config>),
-    AwaitingResponse(Box<(PendingHandshake, Config)>),
+    AwaitingRequest,
+    AwaitingDecision,
+    AwaitingResponse,
     Open,
     CloseSent(CloseCause),
     Over(Ending),
 }
 
+/// What the opening handshake needs while it is under way.
+#[derive(Debug)]
+pub(crate) enum Handshake {
+    /// A server's configuration, for reading the request and opening.
+    Server(Config),
+    /// A client's pending handshake (to check the response) and configuration.
+    Client(PendingHandshake, Config),
+}
+
 /// The one value that says where a connection is. Every transition is a method here; each
 /// either applies or leaves the phase as it was, and returns what it obliges this end to send.
+/// What only the handshake needs is boxed beside the phase and dropped once it is done, so
+/// the value is 16 bytes in an open connection.
 #[derive(Debug)]
 pub(crate) struct Lifecycle {
     phase: Phase,
-    role: Role,
+    handshake: Option<Box<Handshake>>,
 }
 
 impl Lifecycle {
-    pub(crate) fn new(phase: Phase, role: Role) -> Lifecycle {
-        Lifecycle { phase, role }
+    /// A server waiting for the client's request.
+    pub(crate) fn server(config: Config) -> Lifecycle {
+        let handshake = Some(Box::new(Handshake::Server(config)));
+        Lifecycle { phase: Phase::AwaitingRequest, handshake }
+    }
+
+    /// A client whose request is queued.
+    pub(crate) fn client(pending: PendingHandshake, config: Config) -> Lifecycle {
+        let handshake = Some(Box::new(Handshake::Client(pending, config)));
+        Lifecycle { phase: Phase::AwaitingResponse, handshake }
+    }
+
+    /// A connection opened by a handshake done elsewhere.
+    pub(crate) fn open() -> Lifecycle {
+        Lifecycle { phase: Phase::Open, handshake: None }
     }
 
     /// A copy for one half of a split connection; only after the handshake.
     pub(crate) fn half(&self) -> Option<Lifecycle> {
-        let phase = match &self.phase {
-            Phase::Open => Phase::Open,
-            Phase::CloseSent(cause) => Phase::CloseSent(*cause),
-            Phase::Over(ending) => Phase::Over(*ending),
-            _ => return None,
-        };
-        Some(Lifecycle { phase, role: self.role })
+        match self.phase {
+            Phase::AwaitingRequest | Phase::AwaitingDecision | Phase::AwaitingResponse => None,
+            phase => Some(Lifecycle { phase, handshake: None }),
+        }
     }
 
-    pub(crate) fn phase(&self) -> &Phase {
-        &self.phase
-    }
-
-    pub(crate) fn role(&self) -> Role {
-        self.role
+    pub(crate) fn phase(&self) -> Phase {
+        self.phase
     }
 
     // ----- what derives from the phase -----
 
     pub(crate) fn state(&self) -> State {
-        match &self.phase {
-            Phase::AwaitingRequest(_) => State::AwaitingRequest,
-            Phase::AwaitingDecision(_) => State::AwaitingDecision,
-            Phase::AwaitingResponse(_) => State::AwaitingResponse,
+        match self.phase {
+            Phase::AwaitingRequest => State::AwaitingRequest,
+            Phase::AwaitingDecision => State::AwaitingDecision,
+            Phase::AwaitingResponse => State::AwaitingResponse,
             Phase::Open => State::Open,
             Phase::CloseSent(_) => State::CloseSent,
             Phase::Over(Ending { closed, reported: false, .. })
@@ -264,7 +280,7 @@ impl Lifecycle {
     }
 
     pub(crate) fn closed(&self) -> Option<Closed> {
-        match &self.phase {
+        match self.phase {
             Phase::Over(ending) => Some(ending.closed),
             _ => None,
         }
@@ -278,16 +294,16 @@ impl Lifecycle {
     #[inline]
     pub(crate) fn check(&self, command: Command) -> Result<(), CommandError> {
         let allowed = match command {
-            Command::Accept => matches!(self.phase, Phase::AwaitingDecision(_)),
+            Command::Accept => matches!(self.phase, Phase::AwaitingDecision),
             Command::Reject => {
-                matches!(self.phase, Phase::AwaitingRequest(_) | Phase::AwaitingDecision(_))
+                matches!(self.phase, Phase::AwaitingRequest | Phase::AwaitingDecision)
             }
             Command::SendMessage | Command::SendPing | Command::SendPong | Command::Close => {
                 matches!(self.phase, Phase::Open)
             }
             Command::Split => !matches!(
                 self.phase,
-                Phase::AwaitingRequest(_) | Phase::AwaitingDecision(_) | Phase::AwaitingResponse(_)
+                Phase::AwaitingRequest | Phase::AwaitingDecision | Phase::AwaitingResponse
             ),
         };
         if allowed {
@@ -299,8 +315,8 @@ impl Lifecycle {
 
     /// The deadlines that apply now.
     pub(crate) fn timer_family(&self) -> TimerFamily {
-        match &self.phase {
-            Phase::AwaitingRequest(_) | Phase::AwaitingDecision(_) | Phase::AwaitingResponse(_) => {
+        match self.phase {
+            Phase::AwaitingRequest | Phase::AwaitingDecision | Phase::AwaitingResponse => {
                 TimerFamily::Handshake
             }
             Phase::Open => TimerFamily::Open,
@@ -314,18 +330,20 @@ impl Lifecycle {
 
     /// Server: the request arrived and is reported.
     pub(crate) fn request_read(&mut self) {
-        self.replace(|phase| match phase {
-            Phase::AwaitingRequest(config) => Phase::AwaitingDecision(config),
-            other => other,
-        });
+        if self.phase == Phase::AwaitingRequest {
+            self.phase = Phase::AwaitingDecision;
+        }
     }
 
     /// Server: the caller accepted; returns the configuration the connection opens with.
-    pub(crate) fn accept(&mut self) -> Result<Box<Config>, CommandError> {
+    pub(crate) fn accept(&mut self) -> Result<Config, CommandError> {
         self.check(Command::Accept)?;
-        match core::mem::replace(&mut self.phase, Phase::Open) {
-            Phase::AwaitingDecision(config) => Ok(config),
-            _ => unreachable!("check(Accept) allows only AwaitingDecision"),
+        match self.handshake.take().map(|handshake| *handshake) {
+            Some(Handshake::Server(config)) => {
+                self.phase = Phase::Open;
+                Ok(config)
+            }
+            _ => unreachable!("a server awaiting its decision keeps its configuration"),
         }
     }
 
@@ -338,21 +356,30 @@ impl Lifecycle {
 
     /// The configuration the handshake reads with, while it is under way.
     pub(crate) fn handshake_config(&self) -> Option<&Config> {
-        match &self.phase {
-            Phase::AwaitingRequest(config) | Phase::AwaitingDecision(config) => Some(config),
-            Phase::AwaitingResponse(pending) => Some(&pending.1),
-            _ => None,
+        match self.handshake.as_deref()? {
+            Handshake::Server(config) | Handshake::Client(_, config) => Some(config),
+        }
+    }
+
+    /// Client: the handshake in progress, to check the response with.
+    pub(crate) fn pending_handshake(&self) -> Option<&PendingHandshake> {
+        match self.handshake.as_deref()? {
+            Handshake::Client(pending, _) => Some(pending),
+            Handshake::Server(_) => None,
         }
     }
 
     /// Client: the response accepted the handshake; returns the configuration.
     pub(crate) fn response_accepted(&mut self) -> Option<Config> {
-        match core::mem::replace(&mut self.phase, Phase::Open) {
-            Phase::AwaitingResponse(pending) => Some(pending.1),
-            other => {
-                self.phase = other;
-                None
+        if self.phase != Phase::AwaitingResponse {
+            return None;
+        }
+        match self.handshake.take().map(|handshake| *handshake) {
+            Some(Handshake::Client(_, config)) => {
+                self.phase = Phase::Open;
+                Some(config)
             }
+            _ => unreachable!("a client awaiting the response keeps its handshake"),
         }
     }
 
@@ -376,9 +403,9 @@ impl Lifecycle {
     /// The peer's Close arrived with `code` (1005 when it had none): answered with the same
     /// code when this end has not closed yet (§5.5.1), and the closing handshake is complete.
     /// After it, a server closes the transport; a client waits for the server to (§7.1.1).
-    pub(crate) fn peer_closed(&mut self, code: Option<CloseCode>) -> Option<Action> {
+    pub(crate) fn peer_closed(&mut self, code: Option<CloseCode>, role: Role) -> Option<Action> {
         let reported = code.unwrap_or(CloseCode::NO_STATUS_RECEIVED);
-        let close_transport = self.role == Role::Server;
+        let close_transport = role == Role::Server;
         match self.phase {
             Phase::Open => {
                 self.end(reported, true, CloseCause::PeerClosed, close_transport);
@@ -426,7 +453,7 @@ impl Lifecycle {
         match (passed, &mut self.phase) {
             (
                 Due::Handshake,
-                Phase::AwaitingRequest(_) | Phase::AwaitingDecision(_) | Phase::AwaitingResponse(_),
+                Phase::AwaitingRequest | Phase::AwaitingDecision | Phase::AwaitingResponse,
             ) => {
                 self.end(CloseCode::ABNORMAL_CLOSURE, false, CloseCause::HandshakeTimeout, true);
                 None
@@ -467,15 +494,11 @@ impl Lifecycle {
     }
 
     fn end(&mut self, code: CloseCode, clean: bool, cause: CloseCause, close_transport: bool) {
+        self.handshake = None;
         self.phase = Phase::Over(Ending {
             closed: Closed { code, clean, cause },
             reported: false,
             close_transport,
         });
-    }
-
-    fn replace(&mut self, transition: impl FnOnce(Phase) -> Phase) {
-        let phase = core::mem::replace(&mut self.phase, Phase::Open);
-        self.phase = transition(phase);
     }
 }

@@ -185,15 +185,9 @@ impl<R: RandomSource, T: Timestamp> Connection<R, T> {
     /// never uses (see [`Connection::server`]); for a connection type shared with clients.
     #[must_use]
     pub fn server_with(config: Config, random: R, now: T) -> Self {
-        let lifecycle = Lifecycle::new(Phase::AwaitingRequest(Box::new(config)), Role::Server);
         Connection {
             reader: Reader::new(Role::Server, &config),
-            sender: Sender::new(
-                lifecycle,
-                random,
-                config.max_buffered_output,
-                config.fragment_size,
-            ),
+            sender: Sender::new(Lifecycle::server(config), Role::Server, random, &config),
             clock: Clock::new(&config, now, TimerFamily::Handshake),
             negotiated: None,
         }
@@ -230,10 +224,8 @@ impl<R: RandomSource, T: Timestamp> Connection<R, T> {
         let mut request = Vec::new();
         let pending =
             handshake.limits(config.handshake).write_request(&mut random, &mut request)?;
-        let lifecycle =
-            Lifecycle::new(Phase::AwaitingResponse(Box::new((pending, config))), Role::Client);
         let mut sender =
-            Sender::new(lifecycle, random, config.max_buffered_output, config.fragment_size);
+            Sender::new(Lifecycle::client(pending, config), Role::Client, random, &config);
         sender.queue_raw(request);
         Ok(Connection {
             reader: Reader::new(Role::Client, &config),
@@ -251,15 +243,9 @@ impl<R: RandomSource, T: Timestamp> Connection<R, T> {
         random: R,
         now: T,
     ) -> Self {
-        let lifecycle = Lifecycle::new(Phase::Open, role);
         let mut connection = Connection {
             reader: Reader::new(role, &config),
-            sender: Sender::new(
-                lifecycle,
-                random,
-                config.max_buffered_output,
-                config.fragment_size,
-            ),
+            sender: Sender::new(Lifecycle::open(), role, random, &config),
             clock: Clock::new(&config, now, TimerFamily::Open),
             negotiated: None,
         };
@@ -292,7 +278,7 @@ impl<R: RandomSource, T: Timestamp> Connection<R, T> {
     /// This end's role.
     #[must_use]
     pub fn role(&self) -> Role {
-        self.sender.lifecycle().role()
+        self.sender.role()
     }
 
     /// Where the connection is in its life.
@@ -498,9 +484,9 @@ impl<R: RandomSource, T: Timestamp> Connection<R, T> {
             return self.settle_read(polled);
         }
         match self.sender.lifecycle().phase() {
-            Phase::AwaitingRequest(_) => self.poll_request(),
-            Phase::AwaitingResponse(_) => self.poll_response(),
-            Phase::AwaitingDecision(_) | Phase::Open | Phase::CloseSent(_) => None,
+            Phase::AwaitingRequest => self.poll_request(),
+            Phase::AwaitingResponse => self.poll_response(),
+            Phase::AwaitingDecision | Phase::Open | Phase::CloseSent(_) => None,
             Phase::Over(_) => self.report_end(),
         }
     }
@@ -634,10 +620,8 @@ impl<R: RandomSource, T: Timestamp> Connection<R, T> {
     }
 
     fn poll_response(&mut self) -> Option<Result<Event, ProtocolError>> {
-        let Phase::AwaitingResponse(pending) = self.sender.lifecycle().phase() else {
-            return None;
-        };
-        match pending.0.read_response(&self.reader.buf) {
+        let pending = self.sender.lifecycle().pending_handshake()?;
+        match pending.read_response(&self.reader.buf) {
             Ok(Status::Complete((accepted, head_len))) => {
                 self.reader.buf.advance(head_len);
                 self.reader.release_if_empty();
@@ -848,7 +832,8 @@ pub(crate) fn apply_read<E: Polled>(
     match polled {
         Some(Ok(found)) => {
             let action = found.peer_close().and_then(|code| {
-                lifecycle.peer_closed((code != CloseCode::NO_STATUS_RECEIVED).then_some(code))
+                let code = (code != CloseCode::NO_STATUS_RECEIVED).then_some(code);
+                lifecycle.peer_closed(code, reader.role())
             });
             (Some(Ok(found)), action)
         }

@@ -14,6 +14,7 @@ use crate::frame::{
     MAX_HEADER_LEN,
 };
 use crate::random::RandomSource;
+use crate::{Config, Role};
 
 /// What the receiving half of a split connection obliges the sending half to send: a Pong, a
 /// keepalive Ping, or the Close that answers the peer's or fails the connection (§5.5).
@@ -61,6 +62,7 @@ pub struct Sender<R = DefaultRandom> {
     /// Where the connection is: for a whole connection, its one lifecycle value (every
     /// command checks it here); for the sending half of a split one, what this half knows.
     lifecycle: Lifecycle,
+    role: Role,
     random: R,
     /// A streamed message is in progress: only its pieces and control frames can be sent.
     streaming: bool,
@@ -82,26 +84,28 @@ pub struct Sender<R = DefaultRandom> {
 }
 
 impl<R: RandomSource> Sender<R> {
-    pub(crate) fn new(
-        lifecycle: Lifecycle,
-        random: R,
-        max_buffered: usize,
-        fragment_size: Option<usize>,
-    ) -> Self {
+    pub(crate) fn new(lifecycle: Lifecycle, role: Role, random: R, config: &Config) -> Self {
         Sender {
             lifecycle,
+            role,
             random,
             streaming: false,
             deferred_pong: None,
             control: None,
             data: Vec::new(),
-            max_buffered,
-            fragment_size: fragment_size.and_then(NonZeroUsize::new),
+            max_buffered: config.max_buffered_output,
+            fragment_size: config.fragment_size.and_then(NonZeroUsize::new),
             #[cfg(feature = "deflate")]
             deflate: None,
             #[cfg(feature = "deflate")]
             stream_compressed: false,
         }
+    }
+
+    /// This end's role.
+    #[inline]
+    pub(crate) fn role(&self) -> Role {
+        self.role
     }
 
     /// The lifecycle this sender checks commands against.
@@ -467,7 +471,7 @@ impl<R: RandomSource> Sender<R> {
 
     /// A fresh masking key for a client's frame (§5.3), none for a server's.
     fn next_mask(&mut self) -> Option<[u8; 4]> {
-        self.lifecycle.role().masks_outgoing_frames().then(|| {
+        self.role.masks_outgoing_frames().then(|| {
             let mut key = [0u8; 4];
             self.random.fill_bytes(&mut key);
             key

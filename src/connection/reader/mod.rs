@@ -199,6 +199,11 @@ impl Reader {
         }
     }
 
+    /// The role whose rules the frames are read by.
+    pub(crate) fn role(&self) -> Role {
+        self.rules.role
+    }
+
     /// Whether the transport has ended.
     pub(crate) fn is_eof(&self) -> bool {
         self.eof
