@@ -23,7 +23,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio_rustls::{TlsAcceptor, TlsConnector};
 use wsmachine::frame::CloseCode;
 use wsmachine::handshake::ClientHandshake;
-use wsmachine::{CommandError, Config, Connection, Event, ProtocolError};
+use wsmachine::{Config, Connection, Event, ProtocolError};
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Box<dyn Error>> {
@@ -80,19 +80,20 @@ async fn main() -> Result<(), Box<dyn Error>> {
 /// Serves one connection: echoes every message until the connection is over.
 async fn echo<S: AsyncRead + AsyncWrite + Unpin>(stream: S) -> io::Result<()> {
     let mut connection = Connection::server(Config::default(), Instant::now());
-    drive(stream, &mut connection, |connection, event| {
-        match event {
-            Ok(Event::Request(request)) => connection.accept(request.accept())?,
-            Ok(Event::Text(text)) => {
-                let _closing = connection.sender().send_text(text.as_str());
+    drive(stream, &mut connection, |connection, event| match event {
+        Ok(Event::Request(request)) => {
+            if let Err(error) = connection.accept(request.accept()) {
+                eprintln!("cannot accept: {error}");
             }
-            Ok(Event::Binary(data)) => {
-                let _closing = connection.sender().send_binary(&data);
-            }
-            Ok(_) => {}
-            Err(error) => eprintln!("peer broke the protocol: {error}"),
         }
-        Ok(())
+        Ok(Event::Text(text)) => {
+            let _closing = connection.sender().send_text(text.as_str());
+        }
+        Ok(Event::Binary(data)) => {
+            let _closing = connection.sender().send_binary(&data);
+        }
+        Ok(_) => {}
+        Err(error) => eprintln!("peer broke the protocol: {error}"),
     })
     .await
 }
@@ -108,33 +109,36 @@ async fn ask<S: AsyncRead + AsyncWrite + Unpin>(
         Connection::client(ClientHandshake::new(url)?, Config::default(), Instant::now())?;
     let mut reply = None;
     let mut failure = None;
+    // The first failure is kept, and the connection driven to its end all the same, so that
+    // what it owes the server is written.
     drive(stream, &mut connection, |connection, event| {
-        match event {
-            Ok(Event::Accepted(_)) => connection.sender().send_text(message)?,
+        let outcome: Result<(), Box<dyn Error>> = match event {
+            Ok(Event::Accepted(_)) => connection.sender().send_text(message).map_err(Into::into),
             Ok(Event::Text(text)) => {
                 reply = Some(text.as_str().to_owned());
-                connection.sender().close(CloseCode::NORMAL, "done")?;
+                connection.sender().close(CloseCode::NORMAL, "done").map_err(Into::into)
             }
-            Ok(_) => {}
-            Err(error) => failure = Some(error),
+            Ok(_) => Ok(()),
+            Err(error) => Err(error.into()),
+        };
+        if let Err(error) = outcome {
+            failure.get_or_insert(error);
         }
-        Ok(())
     })
     .await?;
     if let Some(error) = failure {
-        return Err(error.into());
+        return Err(error);
     }
     reply.ok_or_else(|| "no reply".into())
 }
 
 /// Drives `connection` over any async stream until it is over: writes what it queued, waits
 /// for input or its next deadline, and hands every event to `on_event`; its last output is
-/// written and the stream shut down however it ends. An error from `on_event` (a command the
-/// connection refused) ends it early.
+/// written and the stream shut down however it ends (only an I/O error ends it earlier).
 async fn drive<S: AsyncRead + AsyncWrite + Unpin>(
     mut stream: S,
     connection: &mut Connection,
-    mut on_event: impl FnMut(&mut Connection, Result<Event, ProtocolError>) -> Result<(), CommandError>,
+    mut on_event: impl FnMut(&mut Connection, Result<Event, ProtocolError>),
 ) -> io::Result<()> {
     let mut input = vec![0u8; 16 * 1024];
     let mut output = Vec::new();
@@ -160,7 +164,7 @@ async fn drive<S: AsyncRead + AsyncWrite + Unpin>(
         }
         connection.handle_timeout(Instant::now());
         while let Some(event) = connection.poll_event() {
-            on_event(connection, event).map_err(io::Error::other)?;
+            on_event(connection, event);
         }
     }
 }
