@@ -109,6 +109,7 @@ mod config;
 mod connection;
 mod error;
 mod event;
+mod message;
 #[cfg(feature = "deflate")]
 pub mod extensions;
 pub mod frame;
@@ -116,6 +117,12 @@ pub mod handshake;
 mod random;
 mod role;
 mod time;
+#[cfg(any(feature = "tokio", feature = "blocking"))]
+mod adapter;
+#[cfg(feature = "blocking")]
+pub mod blocking;
+#[cfg(feature = "tokio")]
+pub mod tokio;
 
 pub use config::Config;
 pub use connection::{
@@ -124,6 +131,7 @@ pub use connection::{
 };
 pub use error::{CommandError, ProtocolError};
 pub use event::{CloseFrame, Event, EventRef, MessageKind, Piece, Text};
+pub use message::Message;
 #[cfg(feature = "std")]
 pub use random::OsSeededRandom;
 pub use random::RandomSource;

@@ -51,9 +51,8 @@ pub type DefaultRandom = ServerOnly;
 pub struct ServerOnly(());
 
 impl RandomSource for ServerOnly {
-    fn fill_bytes(&mut self, dest: &mut [u8]) {
-        // A server never masks (§5.3); zeros rather than a panic if it ever were asked.
-        dest.fill(0);
+    fn fill_bytes(&mut self, _dest: &mut [u8]) {
+        unreachable!("a server never masks (§5.3) nor makes a handshake key, and only a server has ServerOnly")
     }
 }
 
@@ -530,7 +529,7 @@ impl<R: RandomSource, T: Timestamp> Connection<R, T> {
     /// The first half of [`poll_event_ref`](Connection::poll_event_ref): finds the next event
     /// without borrowing it yet.
     #[inline]
-    fn poll_lendable(&mut self) -> Option<Result<Lendable, ProtocolError>> {
+    pub(crate) fn poll_lendable(&mut self) -> Option<Result<Lendable, ProtocolError>> {
         if self.sender.lifecycle().reads_frames() {
             self.reader.settle();
             if let Some(frame) = self.reader.take_short_frame() {
@@ -547,7 +546,7 @@ impl<R: RandomSource, T: Timestamp> Connection<R, T> {
     /// The second half of [`poll_event_ref`](Connection::poll_event_ref): the event, borrowed.
     #[allow(clippy::type_complexity)]
     #[inline]
-    fn lend(
+    pub(crate) fn lend(
         &mut self,
         lendable: Lendable,
     ) -> Result<(EventRef<'_>, &mut Sender<R>), ProtocolError> {
@@ -895,7 +894,7 @@ impl<R, T> fmt::Display for SplitError<R, T> {
 impl<R, T> std::error::Error for SplitError<R, T> {}
 
 /// An event found by [`Connection::poll_lendable`], to be lent by [`Connection::lend`].
-enum Lendable {
+pub(crate) enum Lendable {
     /// A whole message in one short frame, at the front of the receive buffer.
     Short(ShortFrame),
     /// Anything else the reader found.
@@ -906,6 +905,14 @@ enum Lendable {
 pub(crate) trait Polled: From<Event> {
     /// The code of the peer's Close, if this is it.
     fn peer_close(&self) -> Option<CloseCode>;
+}
+
+impl Lendable {
+    /// Whether this is the end ([`Event::Closed`]).
+    #[cfg_attr(not(feature = "tokio"), allow(dead_code))]
+    pub(crate) fn is_end(&self) -> bool {
+        matches!(self, Lendable::Ready(Ready::Event(Event::Closed(_))))
+    }
 }
 
 impl Polled for Event {

@@ -9,6 +9,7 @@ use super::lifecycle::{Action, CloseCause, Command, Lifecycle, State};
 use super::DefaultRandom;
 use crate::error::CommandError;
 use crate::event::MessageKind;
+use crate::message::Message;
 use crate::frame::{
     apply_mask, CloseBody, CloseCode, FrameHeader, Opcode, Rsv, MAX_CONTROL_PAYLOAD_LEN,
     MAX_HEADER_LEN,
@@ -140,6 +141,46 @@ impl<R: RandomSource> Sender<R> {
         match &mut self.control {
             Some(control) => control.extend_from_slice(&bytes),
             None => self.control = Some(Box::new(bytes)),
+        }
+    }
+
+    /// Queues a message or control frame given as a value. Text is not checked again: a
+    /// [`Text`](crate::Text) is valid UTF-8 by construction. `Message::Close(None)` sends a
+    /// Close without a code (§5.5.1 allows an empty body); a `Message::Piece` begins a
+    /// streamed message when it is the first and continues it otherwise.
+    ///
+    /// ```
+    /// use std::time::Instant;
+    /// use wsmachine::handshake::Negotiated;
+    /// use wsmachine::{Config, Connection, Message, Role};
+    ///
+    /// let mut server = Connection::open(Role::Server, Negotiated::default(), Config::default(), Instant::now());
+    /// server.sender().send(Message::from("hi"))?;
+    /// server.sender().send(Message::Close(None))?;
+    /// let mut out = Vec::new();
+    /// server.poll_transmit(&mut out);
+    /// assert_eq!(out, [0x81, 0x02, b'h', b'i', 0x88, 0x00]);
+    /// # Ok::<(), wsmachine::CommandError>(())
+    /// ```
+    pub fn send(&mut self, message: Message) -> Result<(), CommandError> {
+        match message {
+            Message::Text(text) => {
+                let compress = self.worth_compressing(text.as_bytes().len());
+                self.queue_message(Opcode::Text, text.as_bytes(), compress)
+            }
+            Message::Binary(data) => self.send_binary(&data),
+            Message::Ping(data) => self.send_ping(&data),
+            Message::Pong(data) => self.send_pong(&data),
+            Message::Close(Some(frame)) => self.close(frame.code, frame.reason.as_str()),
+            Message::Close(None) => {
+                self.lifecycle.close(CloseCause::LocalClose)?;
+                self.write_close(None, "");
+                Ok(())
+            }
+            Message::Piece(piece) if piece.first => {
+                self.begin_message(piece.kind, &piece.data, piece.last)
+            }
+            Message::Piece(piece) => self.send_piece(&piece.data, piece.last),
         }
     }
 

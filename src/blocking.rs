@@ -1,0 +1,391 @@
+//! WebSockets on blocking `std::io` streams (feature `blocking`): a [`Connection`] over any
+//! `Read + Write` stream, with the deadlines kept through the stream's read timeout.
+//!
+//! ```no_run
+//! # fn run() -> Result<(), wsmachine::blocking::Error> {
+//! let listener = std::net::TcpListener::bind("127.0.0.1:9001")?;
+//! for stream in listener.incoming() {
+//!     std::thread::spawn(move || {
+//!         let mut ws = wsmachine::blocking::accept(stream?)?;
+//!         while let Some(message) = ws.read() {
+//!             ws.send(message?)?;
+//!         }
+//!         Ok::<_, wsmachine::blocking::Error>(())
+//!     });
+//! }
+//! # Ok(()) }
+//! ```
+//!
+//! [`WebSocket::send`] writes before it returns, unless received input is waiting to be read:
+//! then the next [`read`](WebSocket::read) writes it before it blocks. The connection's
+//! deadlines (handshake, keepalive Ping and its Pong, idle, closing) become the stream's read
+//! timeout while `read` waits, through the function given to [`WebSocket::with_timeout`] (set
+//! already for a `TcpStream`). Dropping a `WebSocket` drops the stream without a Close; call
+//! [`close`](WebSocket::close) first.
+
+use std::io::{self, ErrorKind, Read, Write};
+use std::net::TcpStream;
+use std::time::{Duration, Instant};
+
+pub use crate::adapter::{Answer, Error, IncomingRef};
+
+/// What [`accept_with`] did with a request.
+pub type Accepted<S> = crate::adapter::Accepted<WebSocket<S>>;
+use crate::frame::CloseCode;
+use crate::handshake::{ClientHandshake, Header, Negotiated, Rejection, WsUri};
+use crate::{CloseCause, CloseFrame, Closed, Config, Connection, Event, EventRef, Message, Sender};
+
+/// Sets a stream's read timeout (`None`: block): how a `WebSocket` keeps its deadlines.
+pub type SetTimeout<S> = fn(&S, Option<Duration>) -> io::Result<()>;
+
+/// The size of each read.
+const READ_LEN: usize = 64 * 1024;
+
+/// A WebSocket over a blocking stream: a [`Connection`] with the I/O and the clock attached.
+#[derive(Debug)]
+pub struct WebSocket<S> {
+    io: S,
+    connection: Connection,
+    set_timeout: Option<SetTimeout<S>>,
+    input: Vec<u8>,
+    output: Vec<u8>,
+    read_closed: bool,
+    /// The peer's Close, once it came.
+    peer_close: Option<CloseFrame>,
+    ended: Option<Closed>,
+    shut_down: bool,
+    end_reported: bool,
+}
+
+/// Accepts a WebSocket on `stream` with the default [`Config`]: reads the opening handshake,
+/// answers it with the 101 and returns. A plain HTTP request is answered with 426 and reported
+/// as [`Error::NotWebSocket`].
+pub fn accept(stream: TcpStream) -> Result<WebSocket<TcpStream>, Error> {
+    match accept_with(stream, Config::default(), |_| Answer::accept())? {
+        Accepted::WebSocket(ws) => Ok(ws),
+        Accepted::Http(request) => Err(Error::NotWebSocket(request)),
+        Accepted::Rejected(_) => unreachable!("the callback accepts every upgrade"),
+    }
+}
+
+/// Accepts a WebSocket on `stream` with `config`, letting `decide` see the request first (see
+/// [`crate::tokio::accept_with`] for an example of a callback).
+pub fn accept_with(
+    stream: TcpStream,
+    config: Config,
+    decide: impl FnOnce(IncomingRef<'_>) -> Answer,
+) -> Result<Accepted<TcpStream>, Error> {
+    stream.set_nodelay(true)?;
+    let connection = Connection::server(config, Instant::now());
+    let mut ws = WebSocket::new(stream, connection).with_timeout(TcpStream::set_read_timeout);
+    let request = match ws.next_handshake_event()? {
+        Event::Request(upgrade) => match decide(IncomingRef::WebSocket(&upgrade)) {
+            Answer::Accept { protocol } => {
+                let mut accept = upgrade.accept();
+                if let Some(protocol) = &protocol {
+                    accept = accept.protocol(protocol);
+                }
+                ws.connection.accept(accept)?;
+                ws.flush()?;
+                return Ok(Accepted::WebSocket(ws));
+            }
+            Answer::Reject(response) => {
+                ws.connection.reject(&response)?;
+                ws.finish()?;
+                return Ok(Accepted::Rejected(upgrade));
+            }
+        },
+        Event::HttpRequest(request) => request,
+        other => unreachable!("a server's first event is a request, not {other:?}"),
+    };
+    let response = match decide(IncomingRef::Http(&request)) {
+        Answer::Reject(response) => response,
+        Answer::Accept { .. } => Rejection::new(426)
+            .with_header(Header::new("Upgrade", "websocket").expect("a valid header"))
+            .with_header(Header::new("Sec-WebSocket-Version", "13").expect("a valid header")),
+    };
+    ws.connection.reject(&response)?;
+    ws.finish()?;
+    Ok(Accepted::Http(request))
+}
+
+/// Opens a WebSocket to `url` (`ws://host[:port]/path`) over TCP with the default [`Config`].
+pub fn connect(url: &str) -> Result<WebSocket<TcpStream>, Error> {
+    let uri = WsUri::parse(url).map_err(|error| Error::Url(error.to_string()))?;
+    if uri.is_secure() {
+        return Err(Error::Url(format!("{url}: wss:// needs a TLS stream (see connect_with)")));
+    }
+    let stream = TcpStream::connect((uri.host(), uri.port()))?;
+    stream.set_nodelay(true)?;
+    let ws = WebSocket::handshake(stream, ClientHandshake::for_uri(uri), Config::default(), Some(TcpStream::set_read_timeout))?;
+    Ok(ws)
+}
+
+/// Opens a WebSocket over a stream the caller brings, with `handshake` and `config`; its
+/// deadlines apply through `set_timeout` when given.
+///
+/// ```
+/// use std::net::{TcpListener, TcpStream};
+/// use wsmachine::handshake::ClientHandshake;
+///
+/// let listener = TcpListener::bind("127.0.0.1:0")?;
+/// let address = listener.local_addr()?;
+/// let server = std::thread::spawn(move || {
+///     let mut ws = wsmachine::blocking::accept(listener.accept()?.0)?;
+///     while let Some(message) = ws.read() {
+///         ws.send(message?)?;
+///     }
+///     Ok::<_, wsmachine::blocking::Error>(())
+/// });
+/// let stream = TcpStream::connect(address)?;
+/// let handshake = ClientHandshake::new(&format!("ws://{address}/"))?;
+/// let mut ws = wsmachine::blocking::connect_with(stream, handshake, Default::default(), Some(TcpStream::set_read_timeout))?;
+/// ws.send("hi".into())?;
+/// assert_eq!(ws.read().transpose()?, Some("hi".into()));
+/// ws.close(wsmachine::frame::CloseCode::NORMAL, "")?;
+/// server.join().unwrap()?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn connect_with<S: Read + Write>(
+    stream: S,
+    handshake: ClientHandshake,
+    config: Config,
+    set_timeout: Option<SetTimeout<S>>,
+) -> Result<WebSocket<S>, Error> {
+    WebSocket::handshake(stream, handshake, config, set_timeout)
+}
+
+impl<S: Read + Write> WebSocket<S> {
+    /// A WebSocket over `io` driven by `connection`, in whatever state it is (a handshake under
+    /// way, or opened elsewhere). Without [`with_timeout`](WebSocket::with_timeout), reads
+    /// block until data comes and the deadlines act only between them.
+    pub fn new(io: S, connection: Connection) -> WebSocket<S> {
+        WebSocket {
+            io,
+            connection,
+            set_timeout: None,
+            input: Vec::new(),
+            output: Vec::new(),
+            read_closed: false,
+            peer_close: None,
+            ended: None,
+            shut_down: false,
+            end_reported: false,
+        }
+    }
+
+    /// Keeps the deadlines with `set_timeout`, which sets the stream's read timeout
+    /// (`TcpStream::set_read_timeout`, or the same on the stream inside a TLS one).
+    #[must_use]
+    pub fn with_timeout(mut self, set_timeout: SetTimeout<S>) -> WebSocket<S> {
+        self.set_timeout = Some(set_timeout);
+        self
+    }
+
+    fn handshake(
+        stream: S,
+        handshake: ClientHandshake,
+        config: Config,
+        set_timeout: Option<SetTimeout<S>>,
+    ) -> Result<WebSocket<S>, Error> {
+        let connection = Connection::client(handshake, config, Instant::now())
+            .map_err(|error| Error::Url(error.to_string()))?;
+        let mut ws = WebSocket::new(stream, connection);
+        ws.set_timeout = set_timeout;
+        match ws.next_handshake_event()? {
+            Event::Accepted(_) => Ok(ws),
+            other => unreachable!("a client's first event is the server's answer, not {other:?}"),
+        }
+    }
+
+    /// The connection underneath, for its getters.
+    #[must_use]
+    pub fn connection(&self) -> &Connection {
+        &self.connection
+    }
+
+    /// The peer's Close (its code and reason), once it came.
+    #[must_use]
+    pub fn close_frame(&self) -> Option<&CloseFrame> {
+        self.peer_close.as_ref()
+    }
+
+    /// What the handshake negotiated.
+    #[must_use]
+    pub fn negotiated(&self) -> &Negotiated {
+        self.connection.negotiated()
+    }
+
+    /// The stream underneath.
+    pub fn get_ref(&self) -> &S {
+        &self.io
+    }
+
+    /// The next message (or piece of one), Ping or Pong from the peer; `None` once the
+    /// connection is over: after the peer's Close (see [`close_frame`](WebSocket::close_frame))
+    /// the reply is written before `None` comes. An error ends the connection (`None`
+    /// follows).
+    pub fn read(&mut self) -> Option<Result<Message, Error>> {
+        loop {
+            match self.next_event()? {
+                Ok(event) => match Message::from_event(event) {
+                    // The peer's Close ends the stream, once the reply is written.
+                    Ok(Message::Close(frame)) => self.peer_close = frame,
+                    Ok(message) => return Some(Ok(message)),
+                    Err(_) => {}
+                },
+                Err(error) => return Some(Err(error)),
+            }
+        }
+    }
+
+    /// The next message borrowed rather than owned, with the [`Sender`] to answer it; what is
+    /// queued through the `Sender` is written by the next `read`, `read_ref`, `send`, `flush`
+    /// or `close`.
+    #[allow(clippy::type_complexity)]
+    pub fn read_ref(&mut self) -> Option<Result<(EventRef<'_>, &mut Sender), Error>> {
+        loop {
+            match self.connection.poll_lendable() {
+                Some(Ok(lendable)) if lendable.is_end() => {
+                    self.ended = self.connection.closed();
+                    continue;
+                }
+                Some(Ok(lendable)) => {
+                    return Some(self.connection.lend(lendable).map_err(Error::from_protocol))
+                }
+                Some(Err(error)) => return Some(Err(Error::from_protocol(error))),
+                None => {}
+            }
+            match self.drive() {
+                Ok(true) => {}
+                Ok(false) => return self.end().map(Err),
+                Err(error) => return Some(Err(error)),
+            }
+        }
+    }
+
+    /// Sends a message (or Ping, Pong, Close); written before it returns unless received input
+    /// waits to be read (see the module docs).
+    pub fn send(&mut self, message: Message) -> Result<(), Error> {
+        self.connection.sender().send(message)?;
+        if self.connection.buffered_input() == 0 {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
+    /// Writes everything queued.
+    pub fn flush(&mut self) -> Result<(), Error> {
+        self.output.clear();
+        if self.connection.poll_transmit(&mut self.output) > 0 {
+            self.io.write_all(&self.output)?;
+            self.io.flush()?;
+        }
+        Ok(())
+    }
+
+    /// Closes cleanly (§7.1.2): sends the Close, reads until the peer's (dropping messages) or
+    /// the close deadline, and shuts the transport down as §7.1.1 says.
+    pub fn close(&mut self, code: CloseCode, reason: &str) -> Result<(), Error> {
+        if self.connection.is_open() {
+            self.connection.sender().close(code, reason)?;
+        }
+        while let Some(next) = self.read() {
+            next?;
+        }
+        Ok(())
+    }
+
+    fn next_handshake_event(&mut self) -> Result<Event, Error> {
+        match self.next_event() {
+            Some(Ok(event)) => Ok(event),
+            Some(Err(error)) => Err(error),
+            None => Err(Error::Ended(self.connection.closed().unwrap_or(Closed {
+                code: CloseCode::ABNORMAL_CLOSURE,
+                clean: false,
+                cause: CloseCause::TransportEnded,
+            }))),
+        }
+    }
+
+    fn finish(&mut self) -> Result<(), Error> {
+        while self.next_event().is_some() {}
+        Ok(())
+    }
+
+    /// The next event, driving the I/O and the clock until one comes; `None` once over.
+    fn next_event(&mut self) -> Option<Result<Event, Error>> {
+        loop {
+            match self.connection.poll_event() {
+                Some(Ok(Event::Closed(closed))) => {
+                    self.ended = Some(closed);
+                    continue;
+                }
+                Some(Ok(event)) => return Some(Ok(event)),
+                Some(Err(error)) => return Some(Err(Error::from_protocol(error))),
+                None => {}
+            }
+            match self.drive() {
+                Ok(true) => {}
+                Ok(false) => return self.end().map(Err),
+                Err(error) => return Some(Err(error)),
+            }
+        }
+    }
+
+    /// After the end: an unclean end is an error once, unless its error was returned already.
+    fn end(&mut self) -> Option<Error> {
+        let closed = self.ended?;
+        if closed.clean || self.end_reported {
+            return None;
+        }
+        self.end_reported = true;
+        match closed.cause {
+            CloseCause::ProtocolError | CloseCause::HandshakeFailed => None,
+            _ => Some(Error::Ended(closed)),
+        }
+    }
+
+    /// One round of I/O: write the output; shut down if over; else read once, with the next
+    /// deadline as the read timeout, and give the connection the time. `false` once over.
+    fn drive(&mut self) -> Result<bool, Error> {
+        self.flush()?;
+        if self.connection.should_close_transport() {
+            if !self.shut_down {
+                self.shut_down = true;
+                let _ = self.io.flush();
+            }
+            return Ok(false);
+        }
+        if self.read_closed {
+            // Only the clock moves the connection now: wait for its next deadline.
+            if let Some(deadline) = self.connection.poll_timeout() {
+                std::thread::sleep(deadline.saturating_duration_since(Instant::now()));
+            }
+            self.connection.handle_timeout(Instant::now());
+            return Ok(true);
+        }
+        if let Some(set_timeout) = self.set_timeout {
+            let timeout = self.connection.poll_timeout().map(|deadline| {
+                // A zero timeout is an error for a socket; a deadline past waits 1 µs.
+                deadline.saturating_duration_since(Instant::now()).max(Duration::from_micros(1))
+            });
+            set_timeout(&self.io, timeout)?;
+        }
+        if self.input.len() < READ_LEN {
+            self.input.resize(READ_LEN, 0);
+        }
+        match self.io.read(&mut self.input) {
+            Ok(0) => {
+                self.read_closed = true;
+                self.connection.receive_eof();
+            }
+            Ok(read) => self.connection.receive(&self.input[..read]),
+            Err(error) if matches!(error.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {}
+            Err(error) if error.kind() == ErrorKind::Interrupted => {}
+            Err(error) => return Err(error.into()),
+        }
+        self.connection.handle_timeout(Instant::now());
+        Ok(true)
+    }
+}

@@ -1,0 +1,634 @@
+//! WebSockets on tokio (feature `tokio`): a [`Connection`] over any
+//! `AsyncRead + AsyncWrite + Unpin` stream (TCP, TLS, hyper's upgraded connection,
+//! `tokio::io::duplex`), with the deadlines driven by tokio's clock.
+//!
+//! ```no_run
+//! # async fn run() -> Result<(), wsmachine::tokio::Error> {
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:9001").await?;
+//! let (stream, _) = listener.accept().await?;
+//! let mut ws = wsmachine::tokio::accept(stream).await?;
+//! while let Some(message) = ws.recv().await {
+//!     ws.send(message?).await?; // echo
+//! }
+//! # Ok(()) }
+//! ```
+//!
+//! # When bytes reach the socket
+//!
+//! [`WebSocket::send`] writes what is queued before it returns, unless received input is
+//! waiting to be read: then the next [`recv`](WebSocket::recv) (which a loop that answers
+//! messages calls at once) writes it together with the answers to that input, before it waits
+//! for anything. So no message stays queued while the task waits, and a loop that echoes what
+//! arrives writes once per read, not once per message. [`feed`](WebSocket::feed) only queues
+//! (up to the high-water mark); [`flush`](WebSocket::flush), `recv`, `send` and
+//! [`close`](WebSocket::close) write. The answers a connection owes by itself (Pongs, the
+//! Close reply, keepalive Pings) are written by whichever of these runs next.
+//!
+//! # Cancellation
+//!
+//! [`recv`](WebSocket::recv) is cancel-safe: all its state lives in the `WebSocket`, and a
+//! message is taken from the connection only when `recv` returns it, so a `recv` dropped in
+//! `tokio::select!` loses nothing. `send` is not: dropped while it waits for room, the message
+//! was not queued; dropped while it writes, it was.
+//!
+//! # Dropping
+//!
+//! Dropping a `WebSocket` drops the stream: no Close is sent. Call
+//! [`close`](WebSocket::close) first for a clean end (§7.1.2); [`recv`](WebSocket::recv)
+//! returning `None` means the connection is over and the transport closed.
+
+use std::cell::RefCell;
+use std::future::{poll_fn, Future};
+use std::io;
+use std::pin::Pin;
+use std::task::{ready, Context, Poll};
+use std::time::Instant;
+
+use ::tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use ::tokio::time::Sleep;
+
+pub use crate::adapter::{Answer, Error, IncomingRef};
+
+/// What [`accept_with`] did with a request.
+pub type Accepted<S> = crate::adapter::Accepted<WebSocket<S>>;
+
+use crate::connection::Lendable;
+use crate::frame::CloseCode;
+use crate::handshake::{ClientHandshake, Header, Negotiated, Rejection, WsUri};
+use crate::{CloseCause, CloseFrame, Closed, Config, Connection, Event, EventRef, Message, Sender};
+
+/// The size of the read buffer every `WebSocket` on a thread shares.
+const READ_BUFFER_LEN: usize = 64 * 1024;
+/// Queued output above which [`WebSocket::send`] and [`WebSocket::feed`] wait for the socket.
+const DEFAULT_HIGH_WATER: usize = 64 * 1024;
+/// Output buffer capacity kept between writes; a larger one is given back once written.
+const KEEP_OUTPUT_CAPACITY: usize = 2 * READ_BUFFER_LEN;
+
+thread_local! {
+    /// Where every `WebSocket` on the thread reads: borrowed only within one poll, so a
+    /// connection holds no read buffer of its own while it waits.
+    static READ_BUFFER: RefCell<Box<[u8]>> = RefCell::new(vec![0; READ_BUFFER_LEN].into_boxed_slice());
+}
+
+/// A WebSocket over a tokio stream: a [`Connection`] with the I/O and the clock attached.
+///
+/// Read with [`recv`](WebSocket::recv) (or as a `futures` `Stream`), write with
+/// [`send`](WebSocket::send) (or as a `Sink`); the connection answers Pings, keeps its
+/// deadlines ([`Config`]: handshake, keepalive Ping and its Pong, idle, closing) and ends with
+/// `recv` returning `None` once the transport is closed.
+#[derive(Debug)]
+pub struct WebSocket<S> {
+    io: S,
+    connection: Connection,
+    /// Output taken from the connection and not yet written, from `written` on.
+    output: Vec<u8>,
+    written: usize,
+    /// The sleep until the connection's next deadline, and the deadline it was set for.
+    timer: Option<Pin<Box<Sleep>>>,
+    timer_at: Option<Instant>,
+    high_water: usize,
+    /// The stream gave EOF.
+    read_closed: bool,
+    /// The peer's Close, once it came.
+    peer_close: Option<CloseFrame>,
+    /// The connection ended: how, once its `Closed` came.
+    ended: Option<Closed>,
+    /// The transport was shut down after the end.
+    shut_down: bool,
+    /// An unclean end was reported as an error already.
+    end_reported: bool,
+}
+
+/// Accepts a WebSocket on `stream` with the default [`Config`]: reads the client's opening
+/// handshake, answers it with the 101, and returns once the response is written. A plain HTTP
+/// request is answered with 426 and reported as [`Error::NotWebSocket`].
+///
+/// ```no_run
+/// # async fn run() -> Result<(), wsmachine::tokio::Error> {
+/// let listener = tokio::net::TcpListener::bind("127.0.0.1:9001").await?;
+/// loop {
+///     let (stream, _) = listener.accept().await?;
+///     tokio::spawn(async move {
+///         let mut ws = wsmachine::tokio::accept(stream).await?;
+///         while let Some(message) = ws.recv().await {
+///             ws.send(message?).await?;
+///         }
+///         Ok::<_, wsmachine::tokio::Error>(())
+///     });
+/// }
+/// # }
+/// ```
+pub async fn accept<S: AsyncRead + AsyncWrite + Unpin>(stream: S) -> Result<WebSocket<S>, Error> {
+    match accept_with(stream, Config::default(), |_| Answer::accept()).await? {
+        Accepted::WebSocket(ws) => Ok(ws),
+        Accepted::Http(request) => Err(Error::NotWebSocket(request)),
+        Accepted::Rejected(_) => unreachable!("the callback accepts every upgrade"),
+    }
+}
+
+/// Accepts a WebSocket on `stream` with `config`, letting `decide` see the request first: its
+/// path, `Origin`, offered subprotocols (an [`UpgradeRequest`]), or a plain HTTP request on
+/// the same port, which it answers with [`Answer::Reject`] (a page, say).
+///
+/// ```no_run
+/// # async fn run(stream: ::tokio::net::TcpStream) -> Result<(), wsmachine::tokio::Error> {
+/// use wsmachine::handshake::Rejection;
+/// use wsmachine::tokio::{Accepted, Answer, IncomingRef};
+///
+/// let decide = |incoming: IncomingRef| match incoming {
+///     IncomingRef::WebSocket(upgrade) if upgrade.request().path() != "/chat" => {
+///         Answer::Reject(Rejection::new(404))
+///     }
+///     IncomingRef::WebSocket(upgrade) if upgrade.protocols().iter().any(|p| p == "chat") => {
+///         Answer::accept_protocol("chat")
+///     }
+///     IncomingRef::WebSocket(_) => Answer::accept(),
+///     _ => Answer::Reject(Rejection::new(200).with_body("hello\n")), // plain HTTP
+/// };
+/// if let Accepted::WebSocket(mut ws) = wsmachine::tokio::accept_with(stream, Default::default(), decide).await? {
+///     ws.send("welcome".into()).await?;
+/// }
+/// # Ok(()) }
+/// ```
+pub async fn accept_with<S: AsyncRead + AsyncWrite + Unpin>(
+    stream: S,
+    config: Config,
+    decide: impl FnOnce(IncomingRef<'_>) -> Answer,
+) -> Result<Accepted<S>, Error> {
+    let mut ws = WebSocket::new(stream, Connection::server(config, Instant::now()));
+    let request = match ws.next_handshake_event().await? {
+        Event::Request(upgrade) => {
+            match decide(IncomingRef::WebSocket(&upgrade)) {
+                Answer::Accept { protocol } => {
+                    let mut accept = upgrade.accept();
+                    if let Some(protocol) = &protocol {
+                        accept = accept.protocol(protocol);
+                    }
+                    ws.connection.accept(accept)?;
+                    ws.flush().await?;
+                    return Ok(Accepted::WebSocket(ws));
+                }
+                Answer::Reject(response) => {
+                    ws.connection.reject(&response)?;
+                    ws.finish().await?;
+                    return Ok(Accepted::Rejected(upgrade));
+                }
+            }
+        }
+        Event::HttpRequest(request) => request,
+        other => unreachable!("a server's first event is a request, not {other:?}"),
+    };
+    let response = match decide(IncomingRef::Http(&request)) {
+        Answer::Reject(response) => response,
+        Answer::Accept { .. } => Rejection::new(426)
+            .with_header(Header::new("Upgrade", "websocket").expect("a valid header"))
+            .with_header(Header::new("Sec-WebSocket-Version", "13").expect("a valid header")),
+    };
+    ws.connection.reject(&response)?;
+    ws.finish().await?;
+    Ok(Accepted::Http(request))
+}
+
+/// Opens a WebSocket to `url` (`ws://host[:port]/path`): resolves the host, connects over TCP
+/// and completes the opening handshake with the default [`Config`].
+///
+/// ```no_run
+/// # async fn run() -> Result<(), wsmachine::tokio::Error> {
+/// let mut ws = wsmachine::tokio::connect("ws://127.0.0.1:9001/").await?;
+/// ws.send("hello".into()).await?;
+/// if let Some(reply) = ws.recv().await {
+///     println!("{:?}", reply?);
+/// }
+/// ws.close(wsmachine::frame::CloseCode::NORMAL, "bye").await?;
+/// # Ok(()) }
+/// ```
+pub async fn connect(url: &str) -> Result<WebSocket<::tokio::net::TcpStream>, Error> {
+    let uri = WsUri::parse(url).map_err(|error| Error::Url(error.to_string()))?;
+    if uri.is_secure() {
+        return Err(Error::Url(format!("{url}: wss:// needs a TLS stream (see connect_with)")));
+    }
+    let stream = ::tokio::net::TcpStream::connect((uri.host(), uri.port())).await?;
+    stream.set_nodelay(true)?;
+    connect_with(stream, ClientHandshake::for_uri(uri), Config::default()).await
+}
+
+/// Opens a WebSocket over a stream the caller brings (any TLS, a proxy tunnel) with
+/// `handshake` and `config`; returns once the server accepted.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// use wsmachine::handshake::ClientHandshake;
+///
+/// let (client_io, server_io) = tokio::io::duplex(4096);
+/// let server = tokio::spawn(async move {
+///     let mut ws = wsmachine::tokio::accept(server_io).await?;
+///     while let Some(message) = ws.recv().await {
+///         ws.send(message?).await?;
+///     }
+///     Ok::<_, wsmachine::tokio::Error>(())
+/// });
+/// let handshake = ClientHandshake::new("ws://example.com/")?;
+/// let mut ws = wsmachine::tokio::connect_with(client_io, handshake, Default::default()).await?;
+/// ws.send("ping?".into()).await?;
+/// assert_eq!(ws.recv().await.transpose()?, Some("ping?".into()));
+/// ws.close(wsmachine::frame::CloseCode::NORMAL, "").await?;
+/// server.await.unwrap()?;
+/// # Ok(()) }
+/// ```
+pub async fn connect_with<S: AsyncRead + AsyncWrite + Unpin>(
+    stream: S,
+    handshake: ClientHandshake,
+    config: Config,
+) -> Result<WebSocket<S>, Error> {
+    let connection = Connection::client(handshake, config, Instant::now())
+        .map_err(|error| Error::Url(error.to_string()))?;
+    let mut ws = WebSocket::new(stream, connection);
+    match ws.next_handshake_event().await? {
+        Event::Accepted(_) => Ok(ws),
+        other => unreachable!("a client's first event is the server's answer, not {other:?}"),
+    }
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
+    /// A WebSocket over `io` driven by `connection`, in whatever state it is: a server or
+    /// client still in its handshake, or one opened elsewhere ([`Connection::open`], after a
+    /// hyper upgrade, say).
+    pub fn new(io: S, connection: Connection) -> WebSocket<S> {
+        WebSocket {
+            io,
+            connection,
+            output: Vec::new(),
+            written: 0,
+            timer: None,
+            timer_at: None,
+            high_water: DEFAULT_HIGH_WATER,
+            read_closed: false,
+            peer_close: None,
+            ended: None,
+            shut_down: false,
+            end_reported: false,
+        }
+    }
+
+    /// The connection underneath, for its getters ([`state`](Connection::state),
+    /// [`negotiated`](Connection::negotiated), ...).
+    #[must_use]
+    pub fn connection(&self) -> &Connection {
+        &self.connection
+    }
+
+    /// The peer's Close (its code and reason), once it came.
+    #[must_use]
+    pub fn close_frame(&self) -> Option<&CloseFrame> {
+        self.peer_close.as_ref()
+    }
+
+    /// What the handshake negotiated: the subprotocol and extensions.
+    #[must_use]
+    pub fn negotiated(&self) -> &Negotiated {
+        self.connection.negotiated()
+    }
+
+    /// How the connection ended, once it has.
+    #[must_use]
+    pub fn closed(&self) -> Option<Closed> {
+        self.connection.closed()
+    }
+
+    /// The stream underneath.
+    pub fn get_ref(&self) -> &S {
+        &self.io
+    }
+
+    /// Sets the queued output above which `send` and `feed` wait for the socket (default
+    /// 64 KiB).
+    pub fn set_high_water(&mut self, bytes: usize) {
+        self.high_water = bytes;
+    }
+
+    /// The next message (or a piece of a streamed one), Ping or Pong the peer sent; `None`
+    /// once the connection is over and the transport closed: after the peer's Close (see
+    /// [`close_frame`](WebSocket::close_frame)) the reply is written before `None` comes.
+    /// Cancel-safe.
+    ///
+    /// An error ends the connection: a protocol error (after its Close with the error's code
+    /// was written), an I/O error, or an end without a closing handshake (the peer vanished,
+    /// a deadline passed); `None` follows.
+    pub async fn recv(&mut self) -> Option<Result<Message, Error>> {
+        poll_fn(|cx| self.poll_recv(cx)).await
+    }
+
+    /// [`recv`](WebSocket::recv) as a poll function, for `Stream` and hand-written futures.
+    pub fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Message, Error>>> {
+        loop {
+            let event = match ready!(self.poll_event(cx)) {
+                Some(Ok(event)) => event,
+                Some(Err(error)) => return Poll::Ready(Some(Err(error))),
+                None => return Poll::Ready(None),
+            };
+            match Message::from_event(event) {
+                // The peer's Close ends the stream, once the reply is written.
+                Ok(Message::Close(frame)) => self.peer_close = frame,
+                Ok(message) => return Poll::Ready(Some(Ok(message))),
+                Err(_) => {}
+            }
+        }
+    }
+
+    /// The next message borrowed rather than owned, with the [`Sender`] to answer it while it
+    /// is borrowed: the zero-copy path for loops that answer what arrives (an echo). Every
+    /// other event comes as [`EventRef::Other`]. `None` once the connection is over.
+    ///
+    /// What is queued through the `Sender` is written by the next `recv_ref`, `recv`, `send`,
+    /// `flush` or `close`; call one of them before waiting on anything else.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), wsmachine::tokio::Error> {
+    /// use wsmachine::EventRef;
+    /// # let (client_io, server_io) = tokio::io::duplex(4096);
+    /// # tokio::spawn(async move {
+    /// #     let handshake = wsmachine::handshake::ClientHandshake::new("ws://a/").unwrap();
+    /// #     let mut ws = wsmachine::tokio::connect_with(client_io, handshake, Default::default()).await.unwrap();
+    /// #     ws.send("echo me".into()).await.unwrap();
+    /// #     let _ = ws.recv().await;
+    /// #     ws.close(wsmachine::frame::CloseCode::NORMAL, "").await.unwrap();
+    /// # });
+    /// let mut ws = wsmachine::tokio::accept(server_io).await?;
+    /// while let Some(next) = ws.recv_ref().await {
+    ///     match next? {
+    ///         (EventRef::Text(text), sender) => sender.send_text(text)?,
+    ///         (EventRef::Binary(data), sender) => sender.send_binary(data)?,
+    ///         _ => {}
+    ///     }
+    /// }
+    /// # Ok(()) }
+    /// ```
+    #[allow(clippy::type_complexity)]
+    pub async fn recv_ref(&mut self) -> Option<Result<(EventRef<'_>, &mut Sender), Error>> {
+        let lendable = match poll_fn(|cx| self.poll_lendable(cx)).await? {
+            Ok(lendable) => lendable,
+            Err(error) => return Some(Err(error)),
+        };
+        Some(self.connection.lend(lendable).map_err(Error::from_protocol))
+    }
+
+    /// Sends a message (or a Ping, a Pong, a Close), waiting while more than the high-water
+    /// mark is queued; see the module docs for when its bytes reach the socket.
+    pub async fn send(&mut self, message: Message) -> Result<(), Error> {
+        self.feed(message).await?;
+        if self.connection.buffered_input() == 0 {
+            self.flush().await?;
+        }
+        Ok(())
+    }
+
+    /// Queues a message, waiting only while more than the high-water mark is queued; it is
+    /// written by the next `flush`, `send`, `recv` or `close`.
+    pub async fn feed(&mut self, message: Message) -> Result<(), Error> {
+        poll_fn(|cx| self.poll_room(cx)).await?;
+        self.connection.sender().send(message)?;
+        Ok(())
+    }
+
+    /// Writes everything queued.
+    pub async fn flush(&mut self) -> Result<(), Error> {
+        poll_fn(|cx| self.poll_write_out(cx)).await?;
+        Ok(())
+    }
+
+    /// Closes cleanly (§7.1.2): sends a Close with `code` and `reason`, then reads until the
+    /// peer's Close or the close deadline ([`Config::close_timeout`]); messages that arrive
+    /// meanwhile are dropped. A server then closes the transport first (§7.1.1); a client
+    /// waits for it to, within [`Config::transport_close_timeout`].
+    pub async fn close(&mut self, code: CloseCode, reason: &str) -> Result<(), Error> {
+        if self.connection.is_open() {
+            self.connection.sender().close(code, reason)?;
+        }
+        while let Some(next) = self.recv().await {
+            next?;
+        }
+        Ok(())
+    }
+
+    /// Drives the handshake until its outcome: the request (server) or the server's answer
+    /// (client); an error or an end comes back as an error.
+    async fn next_handshake_event(&mut self) -> Result<Event, Error> {
+        match poll_fn(|cx| self.poll_event(cx)).await {
+            Some(Ok(event)) => Ok(event),
+            Some(Err(error)) => Err(error),
+            None => Err(Error::Ended(self.connection.closed().unwrap_or(Closed {
+                code: CloseCode::ABNORMAL_CLOSURE,
+                clean: false,
+                cause: CloseCause::TransportEnded,
+            }))),
+        }
+    }
+
+    /// Writes what is left and shuts the transport down, after a rejection.
+    async fn finish(&mut self) -> Result<(), Error> {
+        while poll_fn(|cx| self.poll_event(cx)).await.is_some() {}
+        Ok(())
+    }
+
+    /// The next event with the I/O and the clock driven: the events of the connection, then
+    /// its output written, its deadlines kept and more input read, until one comes; `None`
+    /// once the connection is over, its output written and the transport shut down.
+    fn poll_event(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Event, Error>>> {
+        loop {
+            if let Some(next) = self.connection.poll_event() {
+                match next {
+                    Ok(Event::Closed(closed)) => self.ended = Some(closed),
+                    Ok(event) => return Poll::Ready(Some(Ok(event))),
+                    Err(error) => return Poll::Ready(Some(Err(Error::from_protocol(error)))),
+                }
+                continue;
+            }
+            match self.poll_io(cx) {
+                Poll::Ready(Ok(true)) => continue,
+                Poll::Ready(Ok(false)) => return Poll::Ready(self.end().map(Err)),
+                Poll::Ready(Err(error)) => return Poll::Ready(Some(Err(error))),
+                Poll::Pending => return Poll::Pending,
+            }
+        }
+    }
+
+    /// As [`poll_event`](WebSocket::poll_event), for a borrowed event: finds the next one
+    /// without lending it yet.
+    fn poll_lendable(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Lendable, Error>>> {
+        loop {
+            if let Some(next) = self.connection.poll_lendable() {
+                match next {
+                    Ok(lendable) if lendable.is_end() => {
+                        self.ended = self.connection.closed();
+                    }
+                    Ok(lendable) => return Poll::Ready(Some(Ok(lendable))),
+                    Err(error) => return Poll::Ready(Some(Err(Error::from_protocol(error)))),
+                }
+                continue;
+            }
+            match self.poll_io(cx) {
+                Poll::Ready(Ok(true)) => continue,
+                Poll::Ready(Ok(false)) => return Poll::Ready(self.end().map(Err)),
+                Poll::Ready(Err(error)) => return Poll::Ready(Some(Err(error))),
+                Poll::Pending => return Poll::Pending,
+            }
+        }
+    }
+
+    /// After the end: an unclean end is an error, once (unless the error that caused it was
+    /// returned when it was found); then nothing.
+    fn end(&mut self) -> Option<Error> {
+        let closed = self.ended?;
+        if closed.clean || self.end_reported {
+            return None;
+        }
+        self.end_reported = true;
+        match closed.cause {
+            CloseCause::ProtocolError | CloseCause::HandshakeFailed => None,
+            _ => Some(Error::Ended(closed)),
+        }
+    }
+
+    /// One round of I/O: write the output, keep the deadlines, read. `Ready(Ok(true))` when
+    /// something happened that may have brought an event; `Ready(Ok(false))` once the
+    /// connection is over and the transport shut down; `Pending` when waiting on the socket or
+    /// the clock.
+    fn poll_io(&mut self, cx: &mut Context<'_>) -> Poll<Result<bool, Error>> {
+        let written = self.poll_write_out(cx)?;
+        if self.connection.should_close_transport() {
+            ready!(written);
+            if !self.shut_down {
+                // A failed shutdown changes nothing: the connection is over either way.
+                let _ = ready!(Pin::new(&mut self.io).poll_shutdown(cx));
+                self.shut_down = true;
+            }
+            return Poll::Ready(Ok(false));
+        }
+        if self.poll_timer(cx) {
+            self.connection.handle_timeout(Instant::now());
+            return Poll::Ready(Ok(true));
+        }
+        if self.read_closed {
+            // EOF was read: only the clock or the output can move the connection now.
+            return Poll::Pending;
+        }
+        let read = READ_BUFFER.with_borrow_mut(|buffer| {
+            let mut buf = ReadBuf::new(buffer);
+            match Pin::new(&mut self.io).poll_read(cx, &mut buf) {
+                Poll::Ready(Ok(())) if buf.filled().is_empty() => {
+                    self.read_closed = true;
+                    self.connection.receive_eof();
+                    Poll::Ready(Ok(()))
+                }
+                Poll::Ready(Ok(())) => {
+                    self.connection.receive(buf.filled());
+                    Poll::Ready(Ok(()))
+                }
+                Poll::Ready(Err(error)) => Poll::Ready(Err(error)),
+                Poll::Pending => Poll::Pending,
+            }
+        });
+        match read {
+            Poll::Ready(Ok(())) => {
+                // Dates the input, so that the idle and keepalive deadlines are exact.
+                self.connection.handle_timeout(Instant::now());
+                Poll::Ready(Ok(true))
+            }
+            Poll::Ready(Err(error)) => Poll::Ready(Err(error.into())),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+
+    /// Sets the sleep to the connection's next deadline; true if it passed.
+    fn poll_timer(&mut self, cx: &mut Context<'_>) -> bool {
+        let Some(deadline) = self.connection.poll_timeout() else {
+            self.timer_at = None;
+            return false;
+        };
+        if self.timer_at != Some(deadline) {
+            let at = ::tokio::time::Instant::from_std(deadline);
+            match &mut self.timer {
+                Some(sleep) => sleep.as_mut().reset(at),
+                None => self.timer = Some(Box::pin(::tokio::time::sleep_until(at))),
+            }
+            self.timer_at = Some(deadline);
+        }
+        let Some(sleep) = self.timer.as_mut() else { return false };
+        sleep.as_mut().poll(cx).is_ready()
+    }
+
+    /// Writes the connection's output until it is all written (`Ready`) or the socket is
+    /// full (`Pending`).
+    fn poll_write_out(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        loop {
+            if self.written == self.output.len() {
+                self.output.clear();
+                self.written = 0;
+                if self.connection.poll_transmit(&mut self.output) == 0 {
+                    if self.output.capacity() > KEEP_OUTPUT_CAPACITY {
+                        self.output = Vec::new();
+                    }
+                    return Pin::new(&mut self.io).poll_flush(cx).map_err(Error::from);
+                }
+            }
+            match ready!(Pin::new(&mut self.io).poll_write(cx, &self.output[self.written..])) {
+                Ok(0) => return Poll::Ready(Err(io::Error::from(io::ErrorKind::WriteZero).into())),
+                Ok(wrote) => self.written += wrote,
+                Err(error) => return Poll::Ready(Err(error.into())),
+            }
+        }
+    }
+
+    /// Waits until the queued output is under the high-water mark, writing it.
+    fn poll_room(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        while self.pending_output() > self.high_water {
+            ready!(self.poll_write_out(cx))?;
+        }
+        Poll::Ready(Ok(()))
+    }
+
+    fn pending_output(&self) -> usize {
+        self.output.len() - self.written + self.connection.buffered_output()
+    }
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> futures_core::Stream for WebSocket<S> {
+    type Item = Result<Message, Error>;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        self.get_mut().poll_recv(cx)
+    }
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> futures_sink::Sink<Message> for WebSocket<S> {
+    type Error = Error;
+
+    fn poll_ready(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        self.get_mut().poll_room(cx)
+    }
+
+    fn start_send(self: Pin<&mut Self>, message: Message) -> Result<(), Error> {
+        self.get_mut().connection.sender().send(message)?;
+        Ok(())
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        self.get_mut().poll_write_out(cx)
+    }
+
+    fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        let this = self.get_mut();
+        if this.connection.is_open() {
+            this.connection.sender().close(CloseCode::NORMAL, "")?;
+        }
+        loop {
+            match ready!(this.poll_event(cx)) {
+                Some(Err(error)) => return Poll::Ready(Err(error)),
+                Some(Ok(_)) => {}
+                None => return Poll::Ready(Ok(())),
+            }
+        }
+    }
+}
