@@ -112,7 +112,6 @@ pub enum Accepted<W> {
     Rejected(Box<UpgradeRequest>),
 }
 
-
 /// A request as a server's callback (`accept_with` in either adapter) sees it.
 #[derive(Debug, Clone, Copy)]
 #[non_exhaustive]

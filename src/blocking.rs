@@ -117,7 +117,12 @@ pub fn connect(url: &str) -> Result<WebSocket<TcpStream>, Error> {
     }
     let stream = TcpStream::connect((uri.host(), uri.port()))?;
     stream.set_nodelay(true)?;
-    let ws = WebSocket::handshake(stream, ClientHandshake::for_uri(uri), Config::default(), Some(TcpStream::set_read_timeout))?;
+    let ws = WebSocket::handshake(
+        stream,
+        ClientHandshake::for_uri(uri),
+        Config::default(),
+        Some(TcpStream::set_read_timeout),
+    )?;
     Ok(ws)
 }
 

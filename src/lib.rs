@@ -105,22 +105,22 @@
 
 extern crate alloc;
 
-mod config;
-mod connection;
-mod error;
-mod event;
-mod message;
-#[cfg(feature = "deflate")]
-pub mod extensions;
-pub mod frame;
-pub mod handshake;
-mod random;
-mod role;
-mod time;
 #[cfg(any(feature = "tokio", feature = "blocking"))]
 mod adapter;
 #[cfg(feature = "blocking")]
 pub mod blocking;
+mod config;
+mod connection;
+mod error;
+mod event;
+#[cfg(feature = "deflate")]
+pub mod extensions;
+pub mod frame;
+pub mod handshake;
+mod message;
+mod random;
+mod role;
+mod time;
 #[cfg(feature = "tokio")]
 pub mod tokio;
 

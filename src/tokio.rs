@@ -70,6 +70,11 @@ thread_local! {
     static READ_BUFFER: RefCell<Box<[u8]>> = RefCell::new(vec![0; READ_BUFFER_LEN].into_boxed_slice());
 }
 
+/// The time on tokio's clock (which tests can pause and advance), as the connection keeps it.
+fn now() -> Instant {
+    ::tokio::time::Instant::now().into_std()
+}
+
 /// A WebSocket over a tokio stream: a [`Connection`] with the I/O and the clock attached.
 ///
 /// Read with [`recv`](WebSocket::recv) (or as a `futures` `Stream`), write with
@@ -155,26 +160,24 @@ pub async fn accept_with<S: AsyncRead + AsyncWrite + Unpin>(
     config: Config,
     decide: impl FnOnce(IncomingRef<'_>) -> Answer,
 ) -> Result<Accepted<S>, Error> {
-    let mut ws = WebSocket::new(stream, Connection::server(config, Instant::now()));
+    let mut ws = WebSocket::new(stream, Connection::server(config, now()));
     let request = match ws.next_handshake_event().await? {
-        Event::Request(upgrade) => {
-            match decide(IncomingRef::WebSocket(&upgrade)) {
-                Answer::Accept { protocol } => {
-                    let mut accept = upgrade.accept();
-                    if let Some(protocol) = &protocol {
-                        accept = accept.protocol(protocol);
-                    }
-                    ws.connection.accept(accept)?;
-                    ws.flush().await?;
-                    return Ok(Accepted::WebSocket(ws));
+        Event::Request(upgrade) => match decide(IncomingRef::WebSocket(&upgrade)) {
+            Answer::Accept { protocol } => {
+                let mut accept = upgrade.accept();
+                if let Some(protocol) = &protocol {
+                    accept = accept.protocol(protocol);
                 }
-                Answer::Reject(response) => {
-                    ws.connection.reject(&response)?;
-                    ws.finish().await?;
-                    return Ok(Accepted::Rejected(upgrade));
-                }
+                ws.connection.accept(accept)?;
+                ws.flush().await?;
+                return Ok(Accepted::WebSocket(ws));
             }
-        }
+            Answer::Reject(response) => {
+                ws.connection.reject(&response)?;
+                ws.finish().await?;
+                return Ok(Accepted::Rejected(upgrade));
+            }
+        },
         Event::HttpRequest(request) => request,
         other => unreachable!("a server's first event is a request, not {other:?}"),
     };
@@ -241,7 +244,7 @@ pub async fn connect_with<S: AsyncRead + AsyncWrite + Unpin>(
     handshake: ClientHandshake,
     config: Config,
 ) -> Result<WebSocket<S>, Error> {
-    let connection = Connection::client(handshake, config, Instant::now())
+    let connection = Connection::client(handshake, config, now())
         .map_err(|error| Error::Url(error.to_string()))?;
     let mut ws = WebSocket::new(stream, connection);
     match ws.next_handshake_event().await? {
@@ -507,7 +510,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
             return Poll::Ready(Ok(false));
         }
         if self.poll_timer(cx) {
-            self.connection.handle_timeout(Instant::now());
+            self.connection.handle_timeout(now());
             return Poll::Ready(Ok(true));
         }
         if self.read_closed {
@@ -533,7 +536,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
         match read {
             Poll::Ready(Ok(())) => {
                 // Dates the input, so that the idle and keepalive deadlines are exact.
-                self.connection.handle_timeout(Instant::now());
+                self.connection.handle_timeout(now());
                 Poll::Ready(Ok(true))
             }
             Poll::Ready(Err(error)) => Poll::Ready(Err(error.into())),

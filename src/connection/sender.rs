@@ -9,11 +9,11 @@ use super::lifecycle::{Action, CloseCause, Command, Lifecycle, State};
 use super::DefaultRandom;
 use crate::error::CommandError;
 use crate::event::MessageKind;
-use crate::message::Message;
 use crate::frame::{
     apply_mask, CloseBody, CloseCode, FrameHeader, Opcode, Rsv, MAX_CONTROL_PAYLOAD_LEN,
     MAX_HEADER_LEN,
 };
+use crate::message::Message;
 use crate::random::RandomSource;
 use crate::{Config, Role};
 

@@ -1,0 +1,158 @@
+//! The blocking adapter over real loopback sockets: a conversation, a rejection, plain HTTP,
+//! the deadlines through the socket's read timeout (short ones, so the test is quick), and
+//! the Close a protocol error owes.
+
+#![cfg(feature = "blocking")]
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use wsmachine::blocking::{accept, accept_with, connect, Accepted, Answer, Error, IncomingRef};
+use wsmachine::frame::CloseCode;
+use wsmachine::handshake::Rejection;
+use wsmachine::{CloseCause, Config, Message};
+
+const REQUEST: &[u8] = b"GET / HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\n\
+    Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
+    Sec-WebSocket-Version: 13\r\n\r\n";
+
+/// A listener and the URL to reach it.
+fn listen() -> (TcpListener, String) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("ws://{}/", listener.local_addr().unwrap());
+    (listener, url)
+}
+
+/// A raw client that sent the RFC request and read the 101.
+fn raw_client(url: &str) -> TcpStream {
+    let mut stream =
+        TcpStream::connect(url.trim_start_matches("ws://").trim_end_matches('/')).unwrap();
+    stream.write_all(REQUEST).unwrap();
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        stream.read_exact(&mut byte).unwrap();
+        head.push(byte[0]);
+    }
+    assert!(head.starts_with(b"HTTP/1.1 101 "));
+    stream
+}
+
+#[test]
+fn an_echo_conversation_ends_with_a_clean_close() {
+    let (listener, url) = listen();
+    let server = thread::spawn(move || {
+        let mut ws = accept(listener.accept().unwrap().0).unwrap();
+        while let Some(message) = ws.read() {
+            ws.send(message.unwrap()).unwrap();
+        }
+        ws.connection().closed().unwrap()
+    });
+    let mut ws = connect(&url).unwrap();
+    ws.send("hello".into()).unwrap();
+    ws.send(Message::from(vec![0u8, 255])).unwrap();
+    assert_eq!(ws.read().unwrap().unwrap(), Message::from("hello"));
+    assert_eq!(ws.read().unwrap().unwrap(), Message::from(vec![0u8, 255]));
+    ws.close(CloseCode::NORMAL, "bye").unwrap();
+    let closed = server.join().unwrap();
+    assert!(closed.clean && closed.cause == CloseCause::PeerClosed, "{closed:?}");
+    assert_eq!(ws.connection().closed().unwrap().cause, CloseCause::LocalClose);
+}
+
+#[test]
+fn a_rejection_and_a_plain_http_request_are_answered_and_reported() {
+    let (listener, url) = listen();
+    let server = thread::spawn(move || {
+        let decide = |incoming: IncomingRef<'_>| match incoming {
+            IncomingRef::WebSocket(_) => Answer::Reject(Rejection::new(403)),
+            _ => Answer::Reject(Rejection::new(200).with_body("a page\n")),
+        };
+        let first = accept_with(listener.accept().unwrap().0, Config::default(), decide).unwrap();
+        let second = accept_with(listener.accept().unwrap().0, Config::default(), decide).unwrap();
+        (matches!(first, Accepted::Rejected(_)), matches!(second, Accepted::Http(_)))
+    });
+    let error = connect(&url).map(|_| ()).unwrap_err();
+    assert!(matches!(&error, Error::Rejected(rejection) if rejection.status() == 403), "{error}");
+    let mut page =
+        TcpStream::connect(url.trim_start_matches("ws://").trim_end_matches('/')).unwrap();
+    page.write_all(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n").unwrap();
+    let mut response = String::new();
+    page.read_to_string(&mut response).unwrap();
+    assert!(response.starts_with("HTTP/1.1 200 ") && response.ends_with("a page\n"), "{response}");
+    assert_eq!(server.join().unwrap(), (true, true));
+}
+
+#[test]
+fn a_silent_peer_is_pinged_then_failed_through_the_read_timeout() {
+    let (listener, url) = listen();
+    let server = thread::spawn(move || {
+        let stream = listener.accept().unwrap().0;
+        let mut config = Config::default();
+        config.keepalive_interval = Some(Duration::from_millis(200));
+        config.pong_timeout = Some(Duration::from_millis(200));
+        let Accepted::WebSocket(mut ws) =
+            accept_with(stream, config, |_| Answer::accept()).unwrap()
+        else {
+            panic!()
+        };
+        let started = Instant::now();
+        let end = ws.read().map(|r| r.map_err(|e| e.to_string()));
+        (end, started.elapsed(), ws.read().is_none())
+    });
+    let mut peer = raw_client(&url);
+    let mut seen = Vec::new();
+    peer.read_to_end(&mut seen).unwrap();
+    let (end, elapsed, over) = server.join().unwrap();
+    assert_eq!(&seen[..2], [0x89, 0x00], "the keepalive Ping");
+    assert_eq!(&seen[2..6], [0x88, 19, 0x03, 0xf3], "the Close with 1011");
+    assert!(matches!(end, Some(Err(ref e)) if e.contains("PongTimeout")), "{end:?}");
+    assert!(
+        elapsed >= Duration::from_millis(400) && elapsed < Duration::from_secs(2),
+        "{elapsed:?}"
+    );
+    assert!(over);
+}
+
+#[test]
+fn a_request_sent_a_byte_at_a_time_gains_nothing_against_the_handshake_deadline() {
+    let (listener, url) = listen();
+    let server = thread::spawn(move || {
+        let stream = listener.accept().unwrap().0;
+        let mut config = Config::default();
+        config.handshake_timeout = Some(Duration::from_millis(300));
+        let started = Instant::now();
+        let error = accept_with(stream, config, |_| Answer::accept()).map(|_| ()).unwrap_err();
+        (error.to_string(), started.elapsed())
+    });
+    let mut slow =
+        TcpStream::connect(url.trim_start_matches("ws://").trim_end_matches('/')).unwrap();
+    for byte in REQUEST.iter().take(20) {
+        if slow.write_all(&[*byte]).is_err() {
+            break;
+        }
+        thread::sleep(Duration::from_millis(50));
+    }
+    let (error, elapsed) = server.join().unwrap();
+    assert!(error.contains("HandshakeTimeout"), "{error}");
+    assert!(elapsed < Duration::from_millis(800), "absolute, not per byte: {elapsed:?}");
+}
+
+#[test]
+fn a_protocol_error_sends_its_close_before_the_error_is_returned() {
+    let (listener, url) = listen();
+    let server = thread::spawn(move || {
+        let mut ws = accept(listener.accept().unwrap().0).unwrap();
+        let error = ws.read().unwrap().unwrap_err();
+        (error.to_string(), ws.read().is_none())
+    });
+    let mut peer = raw_client(&url);
+    peer.write_all(&[0x81, 0x00]).unwrap(); // unmasked (§5.1)
+    let mut reply = Vec::new();
+    peer.read_to_end(&mut reply).unwrap();
+    assert_eq!(reply, [0x88, 0x02, 0x03, 0xea]);
+    let (error, over) = server.join().unwrap();
+    assert!(error.ends_with("(closed with 1002 (protocol error))"), "{error}");
+    assert!(over);
+}

@@ -1,0 +1,392 @@
+//! The tokio adapter in conversations over `tokio::io::duplex`, most with tokio's clock paused
+//! so that the deadlines pass in an instant: keepalive, the Pong deadline, idle, the close
+//! deadline, a peer that resets mid-frame or half-closes, a cancelled `recv`, a reader that
+//! stops reading, and when queued bytes reach the socket.
+
+#![cfg(feature = "tokio")]
+
+use std::time::Duration;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt, DuplexStream};
+use wsmachine::frame::{apply_mask, CloseCode, FrameHeader, Opcode};
+use wsmachine::handshake::{ClientHandshake, Rejection};
+use wsmachine::tokio::{
+    accept, accept_with, connect_with, Accepted, Answer, Error, IncomingRef, WebSocket,
+};
+use wsmachine::{CloseCause, Config, Message};
+
+const REQUEST: &[u8] = b"GET /chat HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\n\
+    Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
+    Sec-WebSocket-Version: 13\r\n\r\n";
+
+/// A masked frame as a client sends it.
+fn client_frame(opcode: Opcode, payload: &[u8]) -> Vec<u8> {
+    let key = [1, 2, 3, 4];
+    let header = FrameHeader::new(opcode, payload.len() as u64).with_mask(key);
+    let mut out = vec![0u8; header.encoded_len()];
+    header.encode(&mut out).unwrap();
+    let start = out.len();
+    out.extend_from_slice(payload);
+    apply_mask(&mut out[start..], key);
+    out
+}
+
+/// A raw peer that has sent the RFC request and read the 101: the test writes its frames.
+async fn raw_client(mut io: DuplexStream) -> DuplexStream {
+    io.write_all(REQUEST).await.unwrap();
+    let mut head = Vec::new();
+    while !head.ends_with(b"\r\n\r\n") {
+        let mut byte = [0u8; 1];
+        io.read_exact(&mut byte).await.unwrap();
+        head.push(byte[0]);
+    }
+    assert!(head.starts_with(b"HTTP/1.1 101 "), "{}", String::from_utf8_lossy(&head));
+    io
+}
+
+/// Reads whatever the server wrote within a moment.
+async fn read_some(io: &mut DuplexStream) -> Vec<u8> {
+    let mut buf = vec![0u8; 64 * 1024];
+    match tokio::time::timeout(Duration::from_millis(10), io.read(&mut buf)).await {
+        Ok(Ok(n)) => buf[..n].to_vec(),
+        _ => Vec::new(),
+    }
+}
+
+/// A client and a server over a duplex pipe, both opened.
+async fn pair(
+    server_config: Config,
+    client_config: Config,
+) -> (WebSocket<DuplexStream>, WebSocket<DuplexStream>) {
+    let (client_io, server_io) = tokio::io::duplex(64 * 1024);
+    let server = tokio::spawn(async move {
+        match accept_with(server_io, server_config, |_| Answer::accept()).await.unwrap() {
+            Accepted::WebSocket(ws) => ws,
+            other => panic!("{other:?}"),
+        }
+    });
+    let handshake = ClientHandshake::new("ws://a/chat").unwrap();
+    let client = connect_with(client_io, handshake, client_config).await.unwrap();
+    (client, server.await.unwrap())
+}
+
+#[tokio::test]
+async fn messages_flow_both_ways_and_a_close_ends_both_streams() {
+    let (mut client, mut server) = pair(Config::default(), Config::default()).await;
+    client.send("hello".into()).await.unwrap();
+    client.send(Message::from(vec![1u8, 2, 3])).await.unwrap();
+    assert_eq!(server.recv().await.unwrap().unwrap(), Message::from("hello"));
+    assert_eq!(server.recv().await.unwrap().unwrap(), Message::from(vec![1u8, 2, 3]));
+    server.send("back".into()).await.unwrap();
+    assert_eq!(client.recv().await.unwrap().unwrap(), Message::from("back"));
+    let closing = tokio::spawn(async move {
+        client.close(CloseCode::NORMAL, "done").await.unwrap();
+        client
+    });
+    assert!(server.recv().await.is_none(), "the peer's Close ends the stream");
+    assert_eq!(server.close_frame().map(|frame| frame.code), Some(CloseCode::NORMAL));
+    let closed = server.closed().unwrap();
+    assert!(closed.clean && closed.cause == CloseCause::PeerClosed);
+    let client = closing.await.unwrap();
+    assert_eq!(client.closed().unwrap().cause, CloseCause::LocalClose);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_silent_peer_is_pinged_and_failed_with_1011_when_it_stays_silent() {
+    let (client_io, server_io) = tokio::io::duplex(64 * 1024);
+    let server = tokio::spawn(async move {
+        let mut ws = accept(server_io).await.unwrap();
+        let started = tokio::time::Instant::now();
+        let end = ws.recv().await;
+        (end.map(|r| r.map_err(|e| e.to_string())), started.elapsed(), ws.closed())
+    });
+    let mut peer = raw_client(client_io).await;
+    // The peer reads but never answers: a Ping at 20 s, then the Close with 1011 at 40 s.
+    let mut seen = Vec::new();
+    loop {
+        let mut buf = [0u8; 256];
+        match peer.read(&mut buf).await {
+            Ok(0) | Err(_) => break,
+            Ok(n) => seen.extend_from_slice(&buf[..n]),
+        }
+    }
+    let (end, elapsed, closed) = server.await.unwrap();
+    assert_eq!(&seen[..2], [0x89, 0x00], "a keepalive Ping");
+    assert_eq!(&seen[2..6], [0x88, 19, 0x03, 0xf3], "then the Close with 1011");
+    assert!(matches!(end, Some(Err(ref e)) if e.contains("PongTimeout")), "{end:?}");
+    // Keepalive 20 s + Pong deadline 20 s (tokio's timers round up to the millisecond).
+    assert!(
+        elapsed >= Duration::from_secs(40) && elapsed < Duration::from_millis(40_010),
+        "{elapsed:?}"
+    );
+    assert_eq!(closed.unwrap().cause, CloseCause::PongTimeout);
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_idle_connection_is_closed_with_1001_and_a_live_peer_answers() {
+    let mut config = Config::default();
+    config.keepalive_interval = None;
+    config.idle_timeout = Some(Duration::from_secs(30));
+    let mut quiet_client = Config::default();
+    quiet_client.keepalive_interval = None; // its Pings would count as something received
+    let (mut client, mut server) = pair(config, quiet_client).await;
+    let started = tokio::time::Instant::now();
+    let server_task = tokio::spawn(async move { (server.recv().await.is_none(), server) });
+    // The client's recv answers the Close by itself.
+    assert!(client.recv().await.is_none());
+    assert_eq!(client.close_frame().map(|frame| frame.code), Some(CloseCode::GOING_AWAY));
+    let (ended, server) = server_task.await.unwrap();
+    assert!(ended);
+    let elapsed = started.elapsed();
+    assert!(
+        elapsed >= Duration::from_secs(30) && elapsed < Duration::from_millis(30_010),
+        "{elapsed:?}"
+    );
+    let closed = server.closed().unwrap();
+    assert!(closed.clean && closed.cause == CloseCause::IdleTimeout, "{closed:?}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn close_gives_up_on_a_peer_that_never_answers_at_the_close_deadline() {
+    let (client_io, server_io) = tokio::io::duplex(64 * 1024);
+    let server = tokio::spawn(async move {
+        let mut ws = accept(server_io).await.unwrap();
+        let started = tokio::time::Instant::now();
+        let result = ws.close(CloseCode::GOING_AWAY, "restart").await;
+        (result.map_err(|e| e.to_string()), started.elapsed())
+    });
+    let mut peer = raw_client(client_io).await;
+    let (result, elapsed) = server.await.unwrap();
+    assert!(result.unwrap_err().contains("CloseTimeout"));
+    // The default close deadline (tokio's timers round up to the millisecond).
+    assert!(
+        elapsed >= Duration::from_secs(10) && elapsed < Duration::from_millis(10_010),
+        "{elapsed:?}"
+    );
+    let close = read_some(&mut peer).await;
+    assert_eq!(&close[..4], [0x88, 9, 0x03, 0xe9], "the Close went out");
+}
+
+#[tokio::test]
+async fn a_peer_that_resets_mid_frame_ends_the_stream_with_an_error() {
+    let (client_io, server_io) = tokio::io::duplex(64 * 1024);
+    let server = tokio::spawn(async move {
+        let mut ws = accept(server_io).await.unwrap();
+        let first = ws.recv().await.map(|r| r.map_err(|e| e.to_string()));
+        let second = ws.recv().await.map(|r| r.map_err(|e| e.to_string()));
+        let third = ws.recv().await.map(|r| r.map_err(|e| e.to_string()));
+        (first, second, third)
+    });
+    let mut peer = raw_client(client_io).await;
+    peer.write_all(&client_frame(Opcode::Text, b"whole")).await.unwrap();
+    peer.write_all(&client_frame(Opcode::Text, b"cut short")[..5]).await.unwrap();
+    drop(peer);
+    let (first, second, third) = server.await.unwrap();
+    assert_eq!(first, Some(Ok(Message::from("whole"))));
+    assert!(matches!(second, Some(Err(ref e)) if e.contains("TransportEnded")), "{second:?}");
+    assert_eq!(third, None);
+}
+
+#[tokio::test]
+async fn a_half_closed_peer_still_gets_its_messages_read() {
+    let (client_io, server_io) = tokio::io::duplex(64 * 1024);
+    let server = tokio::spawn(async move {
+        let mut ws = accept(server_io).await.unwrap();
+        let message = ws.recv().await.unwrap().unwrap();
+        let end = ws.recv().await.map(|r| r.map_err(|e| e.to_string()));
+        (message, end)
+    });
+    let mut peer = raw_client(client_io).await;
+    peer.write_all(&client_frame(Opcode::Text, b"last words")).await.unwrap();
+    peer.shutdown().await.unwrap(); // EOF for the server; the peer could still read
+    let (message, end) = server.await.unwrap();
+    assert_eq!(message, Message::from("last words"));
+    assert!(matches!(end, Some(Err(ref e)) if e.contains("TransportEnded")), "{end:?}");
+}
+
+#[tokio::test]
+async fn a_cancelled_recv_loses_no_message() {
+    let (mut client, mut server) = pair(Config::default(), Config::default()).await;
+    let sender = tokio::spawn(async move {
+        for i in 0..200u32 {
+            client.send(Message::from(i.to_string())).await.unwrap();
+            if i % 7 == 0 {
+                tokio::task::yield_now().await;
+            }
+        }
+        client.close(CloseCode::NORMAL, "").await.unwrap();
+    });
+    let mut received = Vec::new();
+    let mut cancelled = 0;
+    loop {
+        tokio::select! {
+            biased;
+            () = tokio::task::yield_now() => cancelled += 1,
+            next = server.recv() => match next {
+                Some(message) => received.push(message.unwrap()),
+                None => break,
+            },
+        }
+    }
+    sender.await.unwrap();
+    assert!(cancelled > 0, "some recv calls were cancelled");
+    let expected: Vec<Message> = (0..200u32).map(|i| Message::from(i.to_string())).collect();
+    assert_eq!(received, expected);
+}
+
+/// How many of `attempts` 8 KiB messages `op` takes before it waits (50 ms), to a peer that
+/// reads nothing over a 16 KiB pipe, with a 32 KiB high-water mark.
+async fn taken_before_waiting(feed: bool) -> usize {
+    let (client_io, server_io) = tokio::io::duplex(16 * 1024);
+    let server = tokio::spawn(async move {
+        let mut ws = accept(server_io).await.unwrap();
+        ws.set_high_water(32 * 1024);
+        let payload = vec![7u8; 8 * 1024];
+        let mut taken = 0;
+        loop {
+            let message = Message::from(&payload[..]);
+            let done = if feed {
+                tokio::time::timeout(Duration::from_millis(50), ws.feed(message)).await.is_ok()
+            } else {
+                tokio::time::timeout(Duration::from_millis(50), ws.send(message)).await.is_ok()
+            };
+            if !done {
+                return taken;
+            }
+            taken += 1;
+            assert!(taken < 100, "never waited");
+        }
+    });
+    let peer = raw_client(client_io).await;
+    let taken = server.await.unwrap();
+    drop(peer);
+    taken
+}
+
+#[tokio::test]
+async fn send_and_feed_wait_for_a_reader_that_stops_reading_and_memory_stays_bounded() {
+    // send writes before it returns: it waits as soon as the pipe is full.
+    let sent = taken_before_waiting(false).await;
+    assert_eq!(sent, 1, "the second message does not fit the 16 KiB pipe");
+    // feed only queues: it waits once more than the high-water mark is queued.
+    let fed = taken_before_waiting(true).await;
+    assert!((5..=7).contains(&fed), "{fed} messages of 8 KiB: 16 KiB of pipe, 32 KiB queued");
+}
+
+#[tokio::test]
+async fn a_sent_message_reaches_the_socket_before_the_task_waits_on_something_else() {
+    let (client_io, server_io) = tokio::io::duplex(64 * 1024);
+    let (tell, told) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(async move {
+        let mut ws = accept(server_io).await.unwrap();
+        ws.send("before waiting".into()).await.unwrap();
+        // Waits on something else entirely; the message must be on the wire already.
+        told.await.unwrap();
+        ws
+    });
+    let mut peer = raw_client(client_io).await;
+    let bytes = read_some(&mut peer).await;
+    assert_eq!(bytes, [&[0x81, 14][..], b"before waiting"].concat());
+    tell.send(()).unwrap();
+    drop(server.await.unwrap());
+}
+
+#[tokio::test]
+async fn an_echo_loop_writes_a_batch_of_answers_once() {
+    let (client_io, server_io) = tokio::io::duplex(64 * 1024);
+    let server = tokio::spawn(async move {
+        let mut ws = accept(server_io).await.unwrap();
+        // The peer goes away without a Close at the end: an error, then the end.
+        while let Some(Ok(message)) = ws.recv().await {
+            ws.send(message).await.unwrap();
+        }
+    });
+    let mut peer = raw_client(client_io).await;
+    let mut batch = Vec::new();
+    for i in 0..50u8 {
+        batch.extend(client_frame(Opcode::Binary, &[i]));
+    }
+    peer.write_all(&batch).await.unwrap();
+    let mut echoed = Vec::new();
+    while echoed.len() < 50 * 3 {
+        let mut buf = [0u8; 4096];
+        let n = peer.read(&mut buf).await.unwrap();
+        echoed.extend_from_slice(&buf[..n]);
+    }
+    let expected: Vec<u8> = (0..50u8).flat_map(|i| [0x82, 1, i]).collect();
+    assert_eq!(echoed, expected);
+    drop(peer);
+    server.await.unwrap();
+}
+
+#[tokio::test]
+async fn a_rejected_handshake_reports_its_status_and_plain_http_is_reported() {
+    let (client_io, server_io) = tokio::io::duplex(64 * 1024);
+    let server = tokio::spawn(async move {
+        let decide = |incoming: IncomingRef<'_>| match incoming {
+            IncomingRef::WebSocket(_) => Answer::Reject(Rejection::new(403).with_body("no\n")),
+            _ => Answer::accept(),
+        };
+        matches!(accept_with(server_io, Config::default(), decide).await, Ok(Accepted::Rejected(_)))
+    });
+    let handshake = ClientHandshake::new("ws://a/").unwrap();
+    let error = connect_with(client_io, handshake, Config::default()).await.unwrap_err();
+    assert!(
+        matches!(&error, Error::Rejected(rejection) if rejection.status() == 403 && rejection.body() == b"no\n")
+    );
+    assert_eq!(error.to_string(), "handshake rejected with status 403");
+    assert!(server.await.unwrap());
+
+    let (mut client_io, server_io) = tokio::io::duplex(64 * 1024);
+    let server = tokio::spawn(async move { accept(server_io).await.map(|_| ()).unwrap_err() });
+    client_io.write_all(b"GET /page HTTP/1.1\r\nHost: a\r\n\r\n").await.unwrap();
+    let mut response = String::new();
+    client_io.read_to_string(&mut response).await.unwrap();
+    assert!(response.starts_with("HTTP/1.1 426 "), "{response}");
+    assert_eq!(server.await.unwrap().to_string(), "not a WebSocket upgrade: GET /page");
+}
+
+#[tokio::test]
+async fn a_protocol_error_is_reported_with_its_close_code_after_the_close_is_written() {
+    let (client_io, server_io) = tokio::io::duplex(64 * 1024);
+    let server = tokio::spawn(async move {
+        let mut ws = accept(server_io).await.unwrap();
+        let error = ws.recv().await.unwrap().unwrap_err();
+        let end = ws.recv().await;
+        (error.to_string(), end.is_none())
+    });
+    let mut peer = raw_client(client_io).await;
+    peer.write_all(&[0x81, 0x00]).await.unwrap(); // unmasked: §5.1
+    let mut reply = Vec::new();
+    peer.read_to_end(&mut reply).await.unwrap();
+    assert_eq!(reply, [0x88, 0x02, 0x03, 0xea], "the Close with 1002, then the server's EOF");
+    let (error, ended) = server.await.unwrap();
+    assert!(
+        error.starts_with("protocol error: ")
+            && error.ends_with("(closed with 1002 (protocol error))"),
+        "{error}"
+    );
+    assert!(ended);
+}
+
+#[tokio::test]
+async fn the_stream_and_sink_impls_drive_the_same_connection() {
+    use futures_util::{SinkExt, StreamExt};
+    let (mut client, mut server) = pair(Config::default(), Config::default()).await;
+    let echo = tokio::spawn(async move {
+        while let Some(message) = server.next().await {
+            server.send(message.unwrap()).await.unwrap();
+        }
+    });
+    for text in ["one", "two", "three"] {
+        client.feed(text.into()).await.unwrap();
+    }
+    client.flush().await.unwrap();
+    let mut got = Vec::new();
+    for _ in 0..3 {
+        got.push(StreamExt::next(&mut client).await.unwrap().unwrap());
+    }
+    assert_eq!(got, ["one", "two", "three"].map(Message::from));
+    SinkExt::close(&mut client).await.unwrap();
+    echo.await.unwrap();
+}
