@@ -255,10 +255,8 @@ impl<S: Read + Write> WebSocket<S> {
                     self.ended = self.connection.closed();
                     continue;
                 }
-                Some(Ok(lendable)) => {
-                    return Some(self.connection.lend(lendable).map_err(Error::from_protocol))
-                }
-                Some(Err(error)) => return Some(Err(Error::from_protocol(error))),
+                Some(Ok(lendable)) => return Some(Ok(self.connection.lend(lendable))),
+                Some(Err(error)) => return Some(Err(self.after_protocol_error(error))),
                 None => {}
             }
             match self.drive() {
@@ -327,7 +325,7 @@ impl<S: Read + Write> WebSocket<S> {
                     continue;
                 }
                 Some(Ok(event)) => return Some(Ok(event)),
-                Some(Err(error)) => return Some(Err(Error::from_protocol(error))),
+                Some(Err(error)) => return Some(Err(self.after_protocol_error(error))),
                 None => {}
             }
             match self.drive() {
@@ -336,6 +334,13 @@ impl<S: Read + Write> WebSocket<S> {
                 Err(error) => return Some(Err(error)),
             }
         }
+    }
+
+    /// A protocol error, after the Close it calls for is written, so that a caller who stops
+    /// at the error has sent what the connection owes (a write error changes nothing then).
+    fn after_protocol_error(&mut self, error: crate::ProtocolError) -> Error {
+        let _ = self.flush();
+        Error::from_protocol(error)
     }
 
     /// After the end: an unclean end is an error once, unless its error was returned already.

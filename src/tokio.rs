@@ -102,6 +102,8 @@ pub struct WebSocket<S> {
     shut_down: bool,
     /// An unclean end was reported as an error already.
     end_reported: bool,
+    /// A protocol error, returned once the Close it calls for is written.
+    pending_error: Option<Error>,
 }
 
 /// Accepts a WebSocket on `stream` with the default [`Config`]: reads the client's opening
@@ -271,6 +273,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
             ended: None,
             shut_down: false,
             end_reported: false,
+            pending_error: None,
         }
     }
 
@@ -374,7 +377,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
             Ok(lendable) => lendable,
             Err(error) => return Some(Err(error)),
         };
-        Some(self.connection.lend(lendable).map_err(Error::from_protocol))
+        Some(Ok(self.connection.lend(lendable)))
     }
 
     /// Sends a message (or a Ping, a Pong, a Close), waiting while more than the high-water
@@ -440,11 +443,14 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
     /// once the connection is over, its output written and the transport shut down.
     fn poll_event(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Event, Error>>> {
         loop {
+            if let Some(error) = ready!(self.poll_pending_error(cx)) {
+                return Poll::Ready(Some(Err(error)));
+            }
             if let Some(next) = self.connection.poll_event() {
                 match next {
                     Ok(Event::Closed(closed)) => self.ended = Some(closed),
                     Ok(event) => return Poll::Ready(Some(Ok(event))),
-                    Err(error) => return Poll::Ready(Some(Err(Error::from_protocol(error)))),
+                    Err(error) => self.pending_error = Some(Error::from_protocol(error)),
                 }
                 continue;
             }
@@ -461,13 +467,16 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
     /// without lending it yet.
     fn poll_lendable(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Lendable, Error>>> {
         loop {
+            if let Some(error) = ready!(self.poll_pending_error(cx)) {
+                return Poll::Ready(Some(Err(error)));
+            }
             if let Some(next) = self.connection.poll_lendable() {
                 match next {
                     Ok(lendable) if lendable.is_end() => {
                         self.ended = self.connection.closed();
                     }
                     Ok(lendable) => return Poll::Ready(Some(Ok(lendable))),
-                    Err(error) => return Poll::Ready(Some(Err(Error::from_protocol(error)))),
+                    Err(error) => self.pending_error = Some(Error::from_protocol(error)),
                 }
                 continue;
             }
@@ -478,6 +487,18 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
                 Poll::Pending => return Poll::Pending,
             }
         }
+    }
+
+    /// A protocol error found, once the Close it calls for is written (or the stream refuses
+    /// it): the error is returned only then, so that a caller who stops at the error has
+    /// sent what the connection owes. Kept in the `WebSocket` while it waits: cancel-safe.
+    fn poll_pending_error(&mut self, cx: &mut Context<'_>) -> Poll<Option<Error>> {
+        if self.pending_error.is_none() {
+            return Poll::Ready(None);
+        }
+        // A write error changes nothing: the protocol error is what to report.
+        let _ = ready!(self.poll_write_out(cx));
+        Poll::Ready(self.pending_error.take())
     }
 
     /// After the end: an unclean end is an error, once (unless the error that caused it was

@@ -96,9 +96,7 @@ impl<'a, R: RandomSource, T: Timestamp> InPlace<'a, R, T> {
                 hand_all = count == 0;
             }
             match self.connection.poll_lendable() {
-                Some(found) => {
-                    return Some(found.and_then(|lendable| self.connection.lend(lendable)))
-                }
+                Some(found) => return Some(found.map(|lendable| self.connection.lend(lendable))),
                 None if self.unread.is_empty() => return None,
                 None => {}
             }

@@ -523,7 +523,7 @@ impl<R: RandomSource, T: Timestamp> Connection<R, T> {
         &mut self,
     ) -> Option<Result<(EventRef<'_>, &mut Sender<R>), ProtocolError>> {
         let found = self.poll_lendable()?;
-        Some(found.and_then(|lendable| self.lend(lendable)))
+        Some(found.map(|lendable| self.lend(lendable)))
     }
 
     /// The first half of [`poll_event_ref`](Connection::poll_event_ref): finds the next event
@@ -532,8 +532,9 @@ impl<R: RandomSource, T: Timestamp> Connection<R, T> {
     pub(crate) fn poll_lendable(&mut self) -> Option<Result<Lendable, ProtocolError>> {
         if self.sender.lifecycle().reads_frames() {
             self.reader.settle();
-            if let Some(frame) = self.reader.take_short_frame() {
-                // The common case: a whole message in one short frame, lent where it lies.
+            if let Some(frame) = self.reader.take_valid_short_frame() {
+                // The common case: a whole message in one short frame, lent where it lies
+                // (its text checked here, so that lending it cannot fail).
                 self.reader.lend_short_frame(&frame);
                 return Some(Ok(Lendable::Short(frame)));
             }
@@ -544,30 +545,22 @@ impl<R: RandomSource, T: Timestamp> Connection<R, T> {
     }
 
     /// The second half of [`poll_event_ref`](Connection::poll_event_ref): the event, borrowed.
-    #[allow(clippy::type_complexity)]
+    /// Text was validated when it was found; it is checked again here because the crate
+    /// forbids `unsafe` (as in [`Text::as_str`](crate::Text::as_str)).
     #[inline]
-    pub(crate) fn lend(
-        &mut self,
-        lendable: Lendable,
-    ) -> Result<(EventRef<'_>, &mut Sender<R>), ProtocolError> {
-        match lendable {
+    pub(crate) fn lend(&mut self, lendable: Lendable) -> (EventRef<'_>, &mut Sender<R>) {
+        let event = match lendable {
             Lendable::Short(frame) => {
                 let payload = &self.reader.buffer()[frame.header_len..frame.frame_len];
-                let event = if !frame.text {
-                    EventRef::Binary(payload)
-                } else if let Ok(text) = crate::frame::validate_short(payload) {
-                    EventRef::Text(text)
+                if frame.text {
+                    EventRef::Text(crate::frame::validate_short(payload).unwrap_or_default())
                 } else {
-                    // The failure takes effect now, in the lifecycle, which every later call
-                    // consults first; the reader's bytes are dropped when the end is reported.
-                    let error = ProtocolError::Utf8(crate::frame::whole_message_error(payload));
-                    fail(&mut self.sender, &error);
-                    return Err(error);
-                };
-                Ok((event, &mut self.sender))
+                    EventRef::Binary(payload)
+                }
             }
-            Lendable::Ready(ready) => Ok((self.reader.lend(ready), &mut self.sender)),
-        }
+            Lendable::Ready(ready) => self.reader.lend(ready),
+        };
+        (event, &mut self.sender)
     }
 
     /// Applies what the reader found to the lifecycle at once (see [`apply_read`]) and sends
@@ -802,14 +795,6 @@ impl<R: RandomSource, T: Timestamp> Connection<R, T> {
     /// ```
     pub fn lend_output_buffer(&mut self, buffer: Vec<u8>) {
         self.sender.lend_output_buffer(buffer);
-    }
-}
-
-/// Fails the connection for `error` (§7.1.7): the lifecycle moves at once and the Close with
-/// the error's code is queued, unless one went out already.
-fn fail<R: RandomSource>(sender: &mut Sender<R>, error: &ProtocolError) {
-    if let Some(action) = fail_action(sender.lifecycle_mut(), error) {
-        sender.act(action);
     }
 }
 

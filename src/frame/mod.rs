@@ -27,7 +27,7 @@ pub(crate) use mask::apply_mask_short;
 pub use mask::{apply_mask, apply_mask_at, apply_mask_naive};
 pub use opcode::Opcode;
 pub use rsv::Rsv;
-pub(crate) use utf8::{validate_short, whole_message_error};
+pub(crate) use utf8::validate_short;
 pub use utf8::{Utf8Error, Utf8Validator};
 
 /// The largest payload of a control frame (§5.5).

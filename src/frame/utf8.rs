@@ -32,17 +32,6 @@ pub(crate) fn validate_short(bytes: &[u8]) -> Result<&str, ()> {
     }
 }
 
-/// The error [`Utf8Validator`] reports for `message`, a whole message known not to be UTF-8,
-/// so that validating in one piece reports exactly what validating in pieces does.
-pub(crate) fn whole_message_error(message: &[u8]) -> Utf8Error {
-    let mut validator = Utf8Validator::new();
-    match validator.feed(message).and_then(|()| validator.finish()) {
-        Err(error) => error,
-        // Not reached for invalid input: the validator agrees with `from_utf8`.
-        Ok(()) => Utf8Error { valid_up_to: message.len(), incomplete: false },
-    }
-}
-
 /// Incremental UTF-8 validation for one text message at a time.
 ///
 /// Feed the payload pieces in order with [`feed`](Utf8Validator::feed) and call

@@ -376,6 +376,15 @@ impl Reader {
     /// error is.
     #[inline]
     fn whole_short_frame(&mut self) -> Option<Step> {
+        let frame = self.take_valid_short_frame()?;
+        let opcode = if frame.text { Opcode::Text } else { Opcode::Binary };
+        Some(Step::Whole { opcode, header_len: frame.header_len, frame_len: frame.frame_len })
+    }
+
+    /// [`take_short_frame`](Reader::take_short_frame), with its text validated: invalid text
+    /// is masked again and left to the general path, which reports where the error is.
+    #[inline]
+    pub(crate) fn take_valid_short_frame(&mut self) -> Option<ShortFrame> {
         let frame = self.take_short_frame()?;
         let payload = &mut self.buf[frame.header_len..frame.frame_len];
         if frame.text && crate::frame::validate_short(payload).is_err() {
@@ -384,8 +393,7 @@ impl Reader {
             }
             return None;
         }
-        let opcode = if frame.text { Opcode::Text } else { Opcode::Binary };
-        Some(Step::Whole { opcode, header_len: frame.header_len, frame_len: frame.frame_len })
+        Some(frame)
     }
 
     /// [`whole_short_frame`](Reader::whole_short_frame) as an owned event, for
