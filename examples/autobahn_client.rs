@@ -3,21 +3,19 @@
 //!
 //! ```text
 //! kosoku -m fuzzingserver 127.0.0.1:9001 &
-//! cargo run --release --example autobahn_client -- ws://127.0.0.1:9001 --agent wsmachine
+//! cargo run --release --features blocking --example autobahn_client -- ws://127.0.0.1:9001 --agent wsmachine
 //! # permessage-deflate (cases 12.x and 13.x):
-//! cargo run --release --features deflate --example autobahn_client -- ws://127.0.0.1:9001 --deflate
+//! cargo run --release --features blocking,deflate --example autobahn_client -- ws://127.0.0.1:9001 --deflate
 //! ```
 
 use std::io::{self, ErrorKind};
 use std::net::TcpStream;
 use std::process::ExitCode;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use wsmachine::blocking::{connect_with, Error, SetTimeout};
 use wsmachine::handshake::{ClientHandshake, WsUri};
-use wsmachine::{Config, Connection, Event};
-
-#[path = "shared/blocking.rs"]
-mod blocking;
+use wsmachine::{Config, Message};
 
 fn main() -> ExitCode {
     let mut base = "ws://127.0.0.1:9001".to_owned();
@@ -87,32 +85,31 @@ fn session(url: &str, echo: bool, config: Config) -> io::Result<String> {
     let invalid =
         |error: &dyn std::fmt::Display| io::Error::new(ErrorKind::InvalidInput, error.to_string());
     let uri = WsUri::parse(url).map_err(|e| invalid(&e))?;
-    let mut stream = TcpStream::connect((uri.host(), uri.port()))?;
+    let stream = TcpStream::connect((uri.host(), uri.port()))?;
     stream.set_nodelay(true)?;
-    let mut connection = Connection::client(handshake(uri, &config), config, Instant::now())
-        .map_err(|e| invalid(&e))?;
+    let set_timeout = Some(TcpStream::set_read_timeout as SetTimeout<TcpStream>);
+    let mut ws = match connect_with(stream, handshake(uri, &config), config, set_timeout) {
+        Ok(ws) => ws,
+        Err(Error::Io(error)) => return Err(error),
+        Err(error) => return Err(io::Error::other(error.to_string())),
+    };
     let mut last_text = String::new();
-    let mut failure = None;
-    blocking::drive(&mut stream, &mut connection, |connection, event| match event {
-        Ok(Event::Text(text)) => {
-            if echo {
-                let _closing = connection.sender().send_text(text.as_str());
+    while let Some(next) = ws.read() {
+        match next {
+            Ok(Message::Text(text)) => {
+                last_text = text.as_str().to_owned();
+                if echo {
+                    let _closing = ws.send(Message::Text(text));
+                }
             }
-            last_text = text.as_str().to_owned();
+            Ok(message @ Message::Binary(_)) if echo => {
+                let _closing = ws.send(message);
+            }
+            // A case may end the connection rudely; the Close the error owes is written.
+            Ok(_) | Err(_) => {}
         }
-        Ok(Event::Binary(data)) if echo => {
-            let _closing = connection.sender().send_binary(&data);
-        }
-        Ok(_) => {}
-        // A failed handshake is worth reporting; a protocol error is what a case tests, and
-        // its Close is queued.
-        Err(error) if error.close_code().is_none() => failure = Some(error.to_string()),
-        Err(_) => {}
-    })?;
-    match failure {
-        Some(error) => Err(io::Error::other(error)),
-        None => Ok(last_text),
     }
+    Ok(last_text)
 }
 
 /// The opening handshake. With permessage-deflate it carries two offers, in order of

@@ -1,8 +1,8 @@
 //! A small WebSocket client for the command line.
 //!
 //! ```text
-//! cargo run --example client -- ws://127.0.0.1:9001/ --send hello --send world
-//! echo hello | cargo run --example client -- ws://127.0.0.1:9001/ --protocol chat
+//! cargo run --features blocking --example client -- ws://127.0.0.1:9001/ --send hello --send world
+//! echo hello | cargo run --features blocking --example client -- ws://127.0.0.1:9001/ --protocol chat
 //! ```
 //!
 //! `client URL [--protocol NAME]... [--header 'K: V']... [--send TEXT]... [--binary HEX]...
@@ -18,14 +18,11 @@
 use std::io::{self, BufRead, Write};
 use std::net::TcpStream;
 use std::process::ExitCode;
-use std::time::Instant;
 
+use wsmachine::blocking::{connect_with, SetTimeout};
 use wsmachine::frame::CloseCode;
 use wsmachine::handshake::{ClientHandshake, Header, WsUri};
-use wsmachine::{Config, Connection, Event, ProtocolError};
-
-#[path = "shared/blocking.rs"]
-mod blocking;
+use wsmachine::{Config, Message};
 
 /// What the command line asked for.
 pub(crate) struct Options {
@@ -120,7 +117,9 @@ impl Options {
     }
 }
 
-/// Runs the session `options` describe; the error names the cause of failure.
+/// Runs the session `options` describe; the error names the cause of failure. However it
+/// ends, the adapter has written what the connection owes the server (the echo of its Close,
+/// or the Close a protocol error calls for) by then.
 pub(crate) fn run(options: Options) -> Result<(), String> {
     let uri = WsUri::parse(&options.url).map_err(|error| format!("invalid URL: {error}"))?;
     if uri.is_secure() {
@@ -149,101 +148,57 @@ pub(crate) fn run(options: Options) -> Result<(), String> {
     if options.deflate {
         config.deflate = Some(Default::default());
     }
-    let mut connection =
-        Connection::client(handshake, config, Instant::now()).map_err(|e| e.to_string())?;
-    let mut stream = TcpStream::connect((uri.host(), uri.port()))
+    let stream = TcpStream::connect((uri.host(), uri.port()))
         .map_err(|e| format!("cannot connect to {}:{}: {e}", uri.host(), uri.port()))?;
     stream.set_nodelay(true).map_err(|e| e.to_string())?;
-
-    // The first cause of failure is kept and the connection is driven to its end, so that
-    // the Close it owes (the echo of the server's, or the one a protocol error calls for) is
-    // written before the program exits.
-    let mut session =
-        Session { messages, ping: options.ping, received: 0, awaiting_pong: false, failure: None };
-    blocking::drive(&mut stream, &mut connection, |connection, event| {
-        if let Err(cause) = session.on_event(connection, event) {
-            session.failure.get_or_insert(cause);
-        }
-    })
-    .map_err(|e| format!("connection failed: {e}"))?;
-    match session.failure {
-        Some(cause) => Err(cause),
-        None => Ok(()),
+    let set_timeout = Some(TcpStream::set_read_timeout as SetTimeout<TcpStream>);
+    let mut ws = connect_with(stream, handshake, config, set_timeout).map_err(|e| e.to_string())?;
+    for extension in ws.negotiated().extensions() {
+        eprintln!("extension: {extension}");
     }
-}
 
-/// What the client sends and has received.
-struct Session {
-    messages: Vec<Outgoing>,
-    ping: Option<String>,
-    received: usize,
-    awaiting_pong: bool,
-    /// The first reason to exit non-zero.
-    failure: Option<String>,
-}
-
-impl Session {
-    fn on_event(
-        &mut self,
-        connection: &mut Connection,
-        event: Result<Event, ProtocolError>,
-    ) -> Result<(), String> {
-        let event = event.map_err(|error| match error.close_code() {
-            Some(code) => format!("protocol error: {error} (closed with {code})"),
-            None => error.to_string(),
-        })?;
-        let stdout = io::stdout();
-        match event {
-            Event::Accepted(accepted) => {
-                for extension in accepted.negotiated().extensions() {
-                    eprintln!("extension: {extension}");
-                }
-                let sender = connection.sender();
-                if let Some(ping) = &self.ping {
-                    sender.send_ping(ping.as_bytes()).map_err(|e| e.to_string())?;
-                    self.awaiting_pong = true;
-                }
-                for message in &self.messages {
-                    match message {
-                        Outgoing::Text(text) => sender.send_text(text),
-                        Outgoing::Binary(data) => sender.send_binary(data),
-                    }
-                    .map_err(|e| e.to_string())?;
-                }
-            }
-            Event::Pong(payload) => {
-                eprintln!("pong {}", String::from_utf8_lossy(&payload));
-                self.awaiting_pong = false;
-            }
-            Event::Text(text) => {
-                self.received += 1;
+    let mut awaiting_pong = false;
+    if let Some(ping) = &options.ping {
+        ws.send(Message::Ping(ping.clone().into_bytes().into())).map_err(|e| e.to_string())?;
+        awaiting_pong = true;
+    }
+    for message in &messages {
+        let message = match message {
+            Outgoing::Text(text) => Message::from(text.as_str()),
+            Outgoing::Binary(data) => Message::from(&data[..]),
+        };
+        ws.send(message).map_err(|e| e.to_string())?;
+    }
+    let stdout = io::stdout();
+    let mut received = 0;
+    while received < messages.len() || awaiting_pong {
+        match ws.read() {
+            Some(Ok(Message::Text(text))) => {
+                received += 1;
                 writeln!(stdout.lock(), "{}", text.as_str()).map_err(|e| e.to_string())?;
             }
-            Event::Binary(data) => {
-                self.received += 1;
+            Some(Ok(Message::Binary(data))) => {
+                received += 1;
                 let hex: String = data.iter().map(|byte| format!("{byte:02x}")).collect();
                 writeln!(stdout.lock(), "{hex}").map_err(|e| e.to_string())?;
             }
-            Event::Close(close) if close.code != CloseCode::NORMAL => {
-                return Err(format!(
-                    "server closed with {}: {:?}",
-                    close.code,
-                    close.reason.as_str()
-                ));
+            Some(Ok(Message::Pong(payload))) => {
+                eprintln!("pong {}", String::from_utf8_lossy(&payload));
+                awaiting_pong = false;
             }
-            Event::Closed(closed) if !closed.clean => {
-                return Err(format!(
-                    "connection ended without a closing handshake ({}, {:?})",
-                    closed.code, closed.cause
-                ));
+            Some(Ok(_)) => {}
+            Some(Err(error)) => return Err(error.to_string()),
+            None => {
+                return Err(match ws.close_frame() {
+                    Some(close) => {
+                        format!("server closed with {}: {:?}", close.code, close.reason.as_str())
+                    }
+                    None => "connection ended before every reply came".to_owned(),
+                })
             }
-            _ => {}
         }
-        if connection.is_open() && self.received >= self.messages.len() && !self.awaiting_pong {
-            connection.sender().close(CloseCode::NORMAL, "").map_err(|e| e.to_string())?;
-        }
-        Ok(())
     }
+    ws.close(CloseCode::NORMAL, "").map_err(|e| e.to_string())
 }
 
 fn decode_hex(hex: &str) -> Option<Vec<u8>> {

@@ -46,13 +46,13 @@ use std::time::{Duration, Instant};
 
 use mio::net::{TcpListener, TcpStream};
 use mio::{Events, Interest, Poll, Registry, Token};
-use wsmachine::{Config, Connection, DefaultRandom, Timestamp};
+use wsmachine::handshake::{Header, Rejection};
+use wsmachine::{
+    Config, Connection, DefaultRandom, Event, EventRef, ProtocolError, Sender, Timestamp,
+};
 
 #[path = "shared/args.rs"]
 mod args;
-#[path = "shared/echo.rs"]
-mod echo;
-use echo::{echo_message, handle_other};
 
 /// How long a connection that ended may take to have its last bytes written.
 const CLOSE_DEADLINE: Tick = Tick::seconds(5);
@@ -431,5 +431,43 @@ impl Conn {
             self.writable_interest = pending;
         }
         Ok(Next::Keep)
+    }
+}
+
+/// Echoes a message from where it lies; any other event is returned for [`handle_other`].
+/// A send fails only once a Close is under way, when the echo no longer matters.
+fn echo_message(next: Result<(EventRef<'_>, &mut Sender), ProtocolError>) -> Option<Event> {
+    match next {
+        Ok((EventRef::Text(text), sender)) => {
+            let _closing = sender.send_text(text);
+            None
+        }
+        Ok((EventRef::Binary(data), sender)) => {
+            let _closing = sender.send_binary(data);
+            None
+        }
+        Ok((EventRef::Other(event), _)) => Some(event),
+        Ok(_) => None,
+        Err(error) => {
+            eprintln!("peer broke the protocol: {error}");
+            None
+        }
+    }
+}
+
+/// Accepts a WebSocket request, answers any other HTTP request with 426.
+fn handle_other(connection: &mut TickConnection, event: Event) {
+    let answered = match event {
+        // An origin policy would look at request.request().origin() here.
+        Event::Request(request) => connection.accept(request.accept()),
+        Event::HttpRequest(_) => connection.reject(
+            &Rejection::new(426)
+                .with_header(Header::new("Sec-WebSocket-Version", "13").expect("valid"))
+                .with_body("this is a WebSocket echo server\n"),
+        ),
+        _ => Ok(()),
+    };
+    if let Err(error) = answered {
+        eprintln!("cannot answer the handshake: {error}");
     }
 }

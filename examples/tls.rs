@@ -2,8 +2,8 @@
 //! and a self-signed certificate generated at start (rcgen).
 //!
 //! ```text
-//! cargo run --release --example tls -- 127.0.0.1:9443
-//! cargo run --release --example tls -- 127.0.0.1:0 --once   # exit after the exchange
+//! cargo run --release --features tokio --example tls -- 127.0.0.1:9443
+//! cargo run --release --features tokio --example tls -- 127.0.0.1:0 --once   # exit after the exchange
 //! ```
 //!
 //! Encryption is the caller's layer: the WebSocket connection runs unchanged over any stream
@@ -12,21 +12,19 @@
 //! closes cleanly, and keeps serving until interrupted (try it with any WebSocket client that
 //! trusts the printed certificate, or stop it with Ctrl-C).
 
-use std::error::Error;
-use std::io;
 use std::sync::Arc;
-use std::time::Instant;
 
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer, ServerName};
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, TcpStream};
 use tokio_rustls::{TlsAcceptor, TlsConnector};
 use wsmachine::frame::CloseCode;
 use wsmachine::handshake::ClientHandshake;
-use wsmachine::{Config, Connection, Event, ProtocolError};
+use wsmachine::tokio::{connect_with, Error};
+use wsmachine::{Config, Message};
 
 #[tokio::main(flavor = "current_thread")]
-async fn main() -> Result<(), Box<dyn Error>> {
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let once = std::env::args().any(|arg| arg == "--once");
     let address = std::env::args()
         .skip(1)
@@ -78,93 +76,32 @@ async fn main() -> Result<(), Box<dyn Error>> {
 }
 
 /// Serves one connection: echoes every message until the connection is over.
-async fn echo<S: AsyncRead + AsyncWrite + Unpin>(stream: S) -> io::Result<()> {
-    let mut connection = Connection::server(Config::default(), Instant::now());
-    drive(stream, &mut connection, |connection, event| match event {
-        Ok(Event::Request(request)) => {
-            if let Err(error) = connection.accept(request.accept()) {
-                eprintln!("cannot accept: {error}");
-            }
+async fn echo<S: AsyncRead + AsyncWrite + Unpin>(stream: S) -> Result<(), Error> {
+    let mut ws = wsmachine::tokio::accept(stream).await?;
+    while let Some(message) = ws.recv().await {
+        if let message @ (Message::Text(_) | Message::Binary(_)) = message? {
+            ws.send(message).await?;
         }
-        Ok(Event::Text(text)) => {
-            let _closing = connection.sender().send_text(text.as_str());
-        }
-        Ok(Event::Binary(data)) => {
-            let _closing = connection.sender().send_binary(&data);
-        }
-        Ok(_) => {}
-        Err(error) => eprintln!("peer broke the protocol: {error}"),
-    })
-    .await
+    }
+    Ok(())
 }
 
 /// Opens a WebSocket over `stream`, sends `message`, and returns the first text that comes
-/// back after closing cleanly.
+/// back, after closing cleanly.
 async fn ask<S: AsyncRead + AsyncWrite + Unpin>(
     stream: S,
     url: &str,
     message: &str,
-) -> Result<String, Box<dyn Error>> {
-    let mut connection =
-        Connection::client(ClientHandshake::new(url)?, Config::default(), Instant::now())?;
-    let mut reply = None;
-    let mut failure = None;
-    // The first failure is kept, and the connection driven to its end all the same, so that
-    // what it owes the server is written.
-    drive(stream, &mut connection, |connection, event| {
-        let outcome: Result<(), Box<dyn Error>> = match event {
-            Ok(Event::Accepted(_)) => connection.sender().send_text(message).map_err(Into::into),
-            Ok(Event::Text(text)) => {
-                reply = Some(text.as_str().to_owned());
-                connection.sender().close(CloseCode::NORMAL, "done").map_err(Into::into)
-            }
-            Ok(_) => Ok(()),
-            Err(error) => Err(error.into()),
-        };
-        if let Err(error) = outcome {
-            failure.get_or_insert(error);
+) -> Result<String, Box<dyn std::error::Error>> {
+    let mut ws = connect_with(stream, ClientHandshake::new(url)?, Config::default()).await?;
+    ws.send(message.into()).await?;
+    let reply = loop {
+        match ws.recv().await.transpose()? {
+            Some(Message::Text(text)) => break text.as_str().to_owned(),
+            Some(_) => {}
+            None => return Err("the connection ended before the reply".into()),
         }
-    })
-    .await?;
-    if let Some(error) = failure {
-        return Err(error);
-    }
-    reply.ok_or_else(|| "no reply".into())
-}
-
-/// Drives `connection` over any async stream until it is over: writes what it queued, waits
-/// for input or its next deadline, and hands every event to `on_event`; its last output is
-/// written and the stream shut down however it ends (only an I/O error ends it earlier).
-async fn drive<S: AsyncRead + AsyncWrite + Unpin>(
-    mut stream: S,
-    connection: &mut Connection,
-    mut on_event: impl FnMut(&mut Connection, Result<Event, ProtocolError>),
-) -> io::Result<()> {
-    let mut input = vec![0u8; 16 * 1024];
-    let mut output = Vec::new();
-    loop {
-        output.clear();
-        connection.poll_transmit(&mut output);
-        stream.write_all(&output).await?;
-        if connection.should_close_transport() {
-            return stream.shutdown().await;
-        }
-        let deadline = connection.poll_timeout();
-        tokio::select! {
-            read = stream.read(&mut input) => match read? {
-                0 => connection.receive_eof(),
-                read => connection.receive(&input[..read]),
-            },
-            () = async {
-                match deadline {
-                    Some(deadline) => tokio::time::sleep_until(deadline.into()).await,
-                    None => std::future::pending().await,
-                }
-            } => {}
-        }
-        connection.handle_timeout(Instant::now());
-        while let Some(event) = connection.poll_event() {
-            on_event(connection, event);
-        }
-    }
+    };
+    ws.close(CloseCode::NORMAL, "done").await?;
+    Ok(reply)
 }

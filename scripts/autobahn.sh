@@ -14,7 +14,7 @@ if [ ! -x "$venv/bin/kosoku" ]; then
     python3 -m venv "$venv"
     "$venv/bin/pip" install --quiet kosoku
 fi
-cargo build --release --quiet --features deflate --example echo_std --example echo_tokio --example echo_mio \
+cargo build --release --quiet --features deflate,tokio,blocking --example echo_std --example echo_tokio --example echo_mio \
     --example autobahn_client
 rm -rf "$reports"
 mkdir -p "$reports"

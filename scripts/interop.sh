@@ -19,7 +19,7 @@ if [ ! -d "$work/node/node_modules/ws" ]; then
 fi
 export NODE_PATH="$PWD/$work/node/node_modules"
 python="$work/venv/bin/python"
-cargo build --release --quiet --features deflate --example echo_std --example client --example tls
+cargo build --release --quiet --features deflate,tokio,blocking --example echo_std --example client --example tls
 
 pids=()
 cleanup() { for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done; }

@@ -20,9 +20,12 @@
 #                       target/loopback/src-SHA, built in target/loopback-rev) instead of the
 #                       working tree: to compare commits, or while the tree does not build
 #
-# Servers: echo_mio, echo_tokio (this crate's examples, release build); tungstenite-batched,
-# tungstenite-simple, fastwebsockets, tokio-websockets (benches/loopback/src/bin/peer_echo.rs,
-# all on a tokio current_thread runtime); raw-copy (a 101 and then a byte copy: the ceiling).
+# Servers: echo_mio, echo_tokio (this crate's examples, release build: echo_tokio on the tokio
+# adapter's borrowed path); wsmachine-obvious (the adapter written the obvious way: recv, then
+# send), wsmachine-handtuned (the hand-tuned tokio loop echo_tokio was before the adapter),
+# tungstenite-batched, tungstenite-simple, fastwebsockets, tokio-websockets
+# (benches/loopback/src/bin/peer_echo.rs, all on a tokio current_thread runtime); raw-copy (a
+# 101 and then a byte copy: the ceiling).
 # The load client is benches/loopback/src/bin/load.rs (std only).
 #
 # Each scenario runs every server in turn, in an order rotated from one scenario to the next,
@@ -53,8 +56,8 @@ else
 stream:1048576:1 oneshot:16:1 oneshot:16:100"}
     idle_conns=${LOOPBACK_IDLE_CONNS:-5000}
 fi
-servers=${LOOPBACK_SERVERS:-"echo_mio echo_tokio tungstenite-batched tungstenite-simple \
-fastwebsockets tokio-websockets raw-copy"}
+servers=${LOOPBACK_SERVERS:-"echo_mio echo_tokio wsmachine-obvious wsmachine-handtuned \
+tungstenite-batched tungstenite-simple fastwebsockets tokio-websockets raw-copy"}
 repeat=${LOOPBACK_REPEAT:-1}
 idle_settle=${LOOPBACK_IDLE_SETTLE:-2}
 idle_late=${LOOPBACK_IDLE_LATE:-}
@@ -79,13 +82,16 @@ if [ -n "${LOOPBACK_REV:-}" ]; then
         mkdir -p "$tree"
         git archive "$sha" | tar -x -C "$tree"
     fi
+    # echo_tokio needs the tokio adapter's feature since the crate has one.
+    rev_features=()
+    grep -q '^tokio = \[' "$tree/Cargo.toml" && rev_features=(--features tokio)
     CARGO_TARGET_DIR=target/loopback-rev nice -n 19 cargo build --release --quiet \
-        --manifest-path "$tree/Cargo.toml" --example echo_mio --example echo_tokio
+        --manifest-path "$tree/Cargo.toml" "${rev_features[@]}" --example echo_mio --example echo_tokio
     examples=target/loopback-rev/release/examples
 else
     built_from="the working tree at $(git rev-parse --short HEAD)"
     git diff --quiet HEAD -- src examples Cargo.toml || built_from="$built_from, with local changes"
-    nice -n 19 cargo build --release --quiet --example echo_mio --example echo_tokio
+    nice -n 19 cargo build --release --quiet --features tokio --example echo_mio --example echo_tokio
     examples=target/release/examples
 fi
 echo "echo_mio and echo_tokio from $built_from" >&2

@@ -1,5 +1,6 @@
-//! Heap allocations per echoed message in the two event-loop integrations, `echo_mio` and
-//! `echo_tokio`, over real loopback sockets: after a warm-up, echoing thousands more messages
+//! Heap allocations per echoed message in the two event-loop integrations, `echo_mio` (the
+//! sans-IO API on mio) and `echo_tokio` (the tokio adapter's borrowed path, with the
+//! feature `tokio`), over real loopback sockets: after a warm-up, echoing thousands more messages
 //! (16 B and 1 KiB, streamed in batches and one at a time) must not allocate at all on the
 //! server's thread.
 //!
@@ -10,7 +11,7 @@
 // The counting allocator needs `unsafe impl GlobalAlloc`; Cargo.toml denies (rather than
 // forbids) unsafe code outside the library so that this file can allow it.
 #![allow(unsafe_code)]
-// Both examples include `examples/shared/echo.rs` as a module of their own.
+// Both examples include `examples/shared/args.rs` as a module of their own.
 #![allow(clippy::duplicate_mod)]
 
 use std::alloc::{GlobalAlloc, Layout, System};
@@ -24,6 +25,8 @@ use std::time::Duration;
 #[path = "../examples/echo_mio.rs"]
 mod echo_mio;
 
+// echo_tokio runs on the crate's tokio adapter (feature `tokio`).
+#[cfg(feature = "tokio")]
 #[allow(dead_code)]
 #[path = "../examples/echo_tokio.rs"]
 mod echo_tokio;
@@ -80,6 +83,7 @@ unsafe impl GlobalAlloc for CountingAllocator {
 static GLOBAL: CountingAllocator = CountingAllocator;
 
 const ECHO_MIO: usize = 1;
+#[cfg(feature = "tokio")]
 const ECHO_TOKIO: usize = 2;
 
 /// Counts the calling thread's allocations in `counter`.
@@ -107,6 +111,7 @@ fn start_echo_mio() -> SocketAddr {
 }
 
 /// Starts `echo_tokio` (a current-thread runtime) on a counted thread and returns its address.
+#[cfg(feature = "tokio")]
 fn start_echo_tokio() -> SocketAddr {
     let (sender, receiver) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
@@ -214,6 +219,7 @@ fn echo_mio_allocates_nothing_per_echoed_message() {
     assert_no_allocations_per_message("echo_mio", ECHO_MIO, start_echo_mio());
 }
 
+#[cfg(feature = "tokio")]
 #[test]
 fn echo_tokio_allocates_nothing_per_echoed_message() {
     assert_no_allocations_per_message("echo_tokio", ECHO_TOKIO, start_echo_tokio());

@@ -430,11 +430,14 @@ fn the_receiving_half_keeps_the_deadlines_and_owes_the_keepalive_ping() {
 // ----- the client example -----
 
 /// Case 5: `examples/client.rs`, given a Close 4001 or a masked frame by the server, exits
-/// naming the cause, and the server still receives the Close it is owed.
+/// naming the cause, and the server still receives the Close it is owed. The example runs on
+/// the blocking adapter (feature `blocking`).
+#[cfg(feature = "blocking")]
 #[path = "../examples/client.rs"]
 #[allow(dead_code)]
 mod client_example;
 
+#[cfg(feature = "blocking")]
 #[test]
 fn the_client_example_writes_the_close_it_owes_before_it_exits() {
     use std::io::{Read, Write};
@@ -491,6 +494,7 @@ fn the_client_example_writes_the_close_it_owes_before_it_exits() {
 }
 
 /// The code of the first Close in `bytes`, masked frames from a client.
+#[cfg(feature = "blocking")]
 fn masked_close_code(bytes: &[u8]) -> Option<u16> {
     let mut rest = bytes;
     while rest.len() >= 6 {

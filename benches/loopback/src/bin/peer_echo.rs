@@ -20,6 +20,10 @@
 //! - `raw-copy`: no WebSocket at all: answers the upgrade with a fixed 101 and then copies
 //!   every byte back (the client's frames come back masked). The ceiling of the loopback
 //!   path and of the load client.
+//! - `wsmachine-obvious`: wsmachine's tokio adapter written the obvious way: `recv`, then
+//!   `send` each message back.
+//! - `wsmachine-handtuned`: wsmachine's former hand-tuned tokio loop (`src/handtuned.rs`),
+//!   which the tokio adapter replaced in the `echo_tokio` example.
 
 use std::error::Error;
 use std::future::Future;
@@ -36,10 +40,32 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
 const MAX_MESSAGE: usize = 64 << 20;
-const SERVERS: [&str; 5] =
-    ["tungstenite-batched", "tungstenite-simple", "fastwebsockets", "tokio-websockets", "raw-copy"];
+const SERVERS: [&str; 7] = [
+    "tungstenite-batched",
+    "tungstenite-simple",
+    "fastwebsockets",
+    "tokio-websockets",
+    "raw-copy",
+    "wsmachine-obvious",
+    "wsmachine-handtuned",
+];
 
 type BoxError = Box<dyn Error + Send + Sync>;
+
+#[path = "../handtuned.rs"]
+mod handtuned;
+
+/// wsmachine's tokio adapter, the obvious way: each message received is sent back.
+async fn wsmachine_obvious(stream: TcpStream) -> Result<(), wsmachine::tokio::Error> {
+    let mut ws = wsmachine::tokio::accept(stream).await?;
+    while let Some(message) = ws.recv().await {
+        let message = message?;
+        if message.is_data() {
+            ws.send(message).await?;
+        }
+    }
+    Ok(())
+}
 
 fn main() -> Result<(), BoxError> {
     let mut args = std::env::args().skip(1);
@@ -70,6 +96,8 @@ fn main() -> Result<(), BoxError> {
                 "tungstenite-simple" => spawn_logged(tungstenite(stream, false)),
                 "fastwebsockets" => spawn_logged(fastwebsockets_http(stream)),
                 "tokio-websockets" => spawn_logged(tokio_websockets(stream)),
+                "wsmachine-obvious" => spawn_logged(wsmachine_obvious(stream)),
+                "wsmachine-handtuned" => spawn_logged(handtuned::serve(stream)),
                 _ => spawn_logged(raw_copy(stream)),
             }
         }
