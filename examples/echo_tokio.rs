@@ -5,10 +5,10 @@
 //! cargo run --release --features tokio,deflate --example echo_tokio -- 127.0.0.1:9001 --deflate
 //! ```
 //!
-//! Every text and binary message is sent back from where it lies (`recv_ref`, the zero-copy
-//! path: no copy and no allocation per message); the adapter answers Pings and the closing
-//! handshake, keeps the connection's deadlines on tokio's clock, and writes each read's
-//! echoes at once.
+//! Every text and binary message is sent back from where it lies (`for_each_ref`, the
+//! zero-copy path: messages are unmasked and answered in the read buffer, with no copy and no
+//! allocation per message); the adapter answers Pings and the closing handshake, keeps the
+//! connection's deadlines on tokio's clock, and writes each read's echoes at once.
 
 use std::io;
 use std::time::Duration;
@@ -59,12 +59,10 @@ async fn echo(
     else {
         return Ok(());
     };
-    while let Some(next) = ws.recv_ref().await {
-        match next? {
-            (EventRef::Text(text), sender) => sender.send_text(text)?,
-            (EventRef::Binary(data), sender) => sender.send_binary(data)?,
-            _ => {} // Pings are answered by the connection itself
-        }
-    }
-    Ok(())
+    ws.for_each_ref(|event, sender| match event {
+        EventRef::Text(text) => sender.send_text(text),
+        EventRef::Binary(data) => sender.send_binary(data),
+        _ => Ok(()), // Pings are answered by the connection itself
+    })
+    .await
 }

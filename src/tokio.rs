@@ -55,10 +55,13 @@ pub type Accepted<S> = crate::adapter::Accepted<WebSocket<S>>;
 use crate::connection::Lendable;
 use crate::frame::CloseCode;
 use crate::handshake::{ClientHandshake, Header, Negotiated, Rejection, WsUri};
-use crate::{CloseCause, CloseFrame, Closed, Config, Connection, Event, EventRef, Message, Sender};
+use crate::{
+    CloseCause, CloseFrame, Closed, CommandError, Config, Connection, Event, EventRef, Message,
+    Sender,
+};
 
 /// The size of the read buffer every `WebSocket` on a thread shares.
-const READ_BUFFER_LEN: usize = 64 * 1024;
+const READ_BUFFER_LEN: usize = 256 * 1024;
 /// Queued output above which [`WebSocket::send`] and [`WebSocket::feed`] wait for the socket.
 const DEFAULT_HIGH_WATER: usize = 64 * 1024;
 /// Output buffer capacity kept between writes; a larger one is given back once written.
@@ -380,6 +383,84 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
         Some(Ok(self.connection.lend(lendable)))
     }
 
+    /// Runs the connection until it is over, handing every event to `handler` borrowed where
+    /// it lies in the read buffer (messages unmasked in place, never copied), with the
+    /// [`Sender`] to answer it: the fastest way to serve a connection whose answers depend
+    /// only on each message (an echo, a router). What the handler sends goes out once the
+    /// read's events are handled, in one write. An error from the handler (a command the
+    /// connection refused) ends the loop with it.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), wsmachine::tokio::Error> {
+    /// use wsmachine::EventRef;
+    /// # let (client_io, server_io) = tokio::io::duplex(4096);
+    /// # tokio::spawn(async move {
+    /// #     let handshake = wsmachine::handshake::ClientHandshake::new("ws://a/").unwrap();
+    /// #     let mut ws = wsmachine::tokio::connect_with(client_io, handshake, Default::default()).await.unwrap();
+    /// #     ws.send("echo me".into()).await.unwrap();
+    /// #     let _ = ws.recv().await;
+    /// #     ws.close(wsmachine::frame::CloseCode::NORMAL, "").await.unwrap();
+    /// # });
+    /// let mut ws = wsmachine::tokio::accept(server_io).await?;
+    /// ws.for_each_ref(|event, sender| match event {
+    ///     EventRef::Text(text) => sender.send_text(text),
+    ///     EventRef::Binary(data) => sender.send_binary(data),
+    ///     _ => Ok(()), // Pings are answered by the connection itself
+    /// })
+    /// .await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn for_each_ref(
+        &mut self,
+        mut handler: impl FnMut(EventRef<'_>, &mut Sender) -> Result<(), CommandError>,
+    ) -> Result<(), Error> {
+        poll_fn(|cx| self.poll_for_each_ref(cx, &mut handler)).await
+    }
+
+    fn poll_for_each_ref(
+        &mut self,
+        cx: &mut Context<'_>,
+        handler: &mut impl FnMut(EventRef<'_>, &mut Sender) -> Result<(), CommandError>,
+    ) -> Poll<Result<(), Error>> {
+        loop {
+            if let Some(error) = ready!(self.poll_pending_error(cx)) {
+                return Poll::Ready(Err(error));
+            }
+            // What the connection holds already (a frame completed by an earlier read).
+            while let Some(next) = self.connection.poll_event_ref() {
+                match next {
+                    Ok((EventRef::Other(Event::Closed(closed)), _)) => self.ended = Some(closed),
+                    Ok((event, sender)) => handler(event, sender)?,
+                    Err(error) => self.pending_error = Some(Error::from_protocol(error)),
+                }
+            }
+            if self.pending_error.is_some() {
+                continue;
+            }
+            let (mut ended, mut pending_error) = (None, None);
+            let polled = self.poll_io_with(cx, |connection, bytes| {
+                let mut input = connection.receive_in_place(bytes);
+                while let Some(next) = input.poll_event_ref() {
+                    match next {
+                        Ok((EventRef::Other(Event::Closed(closed)), _)) => ended = Some(closed),
+                        Ok((event, sender)) => handler(event, sender)?,
+                        Err(error) => pending_error = Some(Error::from_protocol(error)),
+                    }
+                }
+                Ok(())
+            });
+            self.ended = self.ended.or(ended);
+            self.pending_error = self.pending_error.take().or(pending_error);
+            match polled {
+                Poll::Ready(Ok(true)) => continue,
+                Poll::Ready(Ok(false)) => return Poll::Ready(self.end().map_or(Ok(()), Err)),
+                Poll::Ready(Err(error)) => return Poll::Ready(Err(error)),
+                Poll::Pending => return Poll::Pending,
+            }
+        }
+    }
+
     /// Sends a message (or a Ping, a Pong, a Close), waiting while more than the high-water
     /// mark is queued; see the module docs for when its bytes reach the socket.
     pub async fn send(&mut self, message: Message) -> Result<(), Error> {
@@ -515,11 +596,24 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
         }
     }
 
-    /// One round of I/O: write the output, keep the deadlines, read. `Ready(Ok(true))` when
-    /// something happened that may have brought an event; `Ready(Ok(false))` once the
-    /// connection is over and the transport shut down; `Pending` when waiting on the socket or
-    /// the clock.
+    /// One round of I/O: write the output, keep the deadlines, read (copying what arrives
+    /// into the connection).
     fn poll_io(&mut self, cx: &mut Context<'_>) -> Poll<Result<bool, Error>> {
+        self.poll_io_with(cx, |connection, bytes| {
+            connection.receive(bytes);
+            Ok(())
+        })
+    }
+
+    /// One round of I/O: write the output, keep the deadlines, read, handing what arrives to
+    /// `on_read` with the connection. `Ready(Ok(true))` when something happened that may
+    /// have brought an event; `Ready(Ok(false))` once the connection is over and the
+    /// transport shut down; `Pending` when waiting on the socket or the clock.
+    fn poll_io_with(
+        &mut self,
+        cx: &mut Context<'_>,
+        mut on_read: impl FnMut(&mut Connection, &mut [u8]) -> Result<(), Error>,
+    ) -> Poll<Result<bool, Error>> {
         let written = self.poll_write_out(cx)?;
         if self.connection.should_close_transport() {
             ready!(written);
@@ -547,10 +641,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
                     Poll::Ready(Ok(()))
                 }
                 Poll::Ready(Ok(())) => {
-                    self.connection.receive(buf.filled());
-                    Poll::Ready(Ok(()))
+                    let filled = buf.filled().len();
+                    Poll::Ready(on_read(&mut self.connection, &mut buffer[..filled]))
                 }
-                Poll::Ready(Err(error)) => Poll::Ready(Err(error)),
+                Poll::Ready(Err(error)) => Poll::Ready(Err(error.into())),
                 Poll::Pending => Poll::Pending,
             }
         });
@@ -560,7 +654,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
                 self.connection.handle_timeout(now());
                 Poll::Ready(Ok(true))
             }
-            Poll::Ready(Err(error)) => Poll::Ready(Err(error.into())),
+            Poll::Ready(Err(error)) => Poll::Ready(Err(error)),
             Poll::Pending => Poll::Pending,
         }
     }
