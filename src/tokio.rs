@@ -47,7 +47,12 @@ use std::time::Instant;
 use ::tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use ::tokio::time::Sleep;
 
+#[cfg(feature = "hyper")]
+mod upgrade;
+
 pub use crate::adapter::{Answer, Error, IncomingRef};
+#[cfg(feature = "hyper")]
+pub use upgrade::{upgrade, upgrade_with, Upgraded, Upgrading};
 
 /// What [`accept_with`] did with a request.
 pub type Accepted<S> = crate::adapter::Accepted<WebSocket<S>>;
