@@ -47,10 +47,12 @@ use std::time::Instant;
 use ::tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use ::tokio::time::Sleep;
 
+mod split;
 #[cfg(feature = "hyper")]
 mod upgrade;
 
 pub use crate::adapter::{Answer, Error, IncomingRef};
+pub use split::{ReadHalf, WriteHalf};
 #[cfg(feature = "hyper")]
 pub use upgrade::{upgrade, upgrade_with, Upgraded, Upgrading};
 

@@ -391,3 +391,42 @@ async fn the_stream_and_sink_impls_drive_the_same_connection() {
     SinkExt::close(&mut client).await.unwrap();
     echo.await.unwrap();
 }
+
+#[tokio::test]
+async fn split_halves_work_from_two_tasks_and_pings_are_answered_while_the_writer_waits() {
+    let (client_io, server_io) = tokio::io::duplex(64 * 1024);
+    let (release, released) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(async move {
+        let ws = accept(server_io).await.unwrap();
+        let (mut reader, writer) = ws.split_with(tokio::io::split).unwrap();
+        // The writer's task waits on something else entirely.
+        let writing = tokio::spawn(async move {
+            released.await.unwrap();
+            writer.send("from the writer".into()).await.unwrap();
+            writer.close(CloseCode::NORMAL, "done").await.unwrap();
+            writer.send("too late".into()).await.unwrap_err().to_string()
+        });
+        let mut received = Vec::new();
+        while let Some(message) = reader.recv().await {
+            received.push(message.unwrap());
+        }
+        let refused = writing.await.unwrap();
+        (received, refused)
+    });
+    let mut peer = raw_client(client_io).await;
+    peer.write_all(&client_frame(Opcode::Ping, b"anyone?")).await.unwrap();
+    let pong = read_some(&mut peer).await;
+    assert_eq!(pong, [&[0x8a, 7][..], b"anyone?"].concat(), "answered by the read half itself");
+    peer.write_all(&client_frame(Opcode::Text, b"to the reader")).await.unwrap();
+    release.send(()).unwrap();
+    let mut rest = Vec::new();
+    while !rest.windows(2).any(|w| w == [0x88, 6]) {
+        rest.extend(read_some(&mut peer).await);
+    }
+    assert!(rest.starts_with(&[&[0x81, 15][..], b"from the writer"].concat()), "{rest:?}");
+    peer.write_all(&client_frame(Opcode::Close, &1000u16.to_be_bytes())).await.unwrap();
+    let (received, refused) = server.await.unwrap();
+    let ping = Message::Ping(b"anyone?".to_vec().into());
+    assert_eq!(received, [ping, Message::from("to the reader")]);
+    assert!(refused.starts_with("cannot send a message"), "{refused}");
+}
