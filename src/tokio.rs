@@ -48,11 +48,15 @@ use ::tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use ::tokio::time::Sleep;
 
 mod split;
+#[cfg(feature = "rustls")]
+mod tls;
 #[cfg(feature = "hyper")]
 mod upgrade;
 
 pub use crate::adapter::{Answer, Error, IncomingRef};
 pub use split::{ReadHalf, WriteHalf};
+#[cfg(feature = "rustls")]
+pub use tls::Stream;
 #[cfg(feature = "hyper")]
 pub use upgrade::{upgrade, upgrade_with, Upgraded, Upgrading};
 
@@ -204,8 +208,9 @@ pub async fn accept_with<S: AsyncRead + AsyncWrite + Unpin>(
     Ok(Accepted::Http(request))
 }
 
-/// Opens a WebSocket to `url` (`ws://host[:port]/path`): resolves the host, connects over TCP
-/// and completes the opening handshake with the default [`Config`].
+/// Opens a WebSocket to `url`: resolves the host, connects over TCP (and TLS for `wss://`,
+/// with the feature `rustls`, trusting the Mozilla roots `webpki-roots` compiles in), and
+/// completes the opening handshake with the default [`Config`].
 ///
 /// ```no_run
 /// # async fn run() -> Result<(), wsmachine::tokio::Error> {
@@ -217,14 +222,55 @@ pub async fn accept_with<S: AsyncRead + AsyncWrite + Unpin>(
 /// ws.close(wsmachine::frame::CloseCode::NORMAL, "bye").await?;
 /// # Ok(()) }
 /// ```
+#[cfg(not(feature = "rustls"))]
 pub async fn connect(url: &str) -> Result<WebSocket<::tokio::net::TcpStream>, Error> {
-    let uri = WsUri::parse(url).map_err(|error| Error::Url(error.to_string()))?;
+    let (uri, tcp) = dial(url).await?;
     if uri.is_secure() {
-        return Err(Error::Url(format!("{url}: wss:// needs a TLS stream (see connect_with)")));
+        return Err(Error::Url(format!(
+            "{url}: wss:// needs the rustls feature (or connect_with)"
+        )));
     }
-    let stream = ::tokio::net::TcpStream::connect((uri.host(), uri.port())).await?;
-    stream.set_nodelay(true)?;
+    connect_with(tcp, ClientHandshake::for_uri(uri), Config::default()).await
+}
+
+/// Opens a WebSocket to `url` (`ws://` or `wss://`): resolves the host, connects over TCP,
+/// and for `wss://` over TLS, trusting the Mozilla roots `webpki-roots` compiles in; then
+/// completes the opening handshake with the default [`Config`].
+///
+/// ```no_run
+/// # async fn run() -> Result<(), wsmachine::tokio::Error> {
+/// let mut ws = wsmachine::tokio::connect("wss://example.com/socket").await?;
+/// ws.send("hello".into()).await?;
+/// ws.close(wsmachine::frame::CloseCode::NORMAL, "bye").await?;
+/// # Ok(()) }
+/// ```
+#[cfg(feature = "rustls")]
+pub async fn connect(url: &str) -> Result<WebSocket<Stream>, Error> {
+    connect_tls(url, tls::default_config()).await
+}
+
+/// [`connect`] with the caller's rustls configuration for `wss://` (its roots, its client
+/// certificate); `ws://` URLs connect without TLS.
+#[cfg(feature = "rustls")]
+pub async fn connect_tls(
+    url: &str,
+    config: std::sync::Arc<tokio_rustls::rustls::ClientConfig>,
+) -> Result<WebSocket<Stream>, Error> {
+    let (uri, tcp) = dial(url).await?;
+    let stream = if uri.is_secure() {
+        tls::handshake(tcp, uri.host(), config).await?
+    } else {
+        Stream::Plain(tcp)
+    };
     connect_with(stream, ClientHandshake::for_uri(uri), Config::default()).await
+}
+
+/// Parses `url` and connects over TCP to its host and port.
+async fn dial(url: &str) -> Result<(WsUri, ::tokio::net::TcpStream), Error> {
+    let uri = WsUri::parse(url).map_err(|error| Error::Url(error.to_string()))?;
+    let tcp = ::tokio::net::TcpStream::connect((uri.host(), uri.port())).await?;
+    tcp.set_nodelay(true)?;
+    Ok((uri, tcp))
 }
 
 /// Opens a WebSocket over a stream the caller brings (any TLS, a proxy tunnel) with
