@@ -67,6 +67,12 @@
 //! does not allow fails with [`CommandError::NotAllowed`], naming it. Every connection ends
 //! with exactly one [`Event::Closed`], whose [`Closed::cause`] says why.
 //!
+//! # Adapters
+//!
+//! The same connection on real sockets, with its I/O and clock attached: `wsmachine::tokio` (feature
+//! `tokio`: `accept`, `connect`, `recv`/`send`, `Stream`/`Sink`, split halves; `wss://` with
+//! `rustls`; hyper and axum upgrades with `hyper`) and `wsmachine::blocking` (feature `blocking`).
+//!
 //! # Zero copy
 //!
 //! [`Connection::poll_event_ref`] reports the same events with each whole message borrowed
@@ -90,6 +96,10 @@
 //! |---|---|---|
 //! | `std` | yes | SIMD UTF-8 with run-time CPU detection, and [`OsSeededRandom`], the default source of handshake and mask keys; without it the crate is `no_std` + `alloc` |
 //! | `deflate` | no | permessage-deflate: `Config::deflate` and `extensions::deflate` |
+//! | `tokio` | no | the tokio adapter, `wsmachine::tokio` |
+//! | `rustls` | no | `wss://` for the tokio adapter's `connect` |
+//! | `hyper` | no | WebSockets from hyper 1.x and axum servers: `wsmachine::tokio::upgrade` |
+//! | `blocking` | no | the blocking adapter, `wsmachine::blocking` |
 //! | `http` | no | conversions from and to the `http` crate's request and response types |
 //!
 //! Input never panics; `#![forbid(unsafe_code)]`.
@@ -138,7 +148,8 @@ pub use random::RandomSource;
 pub use role::Role;
 pub use time::{DefaultTimestamp, Timestamp};
 
-/// The README's examples, compiled and run as doctests (the crate's front page is above).
-#[cfg(doctest)]
+/// The README's examples, compiled and run as doctests (the crate's front page is above); they
+/// use the adapters, so with their features (`cargo test --all-features`).
+#[cfg(all(doctest, feature = "tokio", feature = "hyper"))]
 #[doc = include_str!("../README.md")]
 pub struct ReadmeDoctests;

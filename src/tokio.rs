@@ -148,7 +148,7 @@ pub async fn accept<S: AsyncRead + AsyncWrite + Unpin>(stream: S) -> Result<WebS
 }
 
 /// Accepts a WebSocket on `stream` with `config`, letting `decide` see the request first: its
-/// path, `Origin`, offered subprotocols (an [`UpgradeRequest`]), or a plain HTTP request on
+/// path, `Origin`, offered subprotocols (an [`UpgradeRequest`](crate::handshake::UpgradeRequest)), or a plain HTTP request on
 /// the same port, which it answers with [`Answer::Reject`] (a page, say).
 ///
 /// ```no_run

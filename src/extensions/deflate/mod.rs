@@ -99,10 +99,10 @@ pub struct DeflateConfig {
     /// The largest window the client may use, 8–15 (15 asks nothing).
     pub client_max_window_bits: u8,
     /// Messages shorter than this are sent uncompressed by
-    /// [`Connection::send_text`](crate::Connection::send_text) and
-    /// [`send_binary`](crate::Connection::send_binary): a few bytes gain nothing from deflate
+    /// [`Sender::send_text`](crate::Sender::send_text) and
+    /// [`send_binary`](crate::Sender::send_binary): a few bytes gain nothing from deflate
     /// and cost a compressor call. Default 0: every message is compressed, as browsers do.
-    /// [`Connection::send_message`](crate::Connection::send_message) decides per message.
+    /// [`Sender::send_message`](crate::Sender::send_message) decides per message.
     pub compression_threshold: usize,
 }
 
