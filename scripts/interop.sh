@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# Interop with other stacks over loopback TCP: our echo server (plain and with permessage-deflate)
-# against Python `websockets` and
-# Node `ws` clients (text, binary, ping, 1 MiB, close code 4000), and our client CLI against
-# their echo servers (text, binary, ping, a 100 kB message, and a server close with code 4001),
-# and a wss:// round trip over rustls.
+# Interop with other stacks over loopback TCP: our echo servers (echo_std on the blocking
+# adapter, plain and with permessage-deflate; echo_tokio and the axum example on the tokio
+# adapter) against Python `websockets` and Node `ws` clients (text, binary, ping, 1 MiB, close
+# code 4000), and our client CLI against their echo servers (text, binary, ping, a 100 kB
+# message, and a server close with code 4001, whose echo the server must get), and a wss://
+# round trip over rustls.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -19,7 +20,8 @@ if [ ! -d "$work/node/node_modules/ws" ]; then
 fi
 export NODE_PATH="$PWD/$work/node/node_modules"
 python="$work/venv/bin/python"
-cargo build --release --quiet --features deflate,tokio,blocking --example echo_std --example client --example tls
+cargo build --release --quiet --features deflate,tokio,blocking,hyper --example echo_std \
+    --example echo_tokio --example axum --example client --example tls
 
 pids=()
 cleanup() { for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done; }
@@ -46,6 +48,24 @@ EXPECT_DEFLATE=1 timeout 60 "$python" tests/interop/python_peer.py client ws://1
 EXPECT_DEFLATE=1 timeout 60 node tests/interop/node_peer.js client ws://127.0.0.1:9403/
 echo "their clients against our server with permessage-deflate: ok"
 
+# The tokio adapter's echo, and the axum example (a WebSocket at /ws, plain HTTP at /).
+target/release/examples/echo_tokio 127.0.0.1:9405 --deflate >"$work/echo_tokio.log" 2>&1 &
+pids+=($!)
+wait_listening "$work/echo_tokio.log"
+EXPECT_DEFLATE=1 timeout 60 "$python" tests/interop/python_peer.py client ws://127.0.0.1:9405/
+EXPECT_DEFLATE=1 timeout 60 node tests/interop/node_peer.js client ws://127.0.0.1:9405/
+target/release/examples/axum 127.0.0.1:9404 --deflate >"$work/axum.log" 2>&1 &
+pids+=($!)
+wait_listening "$work/axum.log"
+EXPECT_DEFLATE=1 timeout 60 "$python" tests/interop/python_peer.py client ws://127.0.0.1:9404/ws
+EXPECT_DEFLATE=1 timeout 60 node tests/interop/node_peer.js client ws://127.0.0.1:9404/ws
+page=$(timeout 10 "$python" -c 'import urllib.request; print(urllib.request.urlopen("http://127.0.0.1:9404/").read().decode())')
+case "$page" in
+    *"WebSocket echo lives at /ws"*) ;;
+    *) echo "the axum example's / answered: $page" >&2; exit 1 ;;
+esac
+echo "their clients against echo_tokio and the axum example: ok"
+
 # Their servers, our client.
 big=$(head -c 100000 /dev/zero | tr '\0' 'y')
 for peer in python node; do
@@ -70,6 +90,11 @@ for peer in python node; do
         *"server closed with 4001"*) ;;
         *) echo "our client against $peer: unexpected: $out" >&2; exit 1 ;;
     esac
+    if [ "$peer" = python ]; then
+        sleep 0.2
+        grep -q "close echoed: 4001" "$log" \
+            || { echo "our client did not echo the server's 4001: $(cat "$log")" >&2; exit 1; }
+    fi
     # The same with our client offering permessage-deflate.
     got=$(timeout 60 target/release/examples/client ws://127.0.0.1:9402/ --deflate --send "héllo" \
         --binary 00ff10 --send "$big" 2>"$work/client-stderr.log")

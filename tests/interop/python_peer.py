@@ -2,7 +2,8 @@
 
 client URL: connects to a wsmachine echo server and checks text, binary, ping, a 1 MiB
 message and a close with code 4000.
-server PORT: an echo server; the message "close-4001" makes it close with code 4001.
+server PORT: an echo server; the message "close-4001" makes it close with code 4001, and it
+prints the code the client echoed.
 With EXPECT_DEFLATE=1 the client checks that permessage-deflate (offered by default) was
 accepted.
 """
@@ -35,6 +36,8 @@ def echo(ws):
     for message in ws:
         if message == "close-4001":
             ws.close(4001, "requested")
+            # The client owes the echo of the code (RFC 6455 §5.5.1): 1006 means it never came.
+            print(f"close echoed: {ws.close_code}", flush=True)
             return
         ws.send(message)
 
