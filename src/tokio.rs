@@ -108,16 +108,16 @@ pub struct WebSocket<S> {
     high_water: usize,
     /// The stream gave EOF.
     read_closed: bool,
-    /// The peer's Close, once it came.
-    peer_close: Option<CloseFrame>,
+    /// The peer's Close, once it came (boxed: rare, and an idle connection stays small).
+    peer_close: Option<Box<CloseFrame>>,
     /// The connection ended: how, once its `Closed` came.
     ended: Option<Closed>,
     /// The transport was shut down after the end.
     shut_down: bool,
     /// An unclean end was reported as an error already.
     end_reported: bool,
-    /// A protocol error, returned once the Close it calls for is written.
-    pending_error: Option<Error>,
+    /// A protocol error, returned once the Close it calls for is written (boxed: rare).
+    pending_error: Option<Box<Error>>,
 }
 
 /// Accepts a WebSocket on `stream` with the default [`Config`]: reads the client's opening
@@ -343,7 +343,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
     /// The peer's Close (its code and reason), once it came.
     #[must_use]
     pub fn close_frame(&self) -> Option<&CloseFrame> {
-        self.peer_close.as_ref()
+        self.peer_close.as_deref()
     }
 
     /// What the handshake negotiated: the subprotocol and extensions.
@@ -391,7 +391,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
             };
             match Message::from_event(event) {
                 // The peer's Close ends the stream, once the reply is written.
-                Ok(Message::Close(frame)) => self.peer_close = frame,
+                Ok(Message::Close(frame)) => self.peer_close = frame.map(Box::new),
                 Ok(message) => return Poll::Ready(Some(Ok(message))),
                 Err(_) => {}
             }
@@ -485,7 +485,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
                 match next {
                     Ok((EventRef::Other(Event::Closed(closed)), _)) => self.ended = Some(closed),
                     Ok((event, sender)) => handler(event, sender)?,
-                    Err(error) => self.pending_error = Some(Error::from_protocol(error)),
+                    Err(error) => self.pending_error = Some(Box::new(Error::from_protocol(error))),
                 }
             }
             if self.pending_error.is_some() {
@@ -498,7 +498,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
                     match next {
                         Ok((EventRef::Other(Event::Closed(closed)), _)) => ended = Some(closed),
                         Ok((event, sender)) => handler(event, sender)?,
-                        Err(error) => pending_error = Some(Error::from_protocol(error)),
+                        Err(error) => pending_error = Some(Box::new(Error::from_protocol(error))),
                     }
                 }
                 Ok(())
@@ -584,7 +584,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
                 match next {
                     Ok(Event::Closed(closed)) => self.ended = Some(closed),
                     Ok(event) => return Poll::Ready(Some(Ok(event))),
-                    Err(error) => self.pending_error = Some(Error::from_protocol(error)),
+                    Err(error) => self.pending_error = Some(Box::new(Error::from_protocol(error))),
                 }
                 continue;
             }
@@ -610,7 +610,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
                         self.ended = self.connection.closed();
                     }
                     Ok(lendable) => return Poll::Ready(Some(Ok(lendable))),
-                    Err(error) => self.pending_error = Some(Error::from_protocol(error)),
+                    Err(error) => self.pending_error = Some(Box::new(Error::from_protocol(error))),
                 }
                 continue;
             }
@@ -632,7 +632,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
         }
         // A write error changes nothing: the protocol error is what to report.
         let _ = ready!(self.poll_write_out(cx));
-        Poll::Ready(self.pending_error.take())
+        Poll::Ready(self.pending_error.take().map(|error| *error))
     }
 
     /// After the end: an unclean end is an error, once (unless the error that caused it was

@@ -121,7 +121,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
             timer: None,
             timer_at: None,
             read_closed: self.read_closed,
-            peer_close: self.peer_close,
+            peer_close: self.peer_close.map(|frame| *frame),
             ended: false,
         };
         Ok((reader, WriteHalf { to_writer, shared }))
