@@ -430,3 +430,37 @@ async fn split_halves_work_from_two_tasks_and_pings_are_answered_while_the_write
     assert_eq!(received, [ping, Message::from("to the reader")]);
     assert!(refused.starts_with("cannot send a message"), "{refused}");
 }
+
+#[tokio::test]
+async fn a_huge_message_streams_in_pieces_both_ways() {
+    let mut streaming = Config::default();
+    streaming.stream_messages_above = Some(1024);
+    let (mut client, mut server) = pair(streaming, Config::default()).await;
+    // The client sends 64 KiB in pieces of 4 KiB; the server, streaming above 1 KiB, gets it
+    // in pieces and sends them straight back as pieces.
+    let chunk = vec![b'z'; 4096];
+    for n in 0..16 {
+        let piece = wsmachine::Piece {
+            kind: wsmachine::MessageKind::Binary,
+            data: chunk.clone().into(),
+            first: n == 0,
+            last: n == 15,
+        };
+        client.feed(Message::Piece(piece)).await.unwrap();
+    }
+    client.flush().await.unwrap();
+    let mut echoed = 0;
+    loop {
+        let Message::Piece(piece) = server.recv().await.unwrap().unwrap() else { panic!() };
+        echoed += piece.data.len();
+        let last = piece.last;
+        server.send(Message::Piece(piece)).await.unwrap();
+        if last {
+            break;
+        }
+    }
+    assert_eq!(echoed, 16 * 4096);
+    let Message::Binary(whole) = client.recv().await.unwrap().unwrap() else { panic!() };
+    assert_eq!(whole.len(), 16 * 4096, "the client assembles what came back");
+    client.close(CloseCode::NORMAL, "").await.unwrap();
+}
