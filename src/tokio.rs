@@ -383,6 +383,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
 
     /// [`recv`](WebSocket::recv) as a poll function, for `Stream` and hand-written futures.
     pub fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Message, Error>>> {
+        // The common case first: a whole short message already read.
+        if self.pending_error.is_none() {
+            if let Some(message) = self.connection.poll_short_message() {
+                return Poll::Ready(Some(Ok(message)));
+            }
+        }
         loop {
             let event = match ready!(self.poll_event(cx)) {
                 Some(Ok(event)) => event,

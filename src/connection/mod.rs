@@ -490,6 +490,18 @@ impl<R: RandomSource, T: Timestamp> Connection<R, T> {
         }
     }
 
+    /// The common case of [`poll_event`](Connection::poll_event) alone: a whole text or
+    /// binary message in one short frame at the front of the buffer, as a [`Message`]; `None`
+    /// for anything else (which `poll_event` then reports). The adapters' owned-message fast
+    /// path.
+    #[inline]
+    pub(crate) fn poll_short_message(&mut self) -> Option<crate::Message> {
+        if !self.sender.lifecycle().reads_frames() {
+            return None;
+        }
+        self.reader.short_frame_message()
+    }
+
     /// The next event as [`poll_event`](Connection::poll_event) reports it, except that a
     /// whole message is borrowed from the connection rather than owned, together with the
     /// [`Sender`] to answer it with while it is borrowed. Zero copy: a message that arrived in

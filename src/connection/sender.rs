@@ -10,8 +10,7 @@ use super::DefaultRandom;
 use crate::error::CommandError;
 use crate::event::MessageKind;
 use crate::frame::{
-    apply_mask, CloseBody, CloseCode, FrameHeader, Opcode, Rsv, MAX_CONTROL_PAYLOAD_LEN,
-    MAX_HEADER_LEN,
+    apply_mask, CloseBody, CloseCode, Opcode, Rsv, MAX_CONTROL_PAYLOAD_LEN, MAX_HEADER_LEN,
 };
 use crate::message::Message;
 use crate::random::RandomSource;
@@ -520,7 +519,9 @@ impl<R: RandomSource> Sender<R> {
     }
 }
 
-/// Appends one frame to `out`, masking the payload when a key is given.
+/// Appends one frame to `out`, masking the payload when a key is given. The header is written
+/// straight into `out` in its shortest form (§5.2), as [`FrameHeader::encode`](crate::frame::FrameHeader::encode) writes it (the
+/// tests below hold it to that); every message sent passes here.
 fn push_frame(
     out: &mut Vec<u8>,
     opcode: Opcode,
@@ -529,15 +530,79 @@ fn push_frame(
     rsv: Rsv,
     mask: Option<[u8; 4]>,
 ) {
-    let mut header = FrameHeader::new(opcode, payload.len() as u64).with_fin(fin).with_rsv(rsv);
-    header.mask = mask;
-    let mut head = [0u8; MAX_HEADER_LEN];
-    let head_len = header.encode(&mut head).unwrap_or(0);
-    out.reserve(head_len + payload.len());
-    out.extend_from_slice(&head[..head_len]);
+    out.reserve(MAX_HEADER_LEN + payload.len());
+    let first = (u8::from(fin) << 7) | (rsv.bits() << 4) | opcode.as_u8();
+    let mask_bit = if mask.is_some() { 0x80 } else { 0 };
+    let len = payload.len();
+    // Each arm bounds the length, so the narrowing casts are exact.
+    #[allow(clippy::cast_possible_truncation)]
+    match len {
+        0..=125 => out.extend_from_slice(&[first, mask_bit | len as u8]),
+        126..=0xFFFF => {
+            let [high, low] = (len as u16).to_be_bytes();
+            out.extend_from_slice(&[first, mask_bit | 126, high, low]);
+        }
+        _ => {
+            out.extend_from_slice(&[first, mask_bit | 127]);
+            out.extend_from_slice(&(len as u64).to_be_bytes());
+        }
+    }
+    if let Some(key) = mask {
+        out.extend_from_slice(&key);
+    }
     let start = out.len();
     out.extend_from_slice(payload);
     if let Some(key) = mask {
         apply_mask(&mut out[start..], key);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::frame::FrameHeader;
+    use proptest::prelude::*;
+
+    /// The frame as the plain path writes it: [`FrameHeader::encode`], then the payload.
+    fn encoded_plainly(
+        opcode: Opcode,
+        payload: &[u8],
+        fin: bool,
+        rsv: Rsv,
+        mask: Option<[u8; 4]>,
+    ) -> Vec<u8> {
+        let mut header = FrameHeader::new(opcode, payload.len() as u64).with_fin(fin).with_rsv(rsv);
+        header.mask = mask;
+        let mut head = [0u8; MAX_HEADER_LEN];
+        let head_len = header.encode(&mut head).expect("a payload in memory has an encoding");
+        let mut frame = head[..head_len].to_vec();
+        frame.extend_from_slice(payload);
+        if let Some(key) = mask {
+            apply_mask(&mut frame[head_len..], key);
+        }
+        frame
+    }
+
+    proptest! {
+        #[test]
+        fn push_frame_writes_what_frame_header_encode_writes(
+            // Lengths around both length-form boundaries, and a few beyond.
+            len in prop_oneof![0usize..=130, 65_530usize..=65_540, 65_536usize..=70_000],
+            fin: bool,
+            rsv_bits in 0u8..8,
+            opcode in prop::sample::select(vec![
+                Opcode::Continuation, Opcode::Text, Opcode::Binary,
+                Opcode::Close, Opcode::Ping, Opcode::Pong,
+            ]),
+            mask: Option<[u8; 4]>,
+            already in prop::collection::vec(any::<u8>(), 0..4),
+        ) {
+            let payload: Vec<u8> = (0..len).map(|i| (i * 7) as u8).collect();
+            let rsv = Rsv::from_bits_truncate(rsv_bits);
+            let mut out = already.clone();
+            push_frame(&mut out, opcode, &payload, fin, rsv, mask);
+            prop_assert_eq!(&out[..already.len()], &already[..]);
+            prop_assert!(out[already.len()..] == encoded_plainly(opcode, &payload, fin, rsv, mask)[..]);
+        }
     }
 }

@@ -370,6 +370,17 @@ impl Reader {
         }
     }
 
+    /// [`short_frame_event`](Reader::short_frame_event) as a [`Message`](crate::Message), for
+    /// the adapters' `recv`.
+    #[inline]
+    pub(crate) fn short_frame_message(&mut self) -> Option<crate::Message> {
+        Some(match self.short_frame_event()? {
+            Event::Text(text) => crate::Message::Text(text),
+            Event::Binary(data) => crate::Message::Binary(data),
+            _ => return None,
+        })
+    }
+
     /// The common case in one step: a whole text or binary message in one short frame,
     /// unmasked and, if text, validated; see [`take_short_frame`](Reader::take_short_frame).
     /// Invalid text is masked again and left to the general path, which reports where the
