@@ -523,9 +523,14 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
     /// Sends a message (or a Ping, a Pong, a Close), waiting while more than the high-water
     /// mark is queued; see the module docs for when its bytes reach the socket.
     pub async fn send(&mut self, message: Message) -> Result<(), Error> {
-        self.feed(message).await?;
+        // Written out flat rather than as `feed` then `flush`: one future, no nesting, on the
+        // path every message takes.
+        if self.pending_output() > self.high_water {
+            poll_fn(|cx| self.poll_room(cx)).await?;
+        }
+        self.connection.sender().send(message)?;
         if self.connection.buffered_input() == 0 {
-            self.flush().await?;
+            poll_fn(|cx| self.poll_write_out(cx)).await?;
         }
         Ok(())
     }
