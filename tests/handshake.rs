@@ -97,6 +97,10 @@ fn each_invalid_request_gets_its_status() {
             400,
         ),
         (rfc_request_with("Sec-WebSocket-Protocol", "Sec-WebSocket-Protocol: chat, \"quoted\"\r\n"), RequestError::InvalidProtocolList, 400),
+        (rfc_request_with("Origin", "Content-Length: 10\r\n"), RequestError::UpgradeWithBody, 400),
+        (rfc_request_with("Origin", "Content-Length: 0\r\nContent-Length: 5\r\n"), RequestError::UpgradeWithBody, 400),
+        (rfc_request_with("Origin", "Content-Length: x\r\n"), RequestError::UpgradeWithBody, 400),
+        (rfc_request_with("Origin", "Transfer-Encoding: chunked\r\n"), RequestError::UpgradeWithBody, 400),
     ];
     for (request, expected, status) in cases {
         let error = classify(request.as_bytes()).unwrap_err();
@@ -368,4 +372,10 @@ fn client_refuses_to_send_invalid_protocols_or_origins() {
         .write_request(&mut zeros, &mut out);
     assert!(error.is_err());
     assert!(out.is_empty());
+}
+
+#[test]
+fn an_upgrade_with_an_empty_body_is_still_an_upgrade() {
+    let request = rfc_request_with("Origin", "Content-Length: 0\r\n");
+    assert!(matches!(classify(request.as_bytes()), Ok(Incoming::WebSocket(_))));
 }

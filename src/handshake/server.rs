@@ -237,6 +237,9 @@ impl UpgradeRequest {
             .ok_or(RequestError::InvalidProtocolList)?;
         let extensions = parse_extensions(request.header_values("sec-websocket-extensions"))
             .map_err(RequestError::InvalidExtensions)?;
+        if carries_body(&request.headers) {
+            return Err(RequestError::UpgradeWithBody);
+        }
         Ok(UpgradeRequest { request, key, protocols, extensions })
     }
 
@@ -271,6 +274,16 @@ impl UpgradeRequest {
     pub fn accept(&self) -> Accept<'_> {
         Accept { request: self, protocol: None, extensions: Vec::new(), headers: Vec::new() }
     }
+}
+
+/// Whether a request head announces a body: any `Transfer-Encoding`, or a `Content-Length`
+/// other than a single 0. An HTTP intermediary would forward such bytes as the request's body,
+/// so an upgrade that carries one is refused rather than reading them as frames.
+fn carries_body(headers: &[Header]) -> bool {
+    if http1::values(headers, "transfer-encoding").next().is_some() {
+        return true;
+    }
+    http1::values(headers, "content-length").any(|value| value.trim_ascii() != b"0")
 }
 
 /// The 101 Switching Protocols response to an [`UpgradeRequest`] (§4.2.2), built up and then
@@ -593,6 +606,11 @@ pub enum RequestError {
     /// `Sec-WebSocket-Extensions` breaks the grammar of §9.1 (400).
     #[error("invalid Sec-WebSocket-Extensions: {0}")]
     InvalidExtensions(ExtensionHeaderError),
+    /// An upgrade that announces a body (`Transfer-Encoding`, or `Content-Length` other than
+    /// 0; 400). An intermediary would pass those bytes on as the request's body, so they are
+    /// never read as the first frames (RFC 9112 §6.3).
+    #[error("WebSocket upgrade request carries a body (Content-Length or Transfer-Encoding)")]
+    UpgradeWithBody,
 }
 
 impl RequestError {
