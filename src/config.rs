@@ -45,10 +45,11 @@ pub struct Config {
     pub stream_messages_above: Option<u64>,
     /// Limits on the opening handshake's HTTP head.
     pub handshake: HeadLimits,
-    /// The most bytes of output the connection buffers before `send_*` refuses more with
-    /// [`CommandError::OutputFull`](crate::CommandError::OutputFull) (control frames always
-    /// fit).
-    /// Default 16 MiB.
+    /// Once this many bytes of output are buffered, `send_*` refuses more data with
+    /// [`CommandError::OutputFull`](crate::CommandError::OutputFull) until some is written
+    /// (control frames always fit). Below it a message of any size is taken whole, so the
+    /// output holds at most this plus one message, and a message as large as the largest
+    /// one received can always be sent back. Default 16 MiB.
     pub max_buffered_output: usize,
     /// Outgoing messages longer than this are sent in fragments of this size (§5.4). `None`
     /// (the default) sends each message as one frame.

@@ -124,8 +124,8 @@ pub enum CommandError {
     /// The 101 response cannot be sent as asked (a subprotocol the client did not offer).
     #[error(transparent)]
     Accept(#[from] AcceptError),
-    /// More output is buffered than
-    /// [`Config::max_buffered_output`](crate::Config::max_buffered_output): drain it first.
+    /// The output holds [`Config::max_buffered_output`](crate::Config::max_buffered_output)
+    /// bytes or more: write some of it, then send again (any message fits once it is below).
     #[error("output buffer full")]
     OutputFull,
     /// A control frame payload over 125 bytes (§5.5).

@@ -395,10 +395,23 @@ fn output_beyond_the_limit_is_refused_until_drained() {
     config.max_buffered_output = 100;
     let mut server = open_server(config);
     server.sender().send_binary(&[0; 60]).unwrap();
+    server.sender().send_binary(&[0; 60]).unwrap();
     assert_eq!(server.sender().send_binary(&[0; 60]), Err(CommandError::OutputFull));
-    assert_eq!(server.buffered_output(), 62);
+    assert_eq!(server.buffered_output(), 124);
     output(&mut server);
     server.sender().send_binary(&[0; 60]).unwrap();
+}
+
+#[test]
+fn a_message_larger_than_the_output_limit_is_taken_whole_below_the_limit() {
+    let mut config = Config::default();
+    config.max_buffered_output = 100;
+    let mut server = open_server(config);
+    let large = vec![7; 1000];
+    server.sender().send_binary(&large).unwrap();
+    assert_eq!(server.sender().send_binary(b"more"), Err(CommandError::OutputFull));
+    assert_eq!(output(&mut server), server_frame(Opcode::Binary, &large, true));
+    server.sender().send_binary(b"more").unwrap();
 }
 
 #[test]

@@ -331,7 +331,7 @@ impl<R: RandomSource> Sender<R> {
     ) -> Result<(), CommandError> {
         self.lifecycle.check(Command::SendMessage)?;
         self.check_can_send_data()?;
-        self.check_room(first_piece.len())?;
+        self.check_room()?;
         let opcode = match kind {
             MessageKind::Text => Opcode::Text,
             MessageKind::Binary => Opcode::Binary,
@@ -353,7 +353,7 @@ impl<R: RandomSource> Sender<R> {
         if !self.streaming {
             return Err(CommandError::NoStream);
         }
-        self.check_room(piece.len())?;
+        self.check_room()?;
         self.push_piece(Opcode::Continuation, piece, last);
         self.streaming = !last;
         Ok(())
@@ -416,7 +416,7 @@ impl<R: RandomSource> Sender<R> {
     ) -> Result<(), CommandError> {
         self.lifecycle.check(Command::SendMessage)?;
         self.check_can_send_data()?;
-        self.check_room(payload.len())?;
+        self.check_room()?;
         #[cfg(feature = "deflate")]
         if let Some(deflate) = self.deflate.as_mut().filter(|_| compress) {
             let compressed = deflate.compress_piece(payload, true);
@@ -472,8 +472,12 @@ impl<R: RandomSource> Sender<R> {
         Ok(())
     }
 
-    fn check_room(&self, payload_len: usize) -> Result<(), CommandError> {
-        if self.buffered_output().saturating_add(payload_len) > self.max_buffered {
+    /// Refuses new data while the output holds `max_buffered` bytes or more. A message is
+    /// taken whole whatever its size once the output is below the limit, so that any message
+    /// can be sent (an echo of the largest message received included) and the output never
+    /// holds more than the limit plus one message.
+    fn check_room(&self) -> Result<(), CommandError> {
+        if self.buffered_output() >= self.max_buffered {
             return Err(CommandError::OutputFull);
         }
         Ok(())
