@@ -13,7 +13,7 @@ use std::net::TcpStream;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use wsmachine::blocking::{connect_with, Error, SetTimeout};
+use wsmachine::blocking::{connect_with, set_tcp_timeouts, Error, SetTimeout};
 use wsmachine::handshake::{ClientHandshake, WsUri};
 use wsmachine::{Config, Message};
 
@@ -87,7 +87,7 @@ fn session(url: &str, echo: bool, config: Config) -> io::Result<String> {
     let uri = WsUri::parse(url).map_err(|e| invalid(&e))?;
     let stream = TcpStream::connect((uri.host(), uri.port()))?;
     stream.set_nodelay(true)?;
-    let set_timeout = Some(TcpStream::set_read_timeout as SetTimeout<TcpStream>);
+    let set_timeout = Some(set_tcp_timeouts as SetTimeout<TcpStream>);
     let mut ws = match connect_with(stream, handshake(uri, &config), config, set_timeout) {
         Ok(ws) => ws,
         Err(Error::Io(error)) => return Err(error),

@@ -19,7 +19,7 @@ use std::io::{self, BufRead, Write};
 use std::net::TcpStream;
 use std::process::ExitCode;
 
-use wsmachine::blocking::{connect_with, SetTimeout};
+use wsmachine::blocking::{connect_with, set_tcp_timeouts, SetTimeout};
 use wsmachine::frame::CloseCode;
 use wsmachine::handshake::{ClientHandshake, Header, WsUri};
 use wsmachine::{Config, Message};
@@ -151,7 +151,7 @@ pub(crate) fn run(options: Options) -> Result<(), String> {
     let stream = TcpStream::connect((uri.host(), uri.port()))
         .map_err(|e| format!("cannot connect to {}:{}: {e}", uri.host(), uri.port()))?;
     stream.set_nodelay(true).map_err(|e| e.to_string())?;
-    let set_timeout = Some(TcpStream::set_read_timeout as SetTimeout<TcpStream>);
+    let set_timeout = Some(set_tcp_timeouts as SetTimeout<TcpStream>);
     let mut ws = connect_with(stream, handshake, config, set_timeout).map_err(|e| e.to_string())?;
     for extension in ws.negotiated().extensions() {
         eprintln!("extension: {extension}");

@@ -1,5 +1,5 @@
 //! WebSockets on blocking `std::io` streams (feature `blocking`): a [`Connection`] over any
-//! `Read + Write` stream, with the deadlines kept through the stream's read timeout.
+//! `Read + Write` stream, with the deadlines kept through the stream's timeouts.
 //!
 //! ```no_run
 //! # fn run() -> Result<(), wsmachine::blocking::Error> {
@@ -19,8 +19,12 @@
 //! [`WebSocket::send`] writes before it returns, unless received input is waiting to be read:
 //! then the next [`read`](WebSocket::read) writes it before it blocks. The connection's
 //! deadlines (handshake, keepalive Ping and its Pong, idle, closing) become the stream's read
-//! timeout while `read` waits, through the function given to [`WebSocket::with_timeout`] (set
-//! already for a `TcpStream`). Dropping a `WebSocket` drops the stream without a Close; call
+//! and write timeouts while it waits, through the function given to
+//! [`WebSocket::with_timeout`] ([`set_tcp_timeouts`] already for a `TcpStream`). So a peer
+//! that stops reading holds nothing for long: nothing is read while a write waits, the
+//! keepalive Ping goes unanswered, and the write ends with [`Error::Ended`] at
+//! [`Config::pong_timeout`]. Output left at the end gets [`Config::close_timeout`] to be
+//! taken. Dropping a `WebSocket` drops the stream without a Close; call
 //! [`close`](WebSocket::close) first.
 
 use std::io::{self, ErrorKind, Read, Write};
@@ -35,11 +39,28 @@ use crate::frame::CloseCode;
 use crate::handshake::{ClientHandshake, Header, Negotiated, Rejection, WsUri};
 use crate::{CloseCause, CloseFrame, Closed, Config, Connection, Event, EventRef, Message, Sender};
 
-/// Sets a stream's read timeout (`None`: block): how a `WebSocket` keeps its deadlines.
+/// Sets a stream's read and write timeouts (`None`: block): how a `WebSocket` keeps its
+/// deadlines while it waits on the stream.
 pub type SetTimeout<S> = fn(&S, Option<Duration>) -> io::Result<()>;
+
+/// The [`SetTimeout`] of a `TcpStream`: sets its read and its write timeout.
+///
+/// ```
+/// let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+/// let stream = std::net::TcpStream::connect(listener.local_addr()?)?;
+/// wsmachine::blocking::set_tcp_timeouts(&stream, Some(std::time::Duration::from_secs(1)))?;
+/// assert_eq!(stream.write_timeout()?, Some(std::time::Duration::from_secs(1)));
+/// # Ok::<(), std::io::Error>(())
+/// ```
+pub fn set_tcp_timeouts(stream: &TcpStream, timeout: Option<Duration>) -> io::Result<()> {
+    stream.set_read_timeout(timeout)?;
+    stream.set_write_timeout(timeout)
+}
 
 /// The size of each read.
 const READ_LEN: usize = 64 * 1024;
+/// How long output left at the end may wait for the peer when `Config::close_timeout` is off.
+const DEFAULT_LINGER: Duration = Duration::from_secs(10);
 
 /// A WebSocket over a blocking stream: a [`Connection`] with the I/O and the clock attached.
 #[derive(Debug)]
@@ -55,6 +76,23 @@ pub struct WebSocket<S> {
     ended: Option<Closed>,
     shut_down: bool,
     end_reported: bool,
+    /// After the end, when output the peer is not taking is given up.
+    linger_until: Option<Instant>,
+    /// The timeout the stream has now (`None`: not set yet; `Some(None)`: it blocks).
+    timeout_set: Option<Option<Duration>>,
+}
+
+/// Whether the stream's timeout (`set`) serves for a wait that should end after `wanted`,
+/// sparing a system call: it may end early, by at most half (the caller then waits again),
+/// but not more than a millisecond late, and it never blocks when a deadline is due.
+fn timeout_is_close_enough(set: Option<Option<Duration>>, wanted: Option<Duration>) -> bool {
+    match (set, wanted) {
+        (None, _) | (Some(None), Some(_)) => false,
+        (Some(set), None) => set.is_none(),
+        (Some(Some(set)), Some(wanted)) => {
+            set <= wanted + Duration::from_millis(1) && set >= wanted / 2
+        }
+    }
 }
 
 /// Accepts a WebSocket on `stream` with the default [`Config`]: reads the opening handshake,
@@ -77,7 +115,7 @@ pub fn accept_with(
 ) -> Result<Accepted<TcpStream>, Error> {
     stream.set_nodelay(true)?;
     let connection = Connection::server(config, Instant::now());
-    let mut ws = WebSocket::new(stream, connection).with_timeout(TcpStream::set_read_timeout);
+    let mut ws = WebSocket::new(stream, connection).with_timeout(set_tcp_timeouts);
     let request = match ws.next_handshake_event()? {
         Event::Request(upgrade) => match decide(IncomingRef::WebSocket(&upgrade)) {
             Answer::Accept { protocol } => {
@@ -121,7 +159,7 @@ pub fn connect(url: &str) -> Result<WebSocket<TcpStream>, Error> {
         stream,
         ClientHandshake::for_uri(uri),
         Config::default(),
-        Some(TcpStream::set_read_timeout),
+        Some(set_tcp_timeouts),
     )?;
     Ok(ws)
 }
@@ -144,7 +182,8 @@ pub fn connect(url: &str) -> Result<WebSocket<TcpStream>, Error> {
 /// });
 /// let stream = TcpStream::connect(address)?;
 /// let handshake = ClientHandshake::new(&format!("ws://{address}/"))?;
-/// let mut ws = wsmachine::blocking::connect_with(stream, handshake, Default::default(), Some(TcpStream::set_read_timeout))?;
+/// let set_timeout = Some(wsmachine::blocking::set_tcp_timeouts as wsmachine::blocking::SetTimeout<TcpStream>);
+/// let mut ws = wsmachine::blocking::connect_with(stream, handshake, Default::default(), set_timeout)?;
 /// ws.send("hi".into())?;
 /// assert_eq!(ws.read().transpose()?, Some("hi".into()));
 /// ws.close(wsmachine::frame::CloseCode::NORMAL, "")?;
@@ -176,11 +215,13 @@ impl<S: Read + Write> WebSocket<S> {
             ended: None,
             shut_down: false,
             end_reported: false,
+            linger_until: None,
+            timeout_set: None,
         }
     }
 
-    /// Keeps the deadlines with `set_timeout`, which sets the stream's read timeout
-    /// (`TcpStream::set_read_timeout`, or the same on the stream inside a TLS one).
+    /// Keeps the deadlines with `set_timeout`, which sets the stream's read and write timeouts
+    /// ([`set_tcp_timeouts`], or the same on the stream inside a TLS one).
     #[must_use]
     pub fn with_timeout(mut self, set_timeout: SetTimeout<S>) -> WebSocket<S> {
         self.set_timeout = Some(set_timeout);
@@ -277,14 +318,77 @@ impl<S: Read + Write> WebSocket<S> {
         Ok(())
     }
 
-    /// Writes everything queued.
+    /// Writes everything queued. While the peer takes nothing the deadlines run (see the
+    /// module docs); output given up at one is an [`Error::Ended`].
     pub fn flush(&mut self) -> Result<(), Error> {
         self.output.clear();
-        if self.connection.poll_transmit(&mut self.output) > 0 {
-            self.io.write_all(&self.output)?;
-            self.io.flush()?;
+        if self.connection.poll_transmit(&mut self.output) == 0 {
+            return Ok(());
         }
+        let mut written = 0;
+        while written < self.output.len() {
+            self.set_timeouts()?;
+            match self.io.write(&self.output[written..]) {
+                Ok(0) => return Err(io::Error::from(ErrorKind::WriteZero).into()),
+                Ok(wrote) => written += wrote,
+                Err(error)
+                    if matches!(error.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) =>
+                {
+                    // A keepalive Ping this queues goes out after these bytes.
+                    self.connection.handle_timeout(Instant::now());
+                    if let Some(closed) = self.output_given_up() {
+                        self.end_reported = true;
+                        return Err(Error::Ended(closed));
+                    }
+                }
+                Err(error) if error.kind() == ErrorKind::Interrupted => {}
+                Err(error) => return Err(error.into()),
+            }
+        }
+        self.io.flush()?;
         Ok(())
+    }
+
+    /// Sets the stream's timeouts to the next deadline: the connection's, or after the end
+    /// the linger of the output that is left.
+    fn set_timeouts(&mut self) -> Result<(), Error> {
+        let Some(set_timeout) = self.set_timeout else { return Ok(()) };
+        let mut deadline = self.connection.poll_timeout();
+        if self.connection.should_close_transport() {
+            let linger = self.connection.close_timeout().unwrap_or(DEFAULT_LINGER);
+            let until = *self.linger_until.get_or_insert_with(|| Instant::now() + linger);
+            deadline = Some(deadline.map_or(until, |at| at.min(until)));
+        }
+        let timeout = deadline.map(|deadline| {
+            // A zero timeout is an error for a socket; a deadline past waits 1 µs.
+            deadline.saturating_duration_since(Instant::now()).max(Duration::from_micros(1))
+        });
+        if timeout_is_close_enough(self.timeout_set, timeout) {
+            return Ok(());
+        }
+        set_timeout(&self.io, timeout)?;
+        self.timeout_set = Some(timeout);
+        Ok(())
+    }
+
+    /// After the end, whether to stop writing to a peer that takes nothing: at once when a
+    /// deadline ended the connection (the peer is gone, or too slow), else once the linger
+    /// has passed. `Some` with how the connection ended.
+    fn output_given_up(&self) -> Option<Closed> {
+        if !self.connection.should_close_transport() {
+            return None;
+        }
+        let closed = self.connection.closed().unwrap_or(Closed {
+            code: CloseCode::ABNORMAL_CLOSURE,
+            clean: false,
+            cause: CloseCause::TransportEnded,
+        });
+        let by_deadline = matches!(
+            closed.cause,
+            CloseCause::PongTimeout | CloseCause::HandshakeTimeout | CloseCause::CloseTimeout
+        );
+        let linger_over = self.linger_until.is_some_and(|until| Instant::now() >= until);
+        (by_deadline || linger_over).then_some(closed)
     }
 
     /// Closes cleanly (§7.1.2): sends the Close, reads until the peer's (dropping messages) or
@@ -375,13 +479,7 @@ impl<S: Read + Write> WebSocket<S> {
             self.connection.handle_timeout(Instant::now());
             return Ok(true);
         }
-        if let Some(set_timeout) = self.set_timeout {
-            let timeout = self.connection.poll_timeout().map(|deadline| {
-                // A zero timeout is an error for a socket; a deadline past waits 1 µs.
-                deadline.saturating_duration_since(Instant::now()).max(Duration::from_micros(1))
-            });
-            set_timeout(&self.io, timeout)?;
-        }
+        self.set_timeouts()?;
         if self.input.len() < READ_LEN {
             self.input.resize(READ_LEN, 0);
         }

@@ -75,6 +75,8 @@ use crate::{
 const READ_BUFFER_LEN: usize = 256 * 1024;
 /// Queued output above which [`WebSocket::send`] and [`WebSocket::feed`] wait for the socket.
 const DEFAULT_HIGH_WATER: usize = 64 * 1024;
+/// How long output left at the end may wait for the peer when `Config::close_timeout` is off.
+const DEFAULT_LINGER: std::time::Duration = std::time::Duration::from_secs(10);
 /// Output buffer capacity kept between writes; a larger one is given back once written.
 const KEEP_OUTPUT_CAPACITY: usize = 2 * READ_BUFFER_LEN;
 
@@ -105,6 +107,8 @@ pub struct WebSocket<S> {
     /// The sleep until the connection's next deadline, and the deadline it was set for.
     timer: Option<Pin<Box<Sleep>>>,
     timer_at: Option<Instant>,
+    /// After the end, when output the peer is not taking is given up (see `poll_linger`).
+    linger_until: Option<Instant>,
     high_water: usize,
     /// The stream gave EOF.
     read_closed: bool,
@@ -323,6 +327,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
             written: 0,
             timer: None,
             timer_at: None,
+            linger_until: None,
             high_water: DEFAULT_HIGH_WATER,
             read_closed: false,
             peer_close: None,
@@ -530,7 +535,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
         }
         self.connection.sender().send(message)?;
         if self.connection.buffered_input() == 0 {
-            poll_fn(|cx| self.poll_write_out(cx)).await?;
+            poll_fn(|cx| self.poll_drain(cx, 0)).await?;
         }
         Ok(())
     }
@@ -545,7 +550,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
 
     /// Writes everything queued.
     pub async fn flush(&mut self) -> Result<(), Error> {
-        poll_fn(|cx| self.poll_write_out(cx)).await?;
+        poll_fn(|cx| self.poll_drain(cx, 0)).await?;
         Ok(())
     }
 
@@ -642,7 +647,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
             return Poll::Ready(None);
         }
         // A write error changes nothing: the protocol error is what to report.
-        let _ = ready!(self.poll_write_out(cx));
+        let _ = ready!(self.poll_drain(cx, 0));
         Poll::Ready(self.pending_error.take().map(|error| *error))
     }
 
@@ -680,7 +685,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
     ) -> Poll<Result<bool, Error>> {
         let written = self.poll_write_out(cx)?;
         if self.connection.should_close_transport() {
-            ready!(written);
+            if written.is_pending() && !self.poll_linger(cx) {
+                return Poll::Pending;
+            }
             if !self.shut_down {
                 // A failed shutdown changes nothing: the connection is over either way.
                 let _ = ready!(Pin::new(&mut self.io).poll_shutdown(cx));
@@ -694,6 +701,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
         }
         if self.read_closed {
             // EOF was read: only the clock or the output can move the connection now.
+            return Poll::Pending;
+        }
+        if written.is_pending() && self.pending_output() > self.high_water {
+            // The peer is not taking what it is sent: read nothing more until it does, so
+            // that a peer that never reads cannot make this end queue without bound, and the
+            // keepalive deadline (nothing received) ends the connection if it never does.
             return Poll::Pending;
         }
         let read = READ_BUFFER.with_borrow_mut(|buffer| {
@@ -729,6 +742,27 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
             self.timer_at = None;
             return false;
         };
+        self.poll_sleep_until(cx, deadline)
+    }
+
+    /// After the end, whether to stop waiting for the peer to take the output that is left:
+    /// at once when a deadline ended the connection (the peer is gone, or too slow), else
+    /// once [`Config::close_timeout`] has passed since the end (10 s without it).
+    fn poll_linger(&mut self, cx: &mut Context<'_>) -> bool {
+        let cause = self.connection.closed().map(|closed| closed.cause);
+        if matches!(
+            cause,
+            Some(CloseCause::PongTimeout | CloseCause::HandshakeTimeout | CloseCause::CloseTimeout)
+        ) {
+            return true;
+        }
+        let linger = self.connection.close_timeout().unwrap_or(DEFAULT_LINGER);
+        let until = *self.linger_until.get_or_insert_with(|| now() + linger);
+        self.poll_sleep_until(cx, until)
+    }
+
+    /// Sets the sleep to `deadline`; true if it passed.
+    fn poll_sleep_until(&mut self, cx: &mut Context<'_>, deadline: Instant) -> bool {
         if self.timer_at != Some(deadline) {
             let at = ::tokio::time::Instant::from_std(deadline);
             match &mut self.timer {
@@ -763,12 +797,47 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
         }
     }
 
-    /// Waits until the queued output is under the high-water mark, writing it.
+    /// Waits until the queued output is under the high-water mark, writing it (see
+    /// [`poll_drain`](WebSocket::poll_drain)).
     fn poll_room(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
-        while self.pending_output() > self.high_water {
-            ready!(self.poll_write_out(cx))?;
+        if self.pending_output() <= self.high_water {
+            return Poll::Ready(Ok(()));
         }
-        Poll::Ready(Ok(()))
+        self.poll_drain(cx, self.high_water)
+    }
+
+    /// Writes until at most `limit` bytes are left queued (0: all of it, and the stream
+    /// flushed). The deadlines run while the peer takes nothing: it gets the keepalive Ping,
+    /// and when that goes unanswered ([`Config::pong_timeout`]) the wait ends with
+    /// [`Error::Ended`]. Once the connection is over, what is left gets the linger of
+    /// [`poll_linger`](WebSocket::poll_linger), then the transport is shut down; output given
+    /// up is an `Error::Ended`.
+    fn poll_drain(&mut self, cx: &mut Context<'_>, limit: usize) -> Poll<Result<(), Error>> {
+        loop {
+            if self.connection.should_close_transport() {
+                ready!(self.poll_io(cx))?;
+                if self.pending_output() == 0 {
+                    return Poll::Ready(Ok(()));
+                }
+                self.end_reported = true;
+                let closed = self.connection.closed().unwrap_or(Closed {
+                    code: CloseCode::ABNORMAL_CLOSURE,
+                    clean: false,
+                    cause: CloseCause::TransportEnded,
+                });
+                return Poll::Ready(Err(Error::Ended(closed)));
+            }
+            if self.poll_write_out(cx)?.is_ready() {
+                return Poll::Ready(Ok(()));
+            }
+            if limit > 0 && self.pending_output() <= limit {
+                return Poll::Ready(Ok(()));
+            }
+            if !self.poll_timer(cx) {
+                return Poll::Pending;
+            }
+            self.connection.handle_timeout(now());
+        }
     }
 
     fn pending_output(&self) -> usize {
@@ -797,7 +866,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> futures_sink::Sink<Message> for WebSocke
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
-        self.get_mut().poll_write_out(cx)
+        self.get_mut().poll_drain(cx, 0)
     }
 
     fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {

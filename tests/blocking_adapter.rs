@@ -84,19 +84,26 @@ fn a_rejection_and_a_plain_http_request_are_answered_and_reported() {
     assert_eq!(server.join().unwrap(), (true, true));
 }
 
+/// Accepts one connection whose keepalive Ping goes out after 200 ms of silence and whose
+/// Pong deadline is 200 ms.
+fn accept_with_quick_keepalive(
+    listener: &TcpListener,
+) -> wsmachine::blocking::WebSocket<TcpStream> {
+    let stream = listener.accept().unwrap().0;
+    let mut config = Config::default();
+    config.keepalive_interval = Some(Duration::from_millis(200));
+    config.pong_timeout = Some(Duration::from_millis(200));
+    match accept_with(stream, config, |_| Answer::accept()).unwrap() {
+        Accepted::WebSocket(ws) => ws,
+        other => panic!("{other:?}"),
+    }
+}
+
 #[test]
 fn a_silent_peer_is_pinged_then_failed_through_the_read_timeout() {
     let (listener, url) = listen();
     let server = thread::spawn(move || {
-        let stream = listener.accept().unwrap().0;
-        let mut config = Config::default();
-        config.keepalive_interval = Some(Duration::from_millis(200));
-        config.pong_timeout = Some(Duration::from_millis(200));
-        let Accepted::WebSocket(mut ws) =
-            accept_with(stream, config, |_| Answer::accept()).unwrap()
-        else {
-            panic!()
-        };
+        let mut ws = accept_with_quick_keepalive(&listener);
         let started = Instant::now();
         let end = ws.read().map(|r| r.map_err(|e| e.to_string()));
         (end, started.elapsed(), ws.read().is_none())
@@ -157,4 +164,48 @@ fn a_protocol_error_sends_its_close_before_the_error_is_returned() {
     let (error, over) = server.join().unwrap();
     assert!(error.ends_with("(closed with 1002 (protocol error))"), "{error}");
     assert!(over);
+}
+
+#[test]
+fn a_peer_that_never_reads_is_dropped_through_the_write_timeout() {
+    let (listener, url) = listen();
+    let server = thread::spawn(move || {
+        let mut ws = accept_with_quick_keepalive(&listener);
+        // The obvious echo loop; the peer sends and never reads.
+        let started = Instant::now();
+        let mut echoed = 0usize;
+        let end = loop {
+            match ws.read() {
+                Some(Ok(message)) => match ws.send(message) {
+                    Ok(()) => echoed += 1,
+                    Err(error) => break Some(error),
+                },
+                Some(Err(error)) => break Some(error),
+                None => break None,
+            }
+        };
+        (end, echoed, started.elapsed())
+    });
+    let mut peer = raw_client(&url);
+    // 64 KiB masked frames (mask 0: the payload is sent as is), until the server stops
+    // taking them.
+    let mut frame = vec![0x82, 0xff, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0];
+    frame.extend(std::iter::repeat_n(7u8, 64 * 1024));
+    peer.set_write_timeout(Some(Duration::from_secs(1))).unwrap();
+    let mut sent = 0usize;
+    while peer.write_all(&frame).is_ok() {
+        sent += 1;
+        assert!(sent < 100_000, "the server never stopped reading");
+    }
+    let (end, echoed, elapsed) = server.join().unwrap();
+    match end {
+        Some(Error::Ended(closed)) => assert_eq!(closed.cause, CloseCause::PongTimeout),
+        other => panic!("{other:?}"),
+    }
+    assert!(echoed < sent, "{echoed} of {sent}");
+    // Keepalive 200 ms + Pong 200 ms after the last input, not the peer's whim.
+    assert!(
+        elapsed >= Duration::from_millis(400) && elapsed < Duration::from_secs(3),
+        "{elapsed:?}"
+    );
 }

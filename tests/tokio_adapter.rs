@@ -467,3 +467,76 @@ async fn a_huge_message_streams_in_pieces_both_ways() {
     client.close(CloseCode::NORMAL, "").await.unwrap();
     server_end.await.unwrap();
 }
+
+/// A peer that sends 4 MiB of 1 KiB messages and reads nothing (the handle keeps it open).
+fn flood_without_reading(client_io: DuplexStream) -> tokio::task::JoinHandle<DuplexStream> {
+    tokio::spawn(async move {
+        let mut peer = raw_client(client_io).await;
+        let frame = client_frame(Opcode::Binary, &[5u8; 1024]);
+        for _ in 0..4096 {
+            if peer.write_all(&frame).await.is_err() {
+                break;
+            }
+        }
+        peer
+    })
+}
+
+fn assert_ended_by_pong_timeout(outcome: Result<(), Error>) {
+    match outcome {
+        Err(Error::Ended(closed)) => assert_eq!(closed.cause, CloseCause::PongTimeout),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_peer_that_never_reads_is_dropped_at_the_keepalive_deadline() {
+    // The obvious echo loop, against a peer that sends 4 MiB and reads nothing over a 64 KiB
+    // pipe: the server stops reading once its output backs up, so nothing more arrives, the
+    // keepalive Ping goes unanswered, and the send that waits ends with PongTimeout at 40 s.
+    let (client_io, server_io) = tokio::io::duplex(64 * 1024);
+    let server = tokio::spawn(async move {
+        let mut ws = accept(server_io).await.unwrap();
+        let started = tokio::time::Instant::now();
+        let mut echoed = 0usize;
+        let outcome = loop {
+            match ws.recv().await {
+                Some(Ok(message)) => match ws.send(message).await {
+                    Ok(()) => echoed += 1,
+                    Err(error) => break Err(error),
+                },
+                Some(Err(error)) => break Err(error),
+                None => break Ok(()),
+            }
+        };
+        (outcome, started.elapsed(), echoed)
+    });
+    let writer = flood_without_reading(client_io);
+    let (outcome, elapsed, echoed) = server.await.unwrap();
+    assert_ended_by_pong_timeout(outcome);
+    assert!(echoed < 4096, "{echoed} echoed: the server stopped reading");
+    assert!(elapsed >= Duration::from_secs(40) && elapsed < Duration::from_secs(41), "{elapsed:?}");
+    writer.abort();
+}
+
+#[tokio::test(start_paused = true)]
+async fn for_each_ref_stops_reading_from_a_peer_that_never_reads_and_ends_at_the_deadline() {
+    let (client_io, server_io) = tokio::io::duplex(64 * 1024);
+    let server = tokio::spawn(async move {
+        let mut ws = accept(server_io).await.unwrap();
+        let started = tokio::time::Instant::now();
+        let outcome = ws
+            .for_each_ref(|event, sender| match event {
+                wsmachine::EventRef::Binary(data) => sender.send_binary(data),
+                _ => Ok(()),
+            })
+            .await;
+        (outcome, started.elapsed(), ws.connection().buffered_input())
+    });
+    let writer = flood_without_reading(client_io);
+    let (outcome, elapsed, buffered_input) = server.await.unwrap();
+    assert_ended_by_pong_timeout(outcome);
+    assert!(elapsed < Duration::from_secs(41), "{elapsed:?}");
+    assert!(buffered_input < 64 * 1024, "{buffered_input}");
+    writer.abort();
+}

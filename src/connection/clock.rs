@@ -112,6 +112,11 @@ impl<T: Timestamp> Clock<T> {
         clock
     }
 
+    /// [`Config::close_timeout`], `None` when off.
+    pub(crate) fn close_timeout(&self) -> Option<Duration> {
+        (self.timeouts.close != 0).then(|| Duration::from_millis(u64::from(self.timeouts.close)))
+    }
+
     /// Notes that bytes arrived; they are dated by the next `now`.
     #[inline]
     pub(crate) fn note_input(&mut self) {

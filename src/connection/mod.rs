@@ -332,6 +332,11 @@ impl<R: RandomSource, T: Timestamp> Connection<R, T> {
 
     // ----- time -----
 
+    /// [`Config::close_timeout`], for adapters that bound how long a last write may take.
+    pub(crate) fn close_timeout(&self) -> Option<core::time::Duration> {
+        self.clock.close_timeout()
+    }
+
     /// When [`handle_timeout`](Connection::handle_timeout) should next be called, on the clock
     /// the connection was given: the next deadline, a time already past when one must be
     /// armed from the current time (just after the connection opened or a Close went out),
