@@ -16,7 +16,9 @@
 //!   rare: about 300 bytes in all, and no heap, for an idle connection.
 //! - **Reads** go into one 256 KiB buffer shared by all connections, and are repeated until
 //!   a read comes back short (mio is edge-triggered, and a short read drained the socket, so
-//!   the read that would only say `WouldBlock` is saved). The connection reads each read in place
+//!   the read that would only say `WouldBlock` is saved), except when the event says the
+//!   peer closed or reset: then reads go on to the end, which a FIN that came with the last
+//!   data would otherwise hide (no later event reports it). The connection reads each read in place
 //!   ([`Connection::receive_in_place`]): every message is unmasked and echoed from where the
 //!   read put it; only a frame cut off by the end of the read is copied into the connection.
 //! - **Writes** happen right after each read. The echoes are queued in one output buffer that
@@ -173,7 +175,11 @@ impl Server {
                             Some(conn) if event.is_writable() && !event.is_readable() => {
                                 conn.on_writable(&mut self.scratch, &mut self.out)
                             }
-                            Some(conn) => conn.on_readable(&mut self.scratch, &mut self.out),
+                            Some(conn) => {
+                                // A FIN or reset seen with the data: read on to the end.
+                                let to_the_end = event.is_read_closed() || event.is_error();
+                                conn.on_readable(&mut self.scratch, &mut self.out, to_the_end)
+                            }
                             None => continue,
                         };
                         self.settle(slot, result, now);
@@ -228,7 +234,7 @@ impl Server {
         });
         // Bytes may already be waiting; edge-triggered readiness may not report them again.
         let conn = self.conns[slot].as_mut().expect("just added");
-        let result = conn.on_readable(&mut self.scratch, &mut self.out);
+        let result = conn.on_readable(&mut self.scratch, &mut self.out, true);
         self.settle(slot, result, now);
         Ok(())
     }
@@ -297,8 +303,14 @@ impl Conn {
     }
 
     /// Reads until `WouldBlock`, the end of the transport, or too much pending output; the
-    /// echoes go out after each read.
-    fn on_readable(&mut self, scratch: &mut [u8], out: &mut Vec<u8>) -> io::Result<()> {
+    /// echoes go out after each read. A short read counts as `WouldBlock` unless `to_the_end`
+    /// (the peer closed or reset, or nothing is known).
+    fn on_readable(
+        &mut self,
+        scratch: &mut [u8],
+        out: &mut Vec<u8>,
+        to_the_end: bool,
+    ) -> io::Result<()> {
         loop {
             if self.connection.should_close_transport() {
                 break;
@@ -332,9 +344,10 @@ impl Conn {
                     }
                     drop(input);
                     self.write_out(out)?;
-                    if read < scratch.len() {
+                    if read < scratch.len() && !to_the_end {
                         // A short read drained the socket: with edge-triggered readiness, more
-                        // data makes a new event, so no read that would only block is needed.
+                        // data (or a FIN) makes a new event, so no read that would only block
+                        // is needed.
                         break;
                     }
                 }
@@ -351,7 +364,7 @@ impl Conn {
         let paused = self.pending() > HIGH_WATER;
         self.write_out(out)?;
         if paused && self.pending() <= HIGH_WATER {
-            self.on_readable(scratch, out)?;
+            self.on_readable(scratch, out, true)?;
         }
         Ok(())
     }
