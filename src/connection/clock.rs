@@ -113,6 +113,7 @@ impl<T: Timestamp> Clock<T> {
     }
 
     /// [`Config::close_timeout`], `None` when off.
+    #[cfg_attr(not(any(feature = "tokio", feature = "blocking")), allow(dead_code))]
     pub(crate) fn close_timeout(&self) -> Option<Duration> {
         (self.timeouts.close != 0).then(|| Duration::from_millis(u64::from(self.timeouts.close)))
     }

@@ -333,6 +333,7 @@ impl<R: RandomSource, T: Timestamp> Connection<R, T> {
     // ----- time -----
 
     /// [`Config::close_timeout`], for adapters that bound how long a last write may take.
+    #[cfg_attr(not(any(feature = "tokio", feature = "blocking")), allow(dead_code))]
     pub(crate) fn close_timeout(&self) -> Option<core::time::Duration> {
         self.clock.close_timeout()
     }
@@ -500,6 +501,7 @@ impl<R: RandomSource, T: Timestamp> Connection<R, T> {
     /// for anything else (which `poll_event` then reports). The adapters' owned-message fast
     /// path.
     #[inline]
+    #[cfg_attr(not(feature = "tokio"), allow(dead_code))]
     pub(crate) fn poll_short_message(&mut self) -> Option<crate::Message> {
         if !self.sender.lifecycle().reads_frames() {
             return None;

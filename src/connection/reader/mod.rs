@@ -373,6 +373,7 @@ impl Reader {
     /// [`short_frame_event`](Reader::short_frame_event) as a [`Message`](crate::Message), for
     /// the adapters' `recv`.
     #[inline]
+    #[cfg_attr(not(feature = "tokio"), allow(dead_code))]
     pub(crate) fn short_frame_message(&mut self) -> Option<crate::Message> {
         Some(match self.short_frame_event()? {
             Event::Text(text) => crate::Message::Text(text),
