@@ -5,6 +5,10 @@
 //!   same over an in-memory stream.
 //! - `connection`: receive masked client messages and echo each one, for 16 B, 1 KiB and
 //!   64 KiB messages, against tungstenite's `WebSocket`.
+//! - `client_send`: 10,000 client messages of 16 B, each masked with a fresh key, from the
+//!   default source (ChaCha12, `OsSeededRandom`), from the SipHash-over-a-counter source it
+//!   replaced (kept here as the reference), and through tungstenite's client `WebSocket`
+//!   (`rand`'s ChaCha-based `ThreadRng`).
 //!
 //! Each run's input is prepared just before it is timed (`BatchSize::PerIteration`, or `timed`
 //! for `receive`), so every reader starts with its input in the cache, as after a read from a
@@ -410,5 +414,84 @@ fn receive(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, receive, echo);
+/// The masking-key source before ChaCha20: SipHash (std's, keyed once from the OS) over a
+/// counter, 8 bytes a hash.
+struct SipHashCounter {
+    keys: std::collections::hash_map::RandomState,
+    counter: u64,
+}
+
+impl wsmachine::RandomSource for SipHashCounter {
+    fn fill_bytes(&mut self, dest: &mut [u8]) {
+        use std::hash::{BuildHasher, Hasher};
+        for chunk in dest.chunks_mut(8) {
+            self.counter += 1;
+            let mut hasher = self.keys.build_hasher();
+            hasher.write_u64(self.counter);
+            chunk.copy_from_slice(&hasher.finish().to_ne_bytes()[..chunk.len()]);
+        }
+    }
+}
+
+/// Client messages sent.
+const CLIENT_MESSAGES: u64 = 10_000;
+
+fn client_send(c: &mut Criterion) {
+    fn send_all<R: wsmachine::RandomSource>(client: &mut Connection<R>, out: &mut Vec<u8>) {
+        let payload = [7u8; 16];
+        for _ in 0..CLIENT_MESSAGES {
+            client.sender().send_binary(&payload).unwrap();
+        }
+        out.clear();
+        client.poll_transmit(out);
+        black_box(&out);
+    }
+    let mut group = c.benchmark_group("client_send");
+    group.throughput(Throughput::Elements(CLIENT_MESSAGES));
+    let mut out = Vec::with_capacity(CLIENT_MESSAGES as usize * 22);
+    group.bench_function("wsmachine-chacha12", |b| {
+        let mut client = Connection::open_with(
+            Role::Client,
+            Negotiated::default(),
+            Config::default(),
+            wsmachine::OsSeededRandom::new(),
+            Instant::now(),
+        );
+        b.iter(|| send_all(&mut client, &mut out));
+    });
+    group.bench_function("wsmachine-siphash-counter", |b| {
+        let random = SipHashCounter { keys: Default::default(), counter: 0 };
+        let mut client = Connection::open_with(
+            Role::Client,
+            Negotiated::default(),
+            Config::default(),
+            random,
+            Instant::now(),
+        );
+        b.iter(|| send_all(&mut client, &mut out));
+    });
+    group.bench_function("tungstenite", |b| {
+        let stream = MemoryStream {
+            input: io::Cursor::new(Vec::new()),
+            written: Vec::with_capacity(CLIENT_MESSAGES as usize * 22),
+        };
+        let mut socket = tungstenite::WebSocket::from_raw_socket(
+            stream,
+            tungstenite::protocol::Role::Client,
+            None,
+        );
+        let payload = tungstenite::Bytes::from_static(&[7u8; 16]);
+        b.iter(|| {
+            for _ in 0..CLIENT_MESSAGES {
+                socket.write(tungstenite::Message::Binary(payload.clone())).unwrap();
+            }
+            socket.flush().unwrap();
+            black_box(&socket.get_ref().written);
+            socket.get_mut().written.clear();
+        });
+    });
+    group.finish();
+}
+
+criterion_group!(benches, receive, echo, client_send);
 criterion_main!(benches);
