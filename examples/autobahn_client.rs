@@ -20,8 +20,10 @@ use wsmachine::{Config, Message};
 fn main() -> ExitCode {
     let mut base = "ws://127.0.0.1:9001".to_owned();
     let mut agent = "wsmachine".to_owned();
-    #[cfg_attr(not(feature = "deflate"), allow(unused_mut))]
     let mut config = Config::default();
+    // The suite's largest messages are 16 MiB (9.1.6, 9.2.6); the default is 1 MiB.
+    config.max_message_len = 64 << 20;
+    config.max_frame_len = 64 << 20;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         match arg.as_str() {

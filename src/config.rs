@@ -9,7 +9,9 @@ use crate::handshake::HeadLimits;
 ///
 /// Every limit bounds memory: no input can make a connection hold more than about
 /// `max_message_len + max_frame_len` bytes of received data, and no buffer is reserved for a
-/// declared length before the bytes arrive.
+/// declared length before the bytes arrive. With the defaults the worst case per connection
+/// is about 4 MiB: 2 MiB received (a whole message and the next frame), and output up to
+/// `max_buffered_output` plus the message being answered; an idle connection holds none of it.
 ///
 /// The deadlines are kept by the connection and measured on the caller's clock
 /// ([`Connection::handle_timeout`](crate::Connection::handle_timeout)); each is switched off
@@ -30,10 +32,13 @@ use crate::handshake::HeadLimits;
 #[non_exhaustive]
 pub struct Config {
     /// The largest frame payload accepted; a larger frame fails the connection with 1009 as
-    /// soon as its header arrives. Default 16 MiB.
+    /// soon as its header arrives. Default 1 MiB.
     pub max_frame_len: u64,
     /// The largest message accepted, all fragments together; a larger one fails with 1009 as
-    /// soon as a frame header shows it would be exceeded. Default 64 MiB.
+    /// soon as a frame header shows it would be exceeded. Default 1 MiB, as python-websockets:
+    /// enough for any chat, API or dashboard message, and a bound a server with many
+    /// connections can afford (see the worst case above); raise it, or stream larger
+    /// messages ([`stream_messages_above`](Config::stream_messages_above)), where needed.
     pub max_message_len: u64,
     /// The most frames one message may span; more fail with 1008 (a flood of tiny or empty
     /// fragments costs work per frame and gains nothing). Default 131,072: room for a 4 MiB
@@ -49,7 +54,7 @@ pub struct Config {
     /// [`CommandError::OutputFull`](crate::CommandError::OutputFull) until some is written
     /// (control frames always fit). Below it a message of any size is taken whole, so the
     /// output holds at most this plus one message, and a message as large as the largest
-    /// one received can always be sent back. Default 16 MiB.
+    /// one received can always be sent back. Default 1 MiB.
     pub max_buffered_output: usize,
     /// Outgoing messages longer than this are sent in fragments of this size (§5.4). `None`
     /// (the default) sends each message as one frame.
@@ -94,12 +99,12 @@ pub struct Config {
 impl Default for Config {
     fn default() -> Config {
         Config {
-            max_frame_len: 16 << 20,
-            max_message_len: 64 << 20,
+            max_frame_len: 1 << 20,
+            max_message_len: 1 << 20,
             max_fragments: 131_072,
             stream_messages_above: None,
             handshake: HeadLimits::default(),
-            max_buffered_output: 16 << 20,
+            max_buffered_output: 1 << 20,
             fragment_size: None,
             auto_pong: true,
             allow_non_minimal_length: false,

@@ -1,4 +1,4 @@
-//! The command line the echo servers share: `ADDRESS [--deflate[=N]]`.
+//! The command line the echo servers share: `ADDRESS [--deflate[=N]] [--max-message-len=N]`.
 
 use wsmachine::Config;
 
@@ -7,7 +7,9 @@ pub(crate) struct Args {
     /// Where to listen: the first argument that is not a flag; default `127.0.0.1:9001`.
     pub(crate) address: String,
     /// The connections' configuration: permessage-deflate with `--deflate` (built with
-    /// `--features deflate`); `--deflate=N` sends messages under N bytes uncompressed.
+    /// `--features deflate`); `--deflate=N` sends messages under N bytes uncompressed;
+    /// `--max-message-len=N` accepts messages (and frames) of up to N bytes instead of the
+    /// default 1 MiB.
     pub(crate) config: Config,
 }
 
@@ -37,6 +39,15 @@ impl Args {
                 eprintln!("--deflate needs the deflate feature: cargo run --features deflate ...");
                 std::process::exit(2);
             }
+        }
+        if let Some(flag) = args.iter().find(|arg| arg.starts_with("--max-message-len")) {
+            let Some(len) = flag.strip_prefix("--max-message-len=").and_then(|n| n.parse().ok())
+            else {
+                eprintln!("usage: --max-message-len=BYTES");
+                std::process::exit(2);
+            };
+            config.max_message_len = len;
+            config.max_frame_len = len;
         }
         Args { address, config }
     }
