@@ -18,6 +18,8 @@ use wsmachine::{Config, EventRef};
 
 #[path = "shared/args.rs"]
 mod args;
+#[path = "shared/listen.rs"]
+mod listen;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> std::io::Result<()> {
@@ -26,7 +28,7 @@ async fn main() -> std::io::Result<()> {
     let app = Router::new()
         .route("/", get(|| async { "a WebSocket echo lives at /ws\n" }))
         .route("/ws", get(move |request: Request| echo(request, config)));
-    let listener = tokio::net::TcpListener::bind(&args.address).await?;
+    let listener = tokio::net::TcpListener::from_std(listen::listen(&args.address, true)?)?;
     eprintln!("axum listening on http://{}", listener.local_addr()?);
     axum::serve(listener, app).await
 }

@@ -55,6 +55,8 @@ use wsmachine::{
 
 #[path = "shared/args.rs"]
 mod args;
+#[path = "shared/listen.rs"]
+mod listen;
 
 /// How long a connection that ended may take to have its last bytes written.
 const CLOSE_DEADLINE: Tick = Tick::seconds(5);
@@ -139,7 +141,7 @@ enum Next {
 impl Server {
     pub(crate) fn new(address: SocketAddr, config: Config) -> io::Result<Server> {
         let poll = Poll::new()?;
-        let mut listener = TcpListener::bind(address)?;
+        let mut listener = TcpListener::from_std(listen::listen(&address.to_string(), true)?);
         poll.registry().register(&mut listener, LISTENER, Interest::READABLE)?;
         let start = Instant::now();
         Ok(Server {

@@ -11,7 +11,6 @@
 //! connection's deadlines through the socket's read timeout. A bad peer ends its own
 //! connection, never the server.
 
-use std::net::TcpListener;
 use std::thread;
 
 use wsmachine::blocking::{accept_with, Accepted, Answer};
@@ -19,10 +18,12 @@ use wsmachine::Message;
 
 #[path = "shared/args.rs"]
 mod args;
+#[path = "shared/listen.rs"]
+mod listen;
 
 fn main() -> std::io::Result<()> {
     let args = args::Args::from_env();
-    let listener = TcpListener::bind(&args.address)?;
+    let listener = listen::listen(&args.address, false)?;
     eprintln!("echo_std listening on ws://{}", listener.local_addr()?);
     for stream in listener.incoming() {
         let stream = stream?;

@@ -19,11 +19,13 @@ use wsmachine::{Config, EventRef};
 
 #[path = "shared/args.rs"]
 mod args;
+#[path = "shared/listen.rs"]
+mod listen;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> io::Result<()> {
     let args = args::Args::from_env();
-    let listener = TcpListener::bind(&args.address).await?;
+    let listener = TcpListener::from_std(listen::listen(&args.address, true)?)?;
     eprintln!("echo_tokio listening on ws://{}", listener.local_addr()?);
     serve_all(listener, args.config).await
 }

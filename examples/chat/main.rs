@@ -38,6 +38,8 @@
 //!
 //! [`Connection`]: wsmachine::Connection
 
+#[path = "../shared/listen.rs"]
+mod listen;
 mod room;
 
 use std::collections::HashMap;
@@ -74,7 +76,7 @@ fn run(options: Options) -> io::Result<()> {
         io::Error::new(ErrorKind::InvalidInput, format!("{}: {error}", options.address))
     })?;
     let poll = Poll::new()?;
-    let mut listener = TcpListener::bind(address)?;
+    let mut listener = TcpListener::from_std(listen::listen(&address.to_string(), true)?);
     poll.registry().register(&mut listener, LISTENER, Interest::READABLE)?;
     eprintln!(
         "chat listening on http://{} (origins: {:?})",
