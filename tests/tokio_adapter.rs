@@ -540,3 +540,36 @@ async fn for_each_ref_stops_reading_from_a_peer_that_never_reads_and_ends_at_the
     assert!(buffered_input < 64 * 1024, "{buffered_input}");
     writer.abort();
 }
+
+#[tokio::test(start_paused = true)]
+async fn split_halves_give_up_on_a_peer_that_never_reads() {
+    // A writer task floods a peer that neither reads nor sends: the reading half fails the
+    // connection at the keepalive deadline, the write task gives up its output at once, and
+    // the writer's next send fails instead of waiting forever.
+    let (client_io, server_io) = tokio::io::duplex(64 * 1024);
+    let server = tokio::spawn(async move {
+        let ws = accept(server_io).await.unwrap();
+        let (mut reader, writer) = ws.split_with(tokio::io::split).unwrap();
+        let flood = tokio::spawn(async move {
+            let payload = vec![1u8; 16 * 1024];
+            let mut sent = 0usize;
+            while writer.send(Message::from(&payload[..])).await.is_ok() {
+                sent += 1;
+                assert!(sent < 10_000, "the writer never stopped");
+            }
+            sent
+        });
+        let started = tokio::time::Instant::now();
+        let end = reader.recv().await;
+        let ended_after = started.elapsed();
+        let sent = tokio::time::timeout(Duration::from_secs(1), flood).await;
+        (end.map(|r| r.map_err(|e| e.to_string())), ended_after, sent.map(Result::unwrap))
+    });
+    let peer = raw_client(client_io).await; // never reads, never sends
+    let (end, ended_after, sent) = server.await.unwrap();
+    assert!(matches!(end, Some(Err(ref e)) if e.contains("PongTimeout")), "{end:?}");
+    assert!(ended_after < Duration::from_secs(41), "{ended_after:?}");
+    let sent = sent.expect("the writer's send failed within a second of the end");
+    assert!(sent < 10_000, "{sent}");
+    drop(peer);
+}

@@ -52,6 +52,13 @@ impl<T: Timestamp> Receiver<T> {
         Receiver { reader, lifecycle, clock, close_owed: None, ping_owed: false }
     }
 
+    /// [`Config::close_timeout`](crate::Config::close_timeout), for the split adapter's
+    /// writer, which bounds how long a last write may take.
+    #[cfg_attr(not(feature = "tokio"), allow(dead_code))]
+    pub(crate) fn close_timeout(&self) -> Option<core::time::Duration> {
+        self.clock.close_timeout()
+    }
+
     /// Where the connection is, as far as the receiving half knows.
     #[must_use]
     pub fn state(&self) -> State {

@@ -31,6 +31,15 @@ pub(crate) enum ReplyKind {
     Act(Action),
 }
 
+impl Reply {
+    /// Whether this is a Pong, which a later Pong supersedes (§5.5.3: a Pong may answer only
+    /// the most recent Ping), so that it may be dropped when the writer falls behind.
+    #[cfg_attr(not(feature = "tokio"), allow(dead_code))]
+    pub(crate) fn is_pong(&self) -> bool {
+        matches!(self.0, ReplyKind::Pong(_))
+    }
+}
+
 /// The sending side of a connection: every command that sends, checked against where the
 /// connection is, and the output those commands queue.
 ///

@@ -5,6 +5,11 @@
 //! [`ReadHalf`] hands it what the connection owes the peer (a Pong, a keepalive Ping, the
 //! Close), so Pings are answered whatever the task holding the `WriteHalf` is doing. No lock
 //! is shared: the halves talk through channels.
+//!
+//! A peer that stops reading holds nothing for long: Pongs the write task cannot keep up with
+//! are dropped but for the latest few (§5.5.3), and once the reading half ends (at the
+//! keepalive deadline if the peer is silent too) or is dropped, the write task gives up on
+//! its output at once after a deadline, else after [`Config::close_timeout`](crate::Config).
 
 use std::future::{poll_fn, Future};
 use std::pin::Pin;
@@ -14,7 +19,7 @@ use std::task::{ready, Context, Poll};
 use std::time::Instant;
 
 use ::tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
-use ::tokio::sync::mpsc;
+use ::tokio::sync::{mpsc, watch};
 use ::tokio::time::Sleep;
 
 use super::{now, Error, WebSocket, READ_BUFFER};
@@ -26,6 +31,12 @@ use crate::{
 
 /// Messages the write task may hold before `WriteHalf::send` waits.
 const CHANNEL_CAPACITY: usize = 64;
+/// Replies the write task may hold; Pongs beyond `PONG_ROOM` queued are dropped, so that the
+/// rest (a Close, the shutdown) always fit.
+const REPLY_CAPACITY: usize = 8;
+const PONG_ROOM: usize = 4;
+/// How long output left at the end may wait for the peer when `Config::close_timeout` is off.
+const DEFAULT_LINGER: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// What the halves send the write task.
 #[derive(Debug)]
@@ -48,7 +59,9 @@ struct Shared {
 pub struct ReadHalf<R> {
     io: R,
     receiver: Receiver,
-    to_writer: mpsc::UnboundedSender<ToWriter>,
+    to_writer: mpsc::Sender<ToWriter>,
+    /// When the write task stops waiting for the peer to take its output: set at the end.
+    give_up: watch::Sender<Option<::tokio::time::Instant>>,
     timer: Option<Pin<Box<Sleep>>>,
     timer_at: Option<Instant>,
     read_closed: bool,
@@ -110,14 +123,17 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
             self.connection.split().map_err(|refused| refused.error().clone())?;
         let (read, write) = split_stream(self.io);
         let (to_writer, messages) = mpsc::channel(CHANNEL_CAPACITY);
-        let (replies_to_writer, replies) = mpsc::unbounded_channel();
+        let (replies_to_writer, replies) = mpsc::channel(REPLY_CAPACITY);
+        let (give_up, give_up_at) = watch::channel(None);
         let shared = Arc::new(Shared::default());
         shared.closed.store(sender.state() != State::Open, Ordering::Relaxed);
-        ::tokio::spawn(write_task(write, sender, pending, messages, replies, Arc::clone(&shared)));
+        let channels = WriterChannels { messages, replies, give_up_at };
+        ::tokio::spawn(write_task(write, sender, pending, channels, Arc::clone(&shared)));
         let reader = ReadHalf {
             io: read,
             receiver,
             to_writer: replies_to_writer,
+            give_up,
             timer: None,
             timer_at: None,
             read_closed: self.read_closed,
@@ -165,22 +181,37 @@ fn gone() -> Error {
     Error::Io(std::io::Error::new(std::io::ErrorKind::BrokenPipe, "the write task has ended"))
 }
 
+/// What the write task listens to.
+struct WriterChannels {
+    messages: mpsc::Receiver<ToWriter>,
+    replies: mpsc::Receiver<ToWriter>,
+    /// When to stop waiting for the peer to take the output (set by the reading half).
+    give_up_at: watch::Receiver<Option<::tokio::time::Instant>>,
+}
+
 /// Owns the writing: messages from the `WriteHalf`, replies from the `ReadHalf`, written in
-/// batches as they come; ends when both halves are gone or the stream fails.
+/// batches as they come; ends when both halves are gone, the stream fails, or the peer takes
+/// nothing past the give-up time.
 async fn write_task<W: AsyncWrite + Unpin>(
     mut io: W,
     mut sender: Sender,
     pending: Vec<u8>,
-    mut messages: mpsc::Receiver<ToWriter>,
-    mut replies: mpsc::UnboundedReceiver<ToWriter>,
+    channels: WriterChannels,
     shared: Arc<Shared>,
 ) {
+    let WriterChannels { mut messages, mut replies, give_up_at } = channels;
+    let mut given_up = std::pin::pin!(given_up(give_up_at));
     let mut output = pending;
     let (mut messages_open, mut replies_open) = (true, true);
+    let mut gave_up = false;
     loop {
         if !output.is_empty() || sender.poll_transmit(&mut output) > 0 {
-            if io.write_all(&output).await.is_err() {
-                break;
+            ::tokio::select! {
+                written = io.write_all(&output) => if written.is_err() { break },
+                () = &mut given_up => {
+                    gave_up = true;
+                    break;
+                }
             }
             output.clear();
         }
@@ -217,12 +248,55 @@ async fn write_task<W: AsyncWrite + Unpin>(
         if shutdown {
             shared.closed.store(true, Ordering::Relaxed);
             if sender.poll_transmit(&mut output) > 0 {
-                let _ = io.write_all(&output).await;
+                ::tokio::select! {
+                    _ = io.write_all(&output) => {}
+                    () = &mut given_up => gave_up = true,
+                }
             }
             break;
         }
     }
-    let _ = io.shutdown().await;
+    if !gave_up {
+        // Given up, the stream is dropped instead: a shutdown may wait on the peer too (TLS).
+        let _ = io.shutdown().await;
+    }
+}
+
+/// Completes at the give-up time, once the reading half has set one; never before.
+async fn given_up(mut give_up_at: watch::Receiver<Option<::tokio::time::Instant>>) {
+    loop {
+        let at = *give_up_at.borrow_and_update();
+        if let Some(at) = at {
+            ::tokio::time::sleep_until(at).await;
+            return;
+        }
+        if give_up_at.changed().await.is_err() {
+            // The reading half is gone without setting one (it sets one when dropped).
+            std::future::pending::<()>().await;
+        }
+    }
+}
+
+impl<R> ReadHalf<R> {
+    /// Tells the write task when to stop waiting for the peer: now, or after the close
+    /// deadline; the first time only.
+    fn set_give_up(&self, now: bool) {
+        let linger = if now {
+            std::time::Duration::ZERO
+        } else {
+            self.receiver.close_timeout().unwrap_or(DEFAULT_LINGER)
+        };
+        let at = ::tokio::time::Instant::now() + linger;
+        self.give_up.send_if_modified(|give_up| give_up.is_none() && give_up.replace(at).is_none());
+    }
+}
+
+impl<R> Drop for ReadHalf<R> {
+    /// Nobody reads any more, so no deadline can end the connection: the write task gets the
+    /// close deadline to finish.
+    fn drop(&mut self) {
+        self.set_give_up(false);
+    }
 }
 
 impl<R: AsyncRead + Unpin> ReadHalf<R> {
@@ -264,11 +338,17 @@ impl<R: AsyncRead + Unpin> ReadHalf<R> {
     }
 
     /// The end: `None` after a clean one, else the error that says how, once. The write task
-    /// writes what is left and closes the stream's writing side.
+    /// writes what is left (at once given up after a deadline, else within the close
+    /// deadline) and closes the stream's writing side.
     fn end(&mut self, closed: Closed) -> Option<Result<Message, Error>> {
         self.ended = true;
         self.forward_replies();
-        let _ = self.to_writer.send(ToWriter::Shutdown);
+        let by_deadline = matches!(
+            closed.cause,
+            CloseCause::PongTimeout | CloseCause::HandshakeTimeout | CloseCause::CloseTimeout
+        );
+        self.set_give_up(by_deadline);
+        let _ = self.to_writer.try_send(ToWriter::Shutdown);
         match closed.cause {
             _ if closed.clean => None,
             CloseCause::ProtocolError | CloseCause::HandshakeFailed => None,
@@ -278,8 +358,12 @@ impl<R: AsyncRead + Unpin> ReadHalf<R> {
 
     fn forward_replies(&mut self) {
         while let Some(reply) = self.receiver.poll_reply() {
+            if reply.is_pong() && self.to_writer.capacity() <= REPLY_CAPACITY - PONG_ROOM {
+                // The writer is behind: a later Pong answers for this one (§5.5.3).
+                continue;
+            }
             // A write task that is gone has nothing more to write.
-            let _ = self.to_writer.send(ToWriter::Reply(reply));
+            let _ = self.to_writer.try_send(ToWriter::Reply(reply));
         }
     }
 
