@@ -36,6 +36,9 @@
 //!   [`CLOSE_DEADLINE`] of its end is dropped.
 //! - **Removal**: once `should_close_transport()` and the output is all written, or on a
 //!   socket error or a passed deadline, the socket is deregistered and dropped.
+//! - **Caps**: at most 10,000 connections are open at once, 256 from one address
+//!   (`--max-connections=N`, `--max-per-address=N`); one over a cap is closed as it is
+//!   accepted, so no single peer can take every place.
 //! - **Memory**: a connection that was quiet for a whole sweep with its output written has
 //!   its buffers freed (`release_buffers()`): the receive buffer exists only while a frame is
 //!   cut across reads anyway.
@@ -53,6 +56,8 @@ use wsmachine::{
     Config, Connection, DefaultRandom, Event, EventRef, ProtocolError, Sender, Timestamp,
 };
 
+#[path = "shared/admission.rs"]
+pub(crate) mod admission;
 #[path = "shared/args.rs"]
 mod args;
 #[path = "shared/listen.rs"]
@@ -73,7 +78,7 @@ fn main() -> io::Result<()> {
     let address: SocketAddr = args.address.parse().map_err(|error| {
         io::Error::new(ErrorKind::InvalidInput, format!("{}: {error}", args.address))
     })?;
-    let mut server = Server::new(address, args.config)?;
+    let mut server = Server::new(address, args.config, args.limits)?;
     eprintln!("echo_mio listening on ws://{}", server.listener.local_addr()?);
     server.run()
 }
@@ -130,6 +135,8 @@ pub(crate) struct Server {
     /// The output buffer lent to the connection being read; empty between reads.
     out: Vec<u8>,
     config: Config,
+    /// The caps on connections open at once, in all and from one address.
+    admission: admission::Admission,
 }
 
 /// What to do with a connection after handling something.
@@ -139,7 +146,11 @@ enum Next {
 }
 
 impl Server {
-    pub(crate) fn new(address: SocketAddr, config: Config) -> io::Result<Server> {
+    pub(crate) fn new(
+        address: SocketAddr,
+        config: Config,
+        limits: admission::Limits,
+    ) -> io::Result<Server> {
         let poll = Poll::new()?;
         let mut listener = TcpListener::from_std(listen::listen(&address.to_string(), true)?);
         poll.registry().register(&mut listener, LISTENER, Interest::READABLE)?;
@@ -154,6 +165,7 @@ impl Server {
             scratch: vec![0; READ_BUFFER_LEN],
             out: Vec::with_capacity(READ_BUFFER_LEN),
             config,
+            admission: admission::Admission::new(limits),
         })
     }
 
@@ -215,6 +227,10 @@ impl Server {
     }
 
     fn add(&mut self, mut stream: TcpStream, now: Tick) -> io::Result<()> {
+        let address = stream.peer_addr()?.ip();
+        let Some(ticket) = self.admission.admit(address) else {
+            return Ok(()); // over a cap: the socket is dropped, closed at once
+        };
         stream.set_nodelay(true)?;
         let slot = self.free.pop().unwrap_or_else(|| {
             self.conns.push(None);
@@ -233,6 +249,7 @@ impl Server {
             writable_interest: false,
             received: false,
             closing_since: Tick::NEVER,
+            _ticket: ticket,
         });
         // Bytes may already be waiting; edge-triggered readiness may not report them again.
         let conn = self.conns[slot].as_mut().expect("just added");
@@ -297,6 +314,8 @@ struct Conn {
     received: bool,
     /// When the transport was due to close; `Tick::NEVER` before.
     closing_since: Tick,
+    /// Its place under the caps, given back when it is removed.
+    _ticket: admission::Ticket,
 }
 
 impl Conn {

@@ -8,14 +8,17 @@
 //!
 //! `--deflate=N` sends messages shorter than N bytes uncompressed. Every text and binary
 //! message is sent back; the adapter answers Pings and the closing handshake and keeps the
-//! connection's deadlines through the socket's read timeout. A bad peer ends its own
-//! connection, never the server.
+//! connection's deadlines through the socket's read and write timeouts. A bad peer ends its
+//! own connection, never the server: at most 10,000 connections are open at once, 256 from
+//! one address (`--max-connections=N`, `--max-per-address=N`); more are closed at once.
 
 use std::thread;
 
 use wsmachine::blocking::{accept_with, Accepted, Answer};
 use wsmachine::Message;
 
+#[path = "shared/admission.rs"]
+mod admission;
 #[path = "shared/args.rs"]
 mod args;
 #[path = "shared/listen.rs"]
@@ -25,10 +28,20 @@ fn main() -> std::io::Result<()> {
     let args = args::Args::from_env();
     let listener = listen::listen(&args.address, false)?;
     eprintln!("echo_std listening on ws://{}", listener.local_addr()?);
+    let admission = admission::Admission::new(args.limits);
     for stream in listener.incoming() {
-        let stream = stream?;
+        let Ok(stream) = stream else {
+            // Out of file descriptors, say: back off instead of spinning.
+            thread::sleep(std::time::Duration::from_millis(100));
+            continue;
+        };
+        let Some(ticket) = stream.peer_addr().ok().and_then(|peer| admission.admit(peer.ip()))
+        else {
+            continue; // over a cap: closed at once
+        };
         let config = args.config;
         thread::spawn(move || {
+            let _ticket = ticket;
             let Ok(Accepted::WebSocket(mut ws)) = accept_with(stream, config, |_| Answer::accept())
             else {
                 return; // a plain HTTP request (answered with 426) or a broken handshake

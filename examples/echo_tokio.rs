@@ -8,7 +8,9 @@
 //! Every text and binary message is sent back from where it lies (`for_each_ref`, the
 //! zero-copy path: messages are unmasked and answered in the read buffer, with no copy and no
 //! allocation per message); the adapter answers Pings and the closing handshake, keeps the
-//! connection's deadlines on tokio's clock, and writes each read's echoes at once.
+//! connection's deadlines on tokio's clock, and writes each read's echoes at once. At most
+//! 10,000 connections are open at once, 256 from one address (`--max-connections=N`,
+//! `--max-per-address=N`); more are closed at once.
 
 use std::io;
 use std::time::Duration;
@@ -17,6 +19,8 @@ use tokio::net::TcpListener;
 use wsmachine::tokio::{accept_with, Accepted, Answer};
 use wsmachine::{Config, EventRef};
 
+#[path = "shared/admission.rs"]
+pub(crate) mod admission;
 #[path = "shared/args.rs"]
 mod args;
 #[path = "shared/listen.rs"]
@@ -27,15 +31,24 @@ async fn main() -> io::Result<()> {
     let args = args::Args::from_env();
     let listener = TcpListener::from_std(listen::listen(&args.address, true)?)?;
     eprintln!("echo_tokio listening on ws://{}", listener.local_addr()?);
-    serve_all(listener, args.config).await
+    serve_all(listener, args.config, args.limits).await
 }
 
 /// Accepts connections forever, a task each (`pub(crate)` for `tests/echo_allocations.rs`).
-pub(crate) async fn serve_all(listener: TcpListener, config: Config) -> io::Result<()> {
+pub(crate) async fn serve_all(
+    listener: TcpListener,
+    config: Config,
+    limits: admission::Limits,
+) -> io::Result<()> {
+    let admission = admission::Admission::new(limits);
     loop {
         match listener.accept().await {
             Ok((stream, peer)) => {
+                let Some(ticket) = admission.admit(peer.ip()) else {
+                    continue; // over a cap: closed at once
+                };
                 tokio::spawn(async move {
+                    let _ticket = ticket;
                     let _ = stream.set_nodelay(true);
                     if let Err(error) = echo(stream, config).await {
                         eprintln!("connection {peer}: {error}");

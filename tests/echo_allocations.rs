@@ -100,8 +100,12 @@ fn server_allocations(counter: usize) -> usize {
 /// Starts `echo_mio` on a counted thread and returns its address.
 fn start_echo_mio() -> SocketAddr {
     let address = "127.0.0.1:0".parse().expect("an address");
-    let mut server =
-        echo_mio::Server::new(address, wsmachine::Config::default()).expect("echo_mio starts");
+    let mut server = echo_mio::Server::new(
+        address,
+        wsmachine::Config::default(),
+        echo_mio::admission::Limits { total: 1000, per_address: 1000 },
+    )
+    .expect("echo_mio starts");
     let address = server.listener.local_addr().expect("bound");
     std::thread::spawn(move || {
         count_this_thread(ECHO_MIO);
@@ -121,7 +125,8 @@ fn start_echo_tokio() -> SocketAddr {
         runtime.block_on(async move {
             let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bound");
             sender.send(listener.local_addr().expect("bound")).expect("the test waits");
-            let _ = echo_tokio::serve_all(listener, wsmachine::Config::default()).await;
+            let limits = echo_tokio::admission::Limits { total: 1000, per_address: 1000 };
+            let _ = echo_tokio::serve_all(listener, wsmachine::Config::default(), limits).await;
         });
     });
     receiver.recv().expect("echo_tokio starts")

@@ -38,6 +38,8 @@
 //!
 //! [`Connection`]: wsmachine::Connection
 
+#[path = "../shared/admission.rs"]
+mod admission;
 #[path = "../shared/listen.rs"]
 mod listen;
 mod room;
@@ -53,8 +55,9 @@ use room::{chat_config, Options, Room};
 
 /// How often the room's pings and deadlines are looked at.
 const TICK: Duration = Duration::from_secs(1);
-/// Open sockets at most (page loads and handshakes included); more are closed at once.
-const MAX_CONNECTIONS: usize = 1024;
+/// Open sockets at most (page loads and handshakes included), in all and from one address
+/// (so that one peer cannot take every place); more are closed at once.
+const LIMITS: admission::Limits = admission::Limits { total: 1024, per_address: 32 };
 const LISTENER: Token = Token(0);
 
 fn main() {
@@ -87,6 +90,7 @@ fn run(options: Options) -> io::Result<()> {
         poll,
         listener,
         sockets: HashMap::new(),
+        admission: admission::Admission::new(LIMITS),
         room: Room::new(chat_config(), options.origins),
         next_id: 0,
         scratch: vec![0; 64 * 1024],
@@ -101,7 +105,8 @@ struct Server {
     poll: Poll,
     listener: TcpListener,
     /// By id, which is also the socket's mio token; ids are never reused.
-    sockets: HashMap<u64, TcpStream>,
+    sockets: HashMap<u64, (TcpStream, admission::Ticket)>,
+    admission: admission::Admission,
     room: Room,
     next_id: u64,
     scratch: Vec<u8>,
@@ -163,9 +168,9 @@ impl Server {
     }
 
     fn add(&mut self, mut stream: TcpStream) -> io::Result<()> {
-        if self.sockets.len() >= MAX_CONNECTIONS {
-            return Err(io::Error::other("too many connections; closed"));
-        }
+        let Some(ticket) = self.admission.admit(stream.peer_addr()?.ip()) else {
+            return Err(io::Error::other("over the connection caps; closed"));
+        };
         stream.set_nodelay(true)?;
         self.next_id += 1;
         let id = self.next_id;
@@ -175,7 +180,7 @@ impl Server {
             token,
             Interest::READABLE | Interest::WRITABLE,
         )?;
-        self.sockets.insert(id, stream);
+        self.sockets.insert(id, (stream, ticket));
         self.room.connect(id, Instant::now());
         // Bytes may already be waiting; edge-triggered readiness may not report them again.
         self.read(id);
@@ -191,7 +196,7 @@ impl Server {
             if !self.room.wants_input(id) {
                 return;
             }
-            let Some(stream) = self.sockets.get_mut(&id) else { return };
+            let Some((stream, _)) = self.sockets.get_mut(&id) else { return };
             match stream.read(&mut self.scratch) {
                 Ok(0) => {
                     self.room.receive_eof(id, Instant::now());
@@ -231,7 +236,7 @@ impl Server {
     /// Writes `id`'s output until the socket would block, and closes it if the room is done
     /// with it.
     fn flush_one(&mut self, id: u64) {
-        let Some(stream) = self.sockets.get_mut(&id) else { return };
+        let Some((stream, _)) = self.sockets.get_mut(&id) else { return };
         loop {
             let pending = self.room.pending(id);
             if pending.is_empty() {
@@ -251,7 +256,7 @@ impl Server {
     }
 
     fn close(&mut self, id: u64) {
-        if let Some(mut stream) = self.sockets.remove(&id) {
+        if let Some((mut stream, _ticket)) = self.sockets.remove(&id) {
             let _ = self.poll.registry().deregister(&mut stream);
             let _ = stream.shutdown(Shutdown::Both);
         }

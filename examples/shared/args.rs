@@ -1,6 +1,12 @@
-//! The command line the echo servers share: `ADDRESS [--deflate[=N]] [--max-message-len=N]`.
+//! The command line the echo servers share: `ADDRESS [--deflate[=N]] [--max-message-len=N]
+//! [--max-connections=N] [--max-per-address=N]`.
 
 use wsmachine::Config;
+
+use super::admission::Limits;
+
+/// Connections open at once, by default: from everyone, and from one address.
+const DEFAULT_LIMITS: Limits = Limits { total: 10_000, per_address: 256 };
 
 /// What an echo server was asked for.
 pub(crate) struct Args {
@@ -11,6 +17,8 @@ pub(crate) struct Args {
     /// `--max-message-len=N` accepts messages (and frames) of up to N bytes instead of the
     /// default 1 MiB.
     pub(crate) config: Config,
+    /// Caps on connections open at once (`--max-connections`, `--max-per-address`).
+    pub(crate) limits: Limits,
 }
 
 impl Args {
@@ -40,15 +48,30 @@ impl Args {
                 std::process::exit(2);
             }
         }
-        if let Some(flag) = args.iter().find(|arg| arg.starts_with("--max-message-len")) {
-            let Some(len) = flag.strip_prefix("--max-message-len=").and_then(|n| n.parse().ok())
-            else {
-                eprintln!("usage: --max-message-len=BYTES");
-                std::process::exit(2);
-            };
+        if let Some(len) = number_flag(&args, "--max-message-len") {
             config.max_message_len = len;
             config.max_frame_len = len;
         }
-        Args { address, config }
+        let mut limits = DEFAULT_LIMITS;
+        if let Some(total) = number_flag(&args, "--max-connections") {
+            limits.total = total;
+        }
+        if let Some(per_address) = number_flag(&args, "--max-per-address") {
+            limits.per_address = per_address;
+        }
+        Args { address, config, limits }
+    }
+}
+
+/// The number of `--NAME=N`, if given; a value that is not a number ends the program with a
+/// usage line.
+fn number_flag<T: std::str::FromStr>(args: &[String], name: &str) -> Option<T> {
+    let flag = args.iter().find(|arg| arg.split('=').next() == Some(name))?;
+    match flag.strip_prefix(name).and_then(|rest| rest.strip_prefix('=')).map(str::parse) {
+        Some(Ok(value)) => Some(value),
+        _ => {
+            eprintln!("usage: {name}=NUMBER");
+            std::process::exit(2);
+        }
     }
 }
