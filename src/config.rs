@@ -83,9 +83,11 @@ pub struct Config {
     /// After this long without receiving anything, a Ping is sent to find out whether the peer
     /// is still there (python-websockets' default). Default 20 s.
     pub keepalive_interval: Option<Duration>,
-    /// How long the keepalive Ping may go unanswered (nothing at all received) before the peer
-    /// is presumed gone and the connection fails with 1011
-    /// ([`CloseCause::PongTimeout`](crate::CloseCause)); with `None`, Pings simply repeat.
+    /// How long the keepalive Ping may go without a Pong before the peer is presumed gone and
+    /// the connection fails with 1011 ([`CloseCause::PongTimeout`](crate::CloseCause)); with
+    /// `None`, Pings simply repeat. Only a Pong answers: other input may have been sent before
+    /// the Ping reached the peer, or by a peer that sends and never reads (which would
+    /// otherwise hold the connection, and its unsent output, as long as it kept sending).
     /// Default 20 s.
     pub pong_timeout: Option<Duration>,
     /// How long to wait for the peer's Close after sending ours (§7.1.2); then the transport

@@ -279,19 +279,43 @@ fn a_silent_peer_gets_a_keepalive_ping_and_fails_with_1011_when_it_stays_silent(
 }
 
 #[test]
-fn anything_received_answers_the_keepalive_and_restarts_it() {
+fn only_a_pong_answers_the_keepalive_ping_and_then_it_restarts_from_the_input() {
     let mut server = open_server(Config::default());
     server.handle_timeout(secs(0));
     server.handle_timeout(secs(20));
     assert_eq!(output(&mut server), [0x89, 0x00]);
-    // A message (not even the Pong) at 25 s shows the peer is there.
+    // A message at 25 s is no answer: the peer may have sent it before the Ping reached it,
+    // or be a peer that sends and never reads.
     server.receive(&frame(Opcode::Text, b"still here", Some([1, 2, 3, 4])));
     server.handle_timeout(secs(25));
     assert!(matches!(server.poll_event(), Some(Ok(Event::Text(_)))));
-    assert_eq!(server.poll_timeout(), Some(secs(45)), "the next Ping, from the input");
-    server.handle_timeout(secs(44));
+    assert_eq!(server.poll_timeout(), Some(secs(40)), "the Pong deadline stays");
+    // The Pong at 30 s is; the next Ping is measured from the last input.
+    server.receive(&frame(Opcode::Pong, b"", Some([1, 2, 3, 4])));
+    server.handle_timeout(secs(30));
+    assert!(matches!(server.poll_event(), Some(Ok(Event::Pong(_)))));
+    server.handle_timeout(secs(31));
+    assert_eq!(server.poll_timeout(), Some(secs(50)), "the next Ping, from the Pong's input");
+    server.handle_timeout(secs(49));
     assert!(output(&mut server).is_empty());
     assert!(server.is_open());
+}
+
+#[test]
+fn a_peer_that_sends_but_never_answers_the_ping_fails_at_the_pong_deadline() {
+    let mut server = open_server(Config::default());
+    server.handle_timeout(secs(0));
+    server.handle_timeout(secs(20));
+    assert_eq!(output(&mut server), [0x89, 0x00]);
+    for at in [25, 30, 35] {
+        server.receive(&frame(Opcode::Binary, b"data", Some([1, 2, 3, 4])));
+        server.handle_timeout(secs(at));
+        assert!(matches!(server.poll_event(), Some(Ok(Event::Binary(_)))));
+    }
+    server.handle_timeout(secs(40));
+    let close = output(&mut server);
+    assert_eq!(&close[..4], [0x88, 19, 0x03, 0xf3], "1011 at the Pong deadline");
+    assert_eq!(server.closed().unwrap().cause, wsmachine::CloseCause::PongTimeout);
 }
 
 #[test]

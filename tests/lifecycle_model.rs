@@ -173,7 +173,10 @@ struct Model {
     // The clock, exactly dated: the harness gives the time after every step.
     created: u64,
     last_input: u64,
+    /// When the keepalive Ping went out, while no Pong has answered it.
     ping_at: Option<u64>,
+    /// A Pong arrived in this step: it answers the keepalive Ping (nothing else does).
+    pong_seen: bool,
     /// When the closing phase (or the client's wait for the transport close) began.
     phase_started: u64,
     // Output: control frames go ahead of data not yet taken.
@@ -202,6 +205,7 @@ impl Model {
             created: 0,
             last_input: 0,
             ping_at: None,
+            pong_seen: false,
             phase_started: 0,
             control,
             data: Vec::new(),
@@ -313,6 +317,7 @@ impl Model {
             }
             (Phase::Open | Phase::CloseSent(_), Item::Pong(data)) => {
                 self.expected.push(Seen::Pong(data.clone()));
+                self.pong_seen = true;
             }
             (Phase::Open, Item::Close(code)) => {
                 self.expected.push(Seen::Close(code.unwrap_or(1005)));
@@ -442,6 +447,8 @@ impl Model {
     fn handle_timeout(&mut self, now: u64, input: bool) {
         if input && !self.is_over() {
             self.last_input = now;
+        }
+        if std::mem::take(&mut self.pong_seen) {
             self.ping_at = None;
         }
         for _ in 0..4 {

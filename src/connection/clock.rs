@@ -78,13 +78,15 @@ pub(crate) enum Due {
 pub(crate) struct Clock<T> {
     deadline: T,
     last_input: T,
+    /// When the outstanding keepalive Ping's Pong is due.
+    pong_deadline: T,
     timeouts: Timeouts,
     /// The family the deadline was armed for.
     family: TimerFamily,
     due: Due,
     /// Input arrived since the last `now`.
     input_seen: bool,
-    /// A keepalive Ping went out and nothing arrived since.
+    /// A keepalive Ping went out and no Pong arrived since.
     ping_outstanding: bool,
 }
 
@@ -94,6 +96,7 @@ impl<T: Timestamp> Clock<T> {
         let mut clock = Clock {
             deadline: now,
             last_input: now,
+            pong_deadline: now,
             timeouts: Timeouts::new(config),
             family,
             due: Due::Nothing,
@@ -133,17 +136,29 @@ impl<T: Timestamp> Clock<T> {
         (self.due != Due::Nothing).then_some(self.deadline)
     }
 
-    /// Takes the time: dates input seen since the last call, arms the deadline of a new
+    /// Takes the time: dates input seen since the last call (`pong_seen`: a Pong among it,
+    /// which answers the keepalive Ping; nothing else does, since the peer may have sent it
+    /// before the Ping reached it, or never read the Ping at all), arms the deadline of a new
     /// phase, and reports the armed deadline if it passed (re-arming what follows a Ping). A
     /// deadline measured from the last input can have passed the moment it is armed.
-    pub(crate) fn handle_timeout(&mut self, now: T, family: TimerFamily) -> Option<Due> {
-        if self.input_seen {
-            self.input_seen = false;
-            self.last_input = now;
+    pub(crate) fn handle_timeout(
+        &mut self,
+        now: T,
+        family: TimerFamily,
+        pong_seen: bool,
+    ) -> Option<Due> {
+        // The Pong was dated with the input it came in (it is found when the events are read,
+        // after that input was given its time); it only settles the Ping.
+        let answered = pong_seen && self.ping_outstanding;
+        if answered {
             self.ping_outstanding = false;
-            if family == TimerFamily::Open && self.family == TimerFamily::Open {
-                self.arm_open();
-            }
+        }
+        let input_seen = core::mem::take(&mut self.input_seen);
+        if input_seen {
+            self.last_input = now;
+        }
+        if (input_seen || answered) && family == TimerFamily::Open && self.family == family {
+            self.arm_open();
         }
         if family != self.family {
             self.arm(family, now);
@@ -176,12 +191,18 @@ impl<T: Timestamp> Clock<T> {
         }
     }
 
-    /// The open phase's deadlines, measured from the last input: the next keepalive Ping
-    /// (none while one is unanswered) and the idle deadline, whichever comes first.
+    /// The open phase's deadlines: the next keepalive Ping, measured from the last input, or
+    /// while one is unanswered its Pong deadline (or, with none, the next Ping); and the idle
+    /// deadline, from the last input; whichever comes first.
     fn arm_open(&mut self) {
         self.due = Due::Nothing;
         if !self.ping_outstanding {
             self.set(self.last_input, self.timeouts.keepalive, Due::Ping);
+        } else if self.timeouts.pong != 0 {
+            self.deadline = self.pong_deadline;
+            self.due = Due::Pong;
+        } else {
+            self.set(self.pong_deadline, self.timeouts.keepalive, Due::Ping);
         }
         self.set_if_earlier(self.last_input, self.timeouts.idle, Due::Idle);
     }
@@ -189,12 +210,9 @@ impl<T: Timestamp> Clock<T> {
     /// After a keepalive Ping at `now`: its Pong deadline (or, with none, the next Ping) and
     /// the idle deadline, whichever comes first.
     fn arm_after_ping(&mut self, now: T) {
-        self.due = Due::Nothing;
-        match self.timeouts.pong {
-            0 => self.set(now, self.timeouts.keepalive, Due::Ping),
-            pong => self.set(now, pong, Due::Pong),
-        }
-        self.set_if_earlier(self.last_input, self.timeouts.idle, Due::Idle);
+        // With no Pong deadline, `pong_deadline` dates the Ping, from which the next repeats.
+        self.pong_deadline = after(now, self.timeouts.pong);
+        self.arm_open();
     }
 
     fn set(&mut self, start: T, millis: u32, due: Due) {

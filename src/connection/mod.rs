@@ -381,9 +381,11 @@ impl<R: RandomSource, T: Timestamp> Connection<R, T> {
     pub fn handle_timeout(&mut self, now: T) {
         // A deadline that passes moves the lifecycle; the next round arms the new phase's
         // deadline from the same `now`. Two rounds suffice; the bound guards the loop.
+        let mut pong_seen = self.reader.take_pong_seen();
         for _ in 0..4 {
             let family = self.sender.lifecycle().timer_family();
-            let Some(passed) = self.clock.handle_timeout(now, family) else { return };
+            let passed = self.clock.handle_timeout(now, family, core::mem::take(&mut pong_seen));
+            let Some(passed) = passed else { return };
             if let Some(action) = self.sender.lifecycle_mut().deadline_passed(passed) {
                 self.sender.act(action);
             }

@@ -104,6 +104,9 @@ pub(crate) struct Reader {
     /// Messages longer than this are streamed; `u64::MAX` when none is.
     stream_above: u64,
     auto_pong: bool,
+    /// A Pong arrived since [`take_pong_seen`](Reader::take_pong_seen) last asked: what
+    /// answers a keepalive Ping.
+    pong_seen: bool,
     pub(crate) buf: BytesMut,
     /// The transport ended: no more bytes will come.
     eof: bool,
@@ -146,6 +149,7 @@ impl Reader {
             max_fragments: config.max_fragments,
             stream_above: config.stream_messages_above.unwrap_or(u64::MAX),
             auto_pong: config.auto_pong,
+            pong_seen: false,
             buf: BytesMut::new(),
             eof: false,
             message: None,
@@ -212,6 +216,11 @@ impl Reader {
     /// Bytes received and not yet turned into events.
     pub(crate) fn buffered_len(&self) -> usize {
         self.buf.len() - self.lent
+    }
+
+    /// Whether a Pong arrived since the last call.
+    pub(crate) fn take_pong_seen(&mut self) -> bool {
+        core::mem::take(&mut self.pong_seen)
     }
 
     /// The Pong owed for the latest Ping, if `auto_pong` (§5.5.3 lets an endpoint answer only
@@ -719,7 +728,10 @@ impl Reader {
                 }
                 Some(Ok(Event::Ping(payload)))
             }
-            Opcode::Pong => Some(Ok(Event::Pong(payload.freeze()))),
+            Opcode::Pong => {
+                self.pong_seen = true;
+                Some(Ok(Event::Pong(payload.freeze())))
+            }
             Opcode::Close => Some(self.on_close(payload.freeze())),
             // A whole message is a `Step::Whole`; this is the first frame of a fragmented one.
             Opcode::Text | Opcode::Binary => {
