@@ -337,7 +337,10 @@ impl<S: Read + Write> WebSocket<S> {
                     // A keepalive Ping this queues goes out after these bytes.
                     self.connection.handle_timeout(Instant::now());
                     if let Some(closed) = self.output_given_up() {
-                        self.end_reported = true;
+                        // Reported once; after that the rest is simply dropped.
+                        if std::mem::replace(&mut self.end_reported, true) {
+                            return Ok(());
+                        }
                         return Err(Error::Ended(closed));
                     }
                 }
