@@ -61,6 +61,8 @@ pub fn set_tcp_timeouts(stream: &TcpStream, timeout: Option<Duration>) -> io::Re
 const READ_LEN: usize = 64 * 1024;
 /// How long output left at the end may wait for the peer when `Config::close_timeout` is off.
 const DEFAULT_LINGER: Duration = Duration::from_secs(10);
+/// How long the last output may take after a deadline ended the connection.
+const LAST_TRY: Duration = Duration::from_millis(100);
 
 /// A WebSocket over a blocking stream: a [`Connection`] with the I/O and the clock attached.
 #[derive(Debug)]
@@ -358,7 +360,11 @@ impl<S: Read + Write> WebSocket<S> {
         let Some(set_timeout) = self.set_timeout else { return Ok(()) };
         let mut deadline = self.connection.poll_timeout();
         if self.connection.should_close_transport() {
-            let linger = self.connection.close_timeout().unwrap_or(DEFAULT_LINGER);
+            // After a deadline the peer is gone or too slow: a moment for what it still takes.
+            let linger = match self.ended_by_deadline() {
+                true => LAST_TRY,
+                false => self.connection.close_timeout().unwrap_or(DEFAULT_LINGER),
+            };
             let until = *self.linger_until.get_or_insert_with(|| Instant::now() + linger);
             deadline = Some(deadline.map_or(until, |at| at.min(until)));
         }
@@ -374,24 +380,31 @@ impl<S: Read + Write> WebSocket<S> {
         Ok(())
     }
 
-    /// After the end, whether to stop writing to a peer that takes nothing: at once when a
-    /// deadline ended the connection (the peer is gone, or too slow), else once the linger
-    /// has passed. `Some` with how the connection ended.
+    /// After the end, whether to stop writing to a peer that takes nothing: once the linger
+    /// has passed (a moment after a deadline ended the connection, else the close deadline).
+    /// `Some` with how the connection ended.
     fn output_given_up(&self) -> Option<Closed> {
         if !self.connection.should_close_transport() {
             return None;
         }
-        let closed = self.connection.closed().unwrap_or(Closed {
-            code: CloseCode::ABNORMAL_CLOSURE,
-            clean: false,
-            cause: CloseCause::TransportEnded,
-        });
-        let by_deadline = matches!(
-            closed.cause,
-            CloseCause::PongTimeout | CloseCause::HandshakeTimeout | CloseCause::CloseTimeout
-        );
         let linger_over = self.linger_until.is_some_and(|until| Instant::now() >= until);
-        (by_deadline || linger_over).then_some(closed)
+        linger_over.then(|| {
+            self.connection.closed().unwrap_or(Closed {
+                code: CloseCode::ABNORMAL_CLOSURE,
+                clean: false,
+                cause: CloseCause::TransportEnded,
+            })
+        })
+    }
+
+    /// Whether a deadline ended the connection: the peer is gone, or too slow.
+    fn ended_by_deadline(&self) -> bool {
+        self.connection.closed().is_some_and(|closed| {
+            matches!(
+                closed.cause,
+                CloseCause::PongTimeout | CloseCause::HandshakeTimeout | CloseCause::CloseTimeout
+            )
+        })
     }
 
     /// Closes cleanly (§7.1.2): sends the Close, reads until the peer's (dropping messages) or
