@@ -98,6 +98,11 @@ Cases, in order (echo figures; the chat's in brackets where its limits differ):
     path (24 MiB through a 1 MiB max_buffered_output) is taken only by a server started with
     --max-message-len=33554432 or more.
 
+12. one_address: from one address of its own, 100 more idle connections than the server
+    admits from one address (256 [32]). PASS if, 1 s later, the 100 over the cap are closed
+    (within 2), a client from another address still completes its handshake within 2 s, and
+    the descriptors return to the baseline once they are all closed.
+
 Throughout, a background probe (a child process, so that the attack's own work in this
 process does not delay it) opens a fresh connection every 250 ms: connect, handshake, send a
 text "probe-N", wait for it to come back (echo: the same text; chat: an envelope whose text is
@@ -153,16 +158,19 @@ class Profile:
     idle_connections: int
     #: Inflated size of the deflate bomb: over max_message_len, compressed under max_frame_len.
     bomb_len: int
+    #: Connections the server admits from one address (examples/shared/admission.rs).
+    per_address: int
 
 
 PROFILES = {
     # src/config.rs defaults, which the echo servers and axum use: since commit 3f4f04a
     # max_frame_len and max_message_len are 1 MiB (they were 16 and 64 MiB).
-    "echo": Profile("echo", 10.0, 20.0, 20.0, 1 * MIB, 1 * MIB, 131_072, 1000, 128 * MIB),
+    "echo": Profile("echo", 10.0, 20.0, 20.0, 1 * MIB, 1 * MIB, 131_072, 1000, 128 * MIB, 256),
     # examples/chat/room.rs chat_config(): MAX_MESSAGE_LEN 16 KiB for frames and messages,
     # 64 fragments, HANDSHAKE_DEADLINE 10 s, KEEPALIVE_INTERVAL 10 s, PONG_DEADLINE 5 s,
-    # MAX_MEMBERS 256 (so 200 idle members leave room for the other cases and the probe).
-    "chat": Profile("chat", 10.0, 10.0, 5.0, 16 * KIB, 16 * KIB, 64, 200, 8 * MIB),
+    # MAX_MEMBERS 256 (so 200 idle members leave room for the other cases and the probe);
+    # examples/chat/main.rs LIMITS: 32 connections from one address.
+    "chat": Profile("chat", 10.0, 10.0, 5.0, 16 * KIB, 16 * KIB, 64, 200, 8 * MIB, 32),
 }
 
 #: A case that runs longer than this is cut off (the keepalive phase takes about 55 s).
@@ -1619,6 +1627,61 @@ async def case_fin_with_data(attack: Attack) -> Outcome:
 
 
 # ----------------------------------------------------------------------------------------
+# 12. one_address
+
+
+#: Where one_address's connections come from: none of the attack's or the probe's addresses.
+LONE_ADDRESS = "127.0.9.9"
+
+
+async def case_one_address(attack: Attack) -> Outcome:
+    """One address opens 100 more idle connections than the server admits from one address:
+    the excess must be closed at once, and a client from another address still served."""
+    target, per_address = attack.target, attack.profile.per_address
+    count, excess = per_address + 100, 100
+    before = attack.server.snapshot()
+    loop = asyncio.get_running_loop()
+    socks: list[socket.socket] = []
+    try:
+        for _ in range(count):
+            sock = new_socket()
+            socks.append(sock)
+            sock.bind((LONE_ADDRESS, 0))
+            await asyncio.wait_for(loop.sock_connect(sock, (target.host, target.port)), 5.0)
+        await asyncio.sleep(1.0)
+        refused = sum(1 for sock in socks if drop_evidence(sock, target.port) is not None)
+        started, served_error = time.monotonic(), ""
+        try:
+            session = await open_session(target, timeout=2.0)
+            served_s: float | None = time.monotonic() - started
+            session.abort()
+        except Exception as error:  # noqa: BLE001 (reported as the verdict)
+            served_s, served_error = None, describe(error)
+    finally:
+        for sock in socks:
+            quietly_close(sock)
+    took, fds = await attack.server.fds_settle((before.fds or 0) + FD_TOLERANCE, 3.0)
+    problems = []
+    if refused < excess - FD_TOLERANCE:
+        problems.append(f"only {refused} of the {excess} over the cap were closed within 1 s")
+    if refused > excess + FD_TOLERANCE:
+        problems.append(f"{refused} closed, more than the {excess} over the cap")
+    if served_s is None:
+        problems.append(f"a client from another address was not served ({served_error})")
+    if took is None:
+        problems.append(f"descriptors {fds}, baseline {before.fds}, 3 s after")
+    served = "not served" if served_s is None else f"served in {served_s * 1000:.0f} ms"
+    detail = "; ".join(problems) or (
+        f"{count} from {LONE_ADDRESS}: {refused} closed at once, {count - refused} held (cap "
+        f"{per_address}); another address {served}")
+    return verdict(not problems, detail,
+                   f"{count} from one address, {refused} refused (cap {per_address}), "
+                   f"another address {served}",
+                   connections=count, refused=refused, per_address=per_address,
+                   other_served_ms=None if served_s is None else round(served_s * 1000, 1))
+
+
+# ----------------------------------------------------------------------------------------
 # 9. deflate_bomb
 
 
@@ -1796,6 +1859,7 @@ async def run_all(attack: Attack) -> None:
         ("deflate_bomb", case_deflate_bomb),
         ("oversized_head", case_oversized_head),
         ("over_output_limit", case_over_output_limit),
+        ("one_address", case_one_address),
     ]
     if attack.selected("slowloris"):
         attack.emit(await measured(attack, "slowloris", lambda: case_slowloris(attack)))
