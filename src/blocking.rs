@@ -477,7 +477,7 @@ impl<S: Read + Write> WebSocket<S> {
     }
 
     /// One round of I/O: write the output; shut down if over; else read once, with the next
-    /// deadline as the read timeout, and give the connection the time. `false` once over.
+    /// deadline as the timeout, and give the connection the time. `false` once over.
     fn drive(&mut self) -> Result<bool, Error> {
         self.flush()?;
         if self.connection.should_close_transport() {

@@ -24,6 +24,10 @@
 //! [`close`](WebSocket::close) write. The answers a connection owes by itself (Pongs, the
 //! Close reply, keepalive Pings) are written by whichever of these runs next.
 //!
+//! While more than the high-water mark waits for a peer that takes nothing, nothing more is
+//! read, and a waiting `send` or `flush` keeps the deadlines: the keepalive Ping goes
+//! unanswered and the wait ends with [`Error::Ended`] at [`Config::pong_timeout`].
+//!
 //! # Cancellation
 //!
 //! [`recv`](WebSocket::recv) is cancel-safe: all its state lives in the `WebSocket`, and a
