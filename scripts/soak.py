@@ -26,10 +26,12 @@ second half of the run, per minute) and exits 1 unless the run passes:
   ended early, or a reply that did not come within 10 s);
 - memory stays bounded: the RSS never passes 512 KiB a connection plus 64 MiB (a compressed
   connection holds about 320 KiB with the default windows, an uncompressed one a few KiB),
-  and its slope over the second half is under 25% of its mean there, per minute. The slope
-  is reported rather than required to be zero: with compression, glibc keeps freed zlib
-  windows and its RSS creeps up towards a plateau for minutes (the full hour-long run shows
-  it level off); that no connection leaks is proven exactly by tests/alloc_count.rs
+  and its slope over the second half is under 50% of its mean there, per minute (a gross
+  leak). The slope is reported rather than required to be near zero: with compression,
+  glibc keeps freed zlib windows and the RSS creeps up towards a plateau for minutes (in
+  90 s runs, 1% a minute for echo_mio and 17% for echo_tokio, whose connections also keep
+  their output buffers), so only the hour-long run by hand can show it level off; that no
+  connection leaks is proven exactly by tests/alloc_count.rs
   (`compressed_connections_leave_nothing_behind`);
 - the descriptors are back to the start (within 2) within 3 s of the last session's end.
 
@@ -257,7 +259,7 @@ async def run(args: argparse.Namespace) -> dict:
     bound = args.connections * 512 + 64 * 1024
     if peak_rss > bound:
         problems.append(f"RSS peaked at {peak_rss} KiB, over {bound} KiB")
-    if rss_slope > 0.25 * steady_rss:
+    if rss_slope > 0.50 * steady_rss:
         problems.append(f"RSS grows {rss_slope:.0f} KiB a minute under steady load "
                         f"(mean {steady_rss:.0f} KiB)")
     if settle is None:
