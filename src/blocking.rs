@@ -59,8 +59,6 @@ pub fn set_tcp_timeouts(stream: &TcpStream, timeout: Option<Duration>) -> io::Re
 
 /// The size of each read.
 const READ_LEN: usize = 64 * 1024;
-/// How long output left at the end may wait for the peer when `Config::close_timeout` is off.
-const DEFAULT_LINGER: Duration = Duration::from_secs(10);
 /// How long the last output may take after a deadline ended the connection.
 const LAST_TRY: Duration = Duration::from_millis(100);
 
@@ -360,11 +358,8 @@ impl<S: Read + Write> WebSocket<S> {
         let Some(set_timeout) = self.set_timeout else { return Ok(()) };
         let mut deadline = self.connection.poll_timeout();
         if self.connection.should_close_transport() {
-            // After a deadline the peer is gone or too slow: a moment for what it still takes.
-            let linger = match self.ended_by_deadline() {
-                true => LAST_TRY,
-                false => self.connection.close_timeout().unwrap_or(DEFAULT_LINGER),
-            };
+            // After a deadline (no linger) a moment for what the socket still takes.
+            let linger = self.connection.output_linger().max(LAST_TRY);
             let until = *self.linger_until.get_or_insert_with(|| Instant::now() + linger);
             deadline = Some(deadline.map_or(until, |at| at.min(until)));
         }
@@ -394,16 +389,6 @@ impl<S: Read + Write> WebSocket<S> {
                 clean: false,
                 cause: CloseCause::TransportEnded,
             })
-        })
-    }
-
-    /// Whether a deadline ended the connection: the peer is gone, or too slow.
-    fn ended_by_deadline(&self) -> bool {
-        self.connection.closed().is_some_and(|closed| {
-            matches!(
-                closed.cause,
-                CloseCause::PongTimeout | CloseCause::HandshakeTimeout | CloseCause::CloseTimeout
-            )
         })
     }
 

@@ -79,8 +79,6 @@ use crate::{
 const READ_BUFFER_LEN: usize = 256 * 1024;
 /// Queued output above which [`WebSocket::send`] and [`WebSocket::feed`] wait for the socket.
 const DEFAULT_HIGH_WATER: usize = 64 * 1024;
-/// How long output left at the end may wait for the peer when `Config::close_timeout` is off.
-const DEFAULT_LINGER: std::time::Duration = std::time::Duration::from_secs(10);
 /// Output buffer capacity kept between writes; a larger one is given back once written.
 const KEEP_OUTPUT_CAPACITY: usize = 2 * READ_BUFFER_LEN;
 
@@ -753,14 +751,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
     /// at once when a deadline ended the connection (the peer is gone, or too slow), else
     /// once [`Config::close_timeout`] has passed since the end (10 s without it).
     fn poll_linger(&mut self, cx: &mut Context<'_>) -> bool {
-        let cause = self.connection.closed().map(|closed| closed.cause);
-        if matches!(
-            cause,
-            Some(CloseCause::PongTimeout | CloseCause::HandshakeTimeout | CloseCause::CloseTimeout)
-        ) {
+        let linger = self.connection.output_linger();
+        if linger.is_zero() {
             return true;
         }
-        let linger = self.connection.close_timeout().unwrap_or(DEFAULT_LINGER);
         let until = *self.linger_until.get_or_insert_with(|| now() + linger);
         self.poll_sleep_until(cx, until)
     }

@@ -115,10 +115,19 @@ impl<T: Timestamp> Clock<T> {
         clock
     }
 
-    /// [`Config::close_timeout`], `None` when off.
+    /// How long output left at the end may wait for the peer to take it: nothing after a
+    /// deadline ended the connection (`ended_by` one: the peer is gone, or too slow), else
+    /// [`Config::close_timeout`] (10 s when that is off). Adapters give up on the rest then.
     #[cfg_attr(not(any(feature = "tokio", feature = "blocking")), allow(dead_code))]
-    pub(crate) fn close_timeout(&self) -> Option<Duration> {
-        (self.timeouts.close != 0).then(|| Duration::from_millis(u64::from(self.timeouts.close)))
+    pub(crate) fn output_linger(&self, ended_by: Option<crate::CloseCause>) -> Duration {
+        use crate::CloseCause::{CloseTimeout, HandshakeTimeout, PongTimeout};
+        if matches!(ended_by, Some(PongTimeout | HandshakeTimeout | CloseTimeout)) {
+            return Duration::ZERO;
+        }
+        match self.timeouts.close {
+            0 => Duration::from_secs(10),
+            close => Duration::from_millis(u64::from(close)),
+        }
     }
 
     /// Notes that bytes arrived; they are dated by the next `now`.

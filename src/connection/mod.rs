@@ -332,10 +332,10 @@ impl<R: RandomSource, T: Timestamp> Connection<R, T> {
 
     // ----- time -----
 
-    /// [`Config::close_timeout`], for adapters that bound how long a last write may take.
+    /// How long output left at the end may wait for the peer (see `Clock::output_linger`).
     #[cfg_attr(not(any(feature = "tokio", feature = "blocking")), allow(dead_code))]
-    pub(crate) fn close_timeout(&self) -> Option<core::time::Duration> {
-        self.clock.close_timeout()
+    pub(crate) fn output_linger(&self) -> core::time::Duration {
+        self.clock.output_linger(self.closed().map(|closed| closed.cause))
     }
 
     /// When [`handle_timeout`](Connection::handle_timeout) should next be called, on the clock

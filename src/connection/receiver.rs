@@ -52,11 +52,11 @@ impl<T: Timestamp> Receiver<T> {
         Receiver { reader, lifecycle, clock, close_owed: None, ping_owed: false }
     }
 
-    /// [`Config::close_timeout`](crate::Config::close_timeout), for the split adapter's
-    /// writer, which bounds how long a last write may take.
+    /// How long the split adapter's writer may wait for the peer to take what is left (see
+    /// `Clock::output_linger`).
     #[cfg_attr(not(feature = "tokio"), allow(dead_code))]
-    pub(crate) fn close_timeout(&self) -> Option<core::time::Duration> {
-        self.clock.close_timeout()
+    pub(crate) fn output_linger(&self) -> core::time::Duration {
+        self.clock.output_linger(self.lifecycle.closed().map(|closed| closed.cause))
     }
 
     /// Where the connection is, as far as the receiving half knows.

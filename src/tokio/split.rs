@@ -35,8 +35,6 @@ const CHANNEL_CAPACITY: usize = 64;
 /// rest (a Close, the shutdown) always fit.
 const REPLY_CAPACITY: usize = 8;
 const PONG_ROOM: usize = 4;
-/// How long output left at the end may wait for the peer when `Config::close_timeout` is off.
-const DEFAULT_LINGER: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// What the halves send the write task.
 #[derive(Debug)]
@@ -278,15 +276,10 @@ async fn given_up(mut give_up_at: watch::Receiver<Option<::tokio::time::Instant>
 }
 
 impl<R> ReadHalf<R> {
-    /// Tells the write task when to stop waiting for the peer: now, or after the close
-    /// deadline; the first time only.
-    fn set_give_up(&self, now: bool) {
-        let linger = if now {
-            std::time::Duration::ZERO
-        } else {
-            self.receiver.close_timeout().unwrap_or(DEFAULT_LINGER)
-        };
-        let at = ::tokio::time::Instant::now() + linger;
+    /// Tells the write task when to stop waiting for the peer (at once after a deadline,
+    /// else after the close deadline); the first time only.
+    fn set_give_up(&self) {
+        let at = ::tokio::time::Instant::now() + self.receiver.output_linger();
         self.give_up.send_if_modified(|give_up| give_up.is_none() && give_up.replace(at).is_none());
     }
 }
@@ -295,7 +288,7 @@ impl<R> Drop for ReadHalf<R> {
     /// Nobody reads any more, so no deadline can end the connection: the write task gets the
     /// close deadline to finish.
     fn drop(&mut self) {
-        self.set_give_up(false);
+        self.set_give_up();
     }
 }
 
@@ -343,11 +336,7 @@ impl<R: AsyncRead + Unpin> ReadHalf<R> {
     fn end(&mut self, closed: Closed) -> Option<Result<Message, Error>> {
         self.ended = true;
         self.forward_replies();
-        let by_deadline = matches!(
-            closed.cause,
-            CloseCause::PongTimeout | CloseCause::HandshakeTimeout | CloseCause::CloseTimeout
-        );
-        self.set_give_up(by_deadline);
+        self.set_give_up();
         let _ = self.to_writer.try_send(ToWriter::Shutdown);
         match closed.cause {
             _ if closed.clean => None,
