@@ -76,29 +76,8 @@ printf 'Servers built from %s.\n\n' "$built_from" >"$work/results.md"
 # Many connections at once, on both sides: the servers inherit this limit.
 ulimit -n "$(ulimit -Hn)"
 
-server_pid=""
-cleanup() {
-    if [ -n "$server_pid" ]; then
-        kill "$server_pid" 2>/dev/null || true
-        wait "$server_pid" 2>/dev/null || true
-    fi
-}
-trap cleanup EXIT
-
-# Waits (at most 10 s) for a line containing "listening" in the log $1.
-wait_listening() {
-    for _ in $(seq 100); do grep -q listening "$1" 2>/dev/null && return 0; sleep 0.1; done
-    echo "no listening line in $1" >&2
-    cat "$1" >&2
-    return 1
-}
-
-# The first port from $1 on that nothing listens on.
-free_port() {
-    local port=$1
-    while [ -n "$(ss -Htln "sport = :$port")" ]; do port=$((port + 1)); done
-    echo "$port"
-}
+# shellcheck source=scripts/server.sh
+source scripts/server.sh
 
 # The URL path, the --kind and the server's own flags for server $1.
 path_of() { case "$1" in axum) echo /ws ;; chat) echo /chat ;; *) echo / ;; esac; }
@@ -118,8 +97,7 @@ for server in "${servers[@]}"; do
     server_pid=$!
     if ! wait_listening "$log"; then
         echo "== $server did not start; counted as failed" >&2
-        cleanup
-        server_pid=""
+        stop_server
         failed=1
         continue
     fi
@@ -132,8 +110,7 @@ for server in "${servers[@]}"; do
         echo "$server exited during the attack (see $log)" >&2
         status=1
     fi
-    cleanup
-    server_pid=""
+    stop_server
     grep '^{' "$work/$server.out" >>"$work/results.jsonl" || true
     { grep -v '^{' "$work/$server.out" || true; echo; } >>"$work/results.md"
     [ "$status" -eq 0 ] || failed=1

@@ -35,31 +35,24 @@ cargo build --release --quiet --features deflate,tokio --example echo_mio --exam
 for server in echo_mio echo_tokio; do cp "target/release/examples/$server" "$work/bin/"; done
 ulimit -n "$(ulimit -Hn)"
 
-server_pid=""
-cleanup() {
-    if [ -n "$server_pid" ]; then
-        kill "$server_pid" 2>/dev/null || true
-        wait "$server_pid" 2>/dev/null || true
-    fi
-}
-trap cleanup EXIT
+# shellcheck source=scripts/server.sh
+source scripts/server.sh
 
 failed=0
 port=9601
 for server in "${servers[@]}"; do
-    while [ -n "$(ss -Htln "sport = :$port")" ]; do port=$((port + 1)); done
+    port=$(free_port "$port")
     log="$work/$server.log"
     "$work/bin/$server" "127.0.0.1:$port" --deflate >"$log" 2>&1 &
     server_pid=$!
-    for _ in $(seq 100); do grep -q listening "$log" 2>/dev/null && break; sleep 0.1; done
+    wait_listening "$log" || { echo "$server did not start" >&2; failed=1; stop_server; continue; }
     start=$(date +%s)
     status=0
     python3 scripts/soak.py --server "$server" --url "ws://127.0.0.1:$port/" \
         --pid "$server_pid" --seconds "$seconds" --connections "$connections" --deflate \
         >>"$work/results.jsonl" || status=$?
     kill -0 "$server_pid" 2>/dev/null || { echo "$server exited (see $log)" >&2; status=1; }
-    cleanup
-    server_pid=""
+    stop_server
     echo "== $server: $(( $(date +%s) - start )) s, exit $status: $(tail -n 1 "$work/results.jsonl")"
     [ "$status" -eq 0 ] || failed=1
     port=$((port + 1))
