@@ -328,24 +328,30 @@ impl<S: Read + Write> WebSocket<S> {
         let mut written = 0;
         while written < self.output.len() {
             self.set_timeouts()?;
-            match self.io.write(&self.output[written..]) {
+            let timed_out = match self.io.write(&self.output[written..]) {
                 Ok(0) => return Err(io::Error::from(ErrorKind::WriteZero).into()),
-                Ok(wrote) => written += wrote,
-                Err(error)
-                    if matches!(error.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) =>
-                {
-                    // A keepalive Ping this queues goes out after these bytes.
-                    self.connection.handle_timeout(Instant::now());
-                    if let Some(closed) = self.output_given_up() {
-                        // Reported once; after that the rest is simply dropped.
-                        if std::mem::replace(&mut self.end_reported, true) {
-                            return Ok(());
-                        }
-                        return Err(Error::Ended(closed));
-                    }
+                Ok(wrote) => {
+                    written += wrote;
+                    // A peer that takes a trickle keeps each write short of the timeout:
+                    // the deadlines still run.
+                    written < self.output.len() && self.deadline_passed()
                 }
-                Err(error) if error.kind() == ErrorKind::Interrupted => {}
-                Err(error) => return Err(error.into()),
+                Err(error) => match error.kind() {
+                    ErrorKind::WouldBlock | ErrorKind::TimedOut => true,
+                    ErrorKind::Interrupted => false,
+                    _ => return Err(error.into()),
+                },
+            };
+            if timed_out {
+                // A keepalive Ping this queues goes out after these bytes.
+                self.connection.handle_timeout(Instant::now());
+                if let Some(closed) = self.output_given_up() {
+                    // Reported once; after that the rest is simply dropped.
+                    if std::mem::replace(&mut self.end_reported, true) {
+                        return Ok(());
+                    }
+                    return Err(Error::Ended(closed));
+                }
             }
         }
         self.io.flush()?;
@@ -373,6 +379,13 @@ impl<S: Read + Write> WebSocket<S> {
         set_timeout(&self.io, timeout)?;
         self.timeout_set = Some(timeout);
         Ok(())
+    }
+
+    /// Whether the connection's next deadline, or the linger after the end, has passed.
+    fn deadline_passed(&self) -> bool {
+        let now = Instant::now();
+        self.connection.poll_timeout().is_some_and(|deadline| now >= deadline)
+            || self.linger_until.is_some_and(|until| now >= until)
     }
 
     /// After the end, whether to stop writing to a peer that takes nothing: once the linger
@@ -466,6 +479,8 @@ impl<S: Read + Write> WebSocket<S> {
     fn drive(&mut self) -> Result<bool, Error> {
         self.flush()?;
         if self.connection.should_close_transport() {
+            // A deadline that passed during the write ended it before its event was read.
+            self.ended = self.ended.or(self.connection.closed());
             if !self.shut_down {
                 self.shut_down = true;
                 let _ = self.io.flush();

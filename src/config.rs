@@ -80,8 +80,9 @@ pub struct Config {
     /// with 1001 ([`CloseCause::IdleTimeout`](crate::CloseCause)). Keepalive Pongs count as
     /// something. Default `None`: a quiet peer that answers its Pings stays.
     pub idle_timeout: Option<Duration>,
-    /// After this long without receiving anything, a Ping is sent to find out whether the peer
-    /// is still there (python-websockets' default). Default 20 s.
+    /// This long after the last Pong arrived (or the connection opened), a Ping is sent to
+    /// find out whether the peer is still there and still reads, whatever else arrives
+    /// meanwhile: only a Pong shows that (python-websockets' default). Default 20 s.
     pub keepalive_interval: Option<Duration>,
     /// How long the keepalive Ping may go without a Pong before the peer is presumed gone and
     /// the connection fails with 1011 ([`CloseCause::PongTimeout`](crate::CloseCause)); with

@@ -687,6 +687,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
     ) -> Poll<Result<bool, Error>> {
         let written = self.poll_write_out(cx)?;
         if self.connection.should_close_transport() {
+            // A deadline that passed while a `send` waited ended it before its event was read.
+            self.ended = self.ended.or(self.connection.closed());
             if written.is_pending() && !self.poll_linger(cx) {
                 return Poll::Pending;
             }
@@ -708,7 +710,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
         if written.is_pending() && self.pending_output() > self.high_water {
             // The peer is not taking what it is sent: read nothing more until it does, so
             // that a peer that never reads cannot make this end queue without bound, and the
-            // keepalive deadline (nothing received) ends the connection if it never does.
+            // keepalive Ping, stuck behind that output, ends the connection if it never does.
             return Poll::Pending;
         }
         let read = READ_BUFFER.with_borrow_mut(|buffer| {
@@ -729,7 +731,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
         });
         match read {
             Poll::Ready(Ok(())) => {
-                // Dates the input, so that the idle and keepalive deadlines are exact.
+                // Dates the input, so that the idle deadline is exact.
                 self.connection.handle_timeout(now());
                 Poll::Ready(Ok(true))
             }

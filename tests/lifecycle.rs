@@ -279,7 +279,7 @@ fn a_silent_peer_gets_a_keepalive_ping_and_fails_with_1011_when_it_stays_silent(
 }
 
 #[test]
-fn only_a_pong_answers_the_keepalive_ping_and_then_it_restarts_from_the_input() {
+fn only_a_pong_answers_the_keepalive_ping_and_the_next_is_due_an_interval_after_it() {
     let mut server = open_server(Config::default());
     server.handle_timeout(secs(0));
     server.handle_timeout(secs(20));
@@ -290,23 +290,35 @@ fn only_a_pong_answers_the_keepalive_ping_and_then_it_restarts_from_the_input() 
     server.handle_timeout(secs(25));
     assert!(matches!(server.poll_event(), Some(Ok(Event::Text(_)))));
     assert_eq!(server.poll_timeout(), Some(secs(40)), "the Pong deadline stays");
-    // The Pong at 30 s is; the next Ping is measured from the last input.
+    // The Pong at 30 s is; the next Ping is measured from it, and later input moves nothing.
     server.receive(&frame(Opcode::Pong, b"", Some([1, 2, 3, 4])));
     server.handle_timeout(secs(30));
     assert!(matches!(server.poll_event(), Some(Ok(Event::Pong(_)))));
-    server.handle_timeout(secs(31));
-    assert_eq!(server.poll_timeout(), Some(secs(50)), "the next Ping, from the Pong's input");
+    server.receive(&frame(Opcode::Text, b"more", Some([1, 2, 3, 4])));
+    server.handle_timeout(secs(45));
+    assert!(matches!(server.poll_event(), Some(Ok(Event::Text(_)))));
+    assert_eq!(server.poll_timeout(), Some(secs(50)), "the next Ping, 20 s after the Pong");
     server.handle_timeout(secs(49));
     assert!(output(&mut server).is_empty());
+    server.handle_timeout(secs(50));
+    assert_eq!(output(&mut server), [0x89, 0x00]);
     assert!(server.is_open());
 }
 
 #[test]
-fn a_peer_that_sends_but_never_answers_the_ping_fails_at_the_pong_deadline() {
+fn a_peer_that_keeps_sending_but_never_answers_the_ping_fails_at_the_pong_deadline() {
+    // A Ping flood from a peer that reads nothing (or a trickle) keeps input coming: the
+    // keepalive Ping still goes out on time, and only a Pong would answer it.
     let mut server = open_server(Config::default());
     server.handle_timeout(secs(0));
+    for at in [5, 10, 15] {
+        server.receive(&frame(Opcode::Ping, b"", Some([1, 2, 3, 4])));
+        server.handle_timeout(secs(at));
+        assert!(matches!(server.poll_event(), Some(Ok(Event::Ping(_)))));
+        assert_eq!(output(&mut server), [0x8a, 0x00], "the Pong it is owed");
+    }
     server.handle_timeout(secs(20));
-    assert_eq!(output(&mut server), [0x89, 0x00]);
+    assert_eq!(output(&mut server), [0x89, 0x00], "the keepalive Ping, input or not");
     for at in [25, 30, 35] {
         server.receive(&frame(Opcode::Binary, b"data", Some([1, 2, 3, 4])));
         server.handle_timeout(secs(at));
@@ -320,11 +332,15 @@ fn a_peer_that_sends_but_never_answers_the_ping_fails_at_the_pong_deadline() {
 
 #[test]
 fn input_is_dated_by_the_next_now_so_a_late_caller_sees_deadlines_late_never_early() {
-    let mut server = open_server(Config::default());
+    let mut config = Config::default();
+    config.keepalive_interval = None;
+    config.idle_timeout = Some(Duration::from_secs(20));
+    let mut server = open_server(config);
     server.handle_timeout(secs(0));
-    server.receive(&frame(Opcode::Ping, b"", Some([0; 4]))); // at about 5 s
-    server.handle_timeout(secs(20)); // the caller only comes back when the Ping is due
-    assert!(output(&mut server).is_empty(), "input arrived: no Ping");
+    server.receive(&frame(Opcode::Text, b"", Some([0; 4]))); // at about 5 s
+    server.handle_timeout(secs(20)); // the caller only comes back when the idle close is due
+    assert!(output(&mut server).is_empty(), "input arrived: no Close");
+    assert!(server.is_open());
     assert_eq!(server.poll_timeout(), Some(secs(40)), "measured from 20 s, not 5 s");
 }
 

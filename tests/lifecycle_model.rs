@@ -175,6 +175,9 @@ struct Model {
     last_input: u64,
     /// When the keepalive Ping went out, while no Pong has answered it.
     ping_at: Option<u64>,
+    /// When the last Pong arrived, or the input that opened the connection: the next
+    /// keepalive Ping is due an interval later, whatever else arrives.
+    keepalive_from: Option<u64>,
     /// A Pong arrived in this step: it answers the keepalive Ping (nothing else does).
     pong_seen: bool,
     /// When the closing phase (or the client's wait for the transport close) began.
@@ -205,6 +208,7 @@ impl Model {
             created: 0,
             last_input: 0,
             ping_at: None,
+            keepalive_from: None,
             pong_seen: false,
             phase_started: 0,
             control,
@@ -425,7 +429,9 @@ impl Model {
                     }
                 };
                 match (self.ping_at, t.pong, t.keepalive) {
-                    (None, _, Some(k)) => consider(self.last_input + k, OpenDue::Ping),
+                    (None, _, Some(k)) => {
+                        consider(self.keepalive_from.unwrap_or(self.last_input) + k, OpenDue::Ping)
+                    }
                     (Some(at), Some(p), _) => consider(at + p, OpenDue::Pong),
                     (Some(at), None, Some(k)) => consider(at + k, OpenDue::Ping),
                     _ => {}
@@ -445,11 +451,17 @@ impl Model {
 
     /// The time is `now`: input in this step is dated by it, and what passed acts.
     fn handle_timeout(&mut self, now: u64, input: bool) {
+        // The harness reads the step's events before it passes the time: a Pong among them
+        // came in this step's input.
+        if std::mem::take(&mut self.pong_seen) {
+            self.ping_at = None;
+            self.keepalive_from = Some(now);
+        }
         if input && !self.is_over() {
             self.last_input = now;
         }
-        if std::mem::take(&mut self.pong_seen) {
-            self.ping_at = None;
+        if self.phase == Phase::Open && self.keepalive_from.is_none() {
+            self.keepalive_from = Some(self.last_input);
         }
         for _ in 0..4 {
             let Some((at, due)) = self.deadline() else { return };

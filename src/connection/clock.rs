@@ -78,8 +78,10 @@ pub(crate) enum Due {
 pub(crate) struct Clock<T> {
     deadline: T,
     last_input: T,
-    /// When the outstanding keepalive Ping's Pong is due.
-    pong_deadline: T,
+    /// While a keepalive Ping is outstanding, when its Pong is due (with no Pong deadline,
+    /// when it went out); otherwise when the last Pong arrived, or the input that opened the
+    /// connection, from which the next Ping is due.
+    ping_mark: T,
     timeouts: Timeouts,
     /// The family the deadline was armed for.
     family: TimerFamily,
@@ -88,6 +90,8 @@ pub(crate) struct Clock<T> {
     input_seen: bool,
     /// A keepalive Ping went out and no Pong arrived since.
     ping_outstanding: bool,
+    /// A Pong was read from input not dated yet: it takes the next `now`.
+    pong_undated: bool,
 }
 
 impl<T: Timestamp> Clock<T> {
@@ -96,12 +100,13 @@ impl<T: Timestamp> Clock<T> {
         let mut clock = Clock {
             deadline: now,
             last_input: now,
-            pong_deadline: now,
+            ping_mark: now,
             timeouts: Timeouts::new(config),
             family,
             due: Due::Nothing,
             input_seen: false,
             ping_outstanding: false,
+            pong_undated: false,
         };
         match family {
             TimerFamily::Handshake => {
@@ -136,6 +141,25 @@ impl<T: Timestamp> Clock<T> {
         self.input_seen = true;
     }
 
+    /// Notes that a Pong was read: it answers the keepalive Ping, or makes one unnecessary
+    /// for another interval (nothing else does: other input may have been sent before the
+    /// Ping reached the peer, or by a peer that never reads). Dated as the input it came in.
+    pub(crate) fn note_pong(&mut self) {
+        if self.input_seen {
+            self.pong_undated = true;
+        } else {
+            self.pong_dated(self.last_input);
+        }
+    }
+
+    fn pong_dated(&mut self, at: T) {
+        self.ping_outstanding = false;
+        self.ping_mark = at;
+        if self.family == TimerFamily::Open {
+            self.arm_open();
+        }
+    }
+
     /// When [`handle_timeout`](Clock::handle_timeout) should next be called: the armed
     /// deadline, or a time already past when the phase changed since the last `now`.
     pub(crate) fn poll_timeout(&self, family: TimerFamily) -> Option<T> {
@@ -145,29 +169,18 @@ impl<T: Timestamp> Clock<T> {
         (self.due != Due::Nothing).then_some(self.deadline)
     }
 
-    /// Takes the time: dates input seen since the last call (`pong_seen`: a Pong among it,
-    /// which answers the keepalive Ping; nothing else does, since the peer may have sent it
-    /// before the Ping reached it, or never read the Ping at all), arms the deadline of a new
-    /// phase, and reports the armed deadline if it passed (re-arming what follows a Ping). A
-    /// deadline measured from the last input can have passed the moment it is armed.
-    pub(crate) fn handle_timeout(
-        &mut self,
-        now: T,
-        family: TimerFamily,
-        pong_seen: bool,
-    ) -> Option<Due> {
-        // The Pong was dated with the input it came in (it is found when the events are read,
-        // after that input was given its time); it only settles the Ping.
-        let answered = pong_seen && self.ping_outstanding;
-        if answered {
-            self.ping_outstanding = false;
-        }
-        let input_seen = core::mem::take(&mut self.input_seen);
-        if input_seen {
+    /// Takes the time: dates input seen since the last call (and a Pong read from it), arms
+    /// the deadline of a new phase, and reports the armed deadline if it passed (re-arming
+    /// what follows a Ping). A deadline measured from the last input can have passed the
+    /// moment it is armed.
+    pub(crate) fn handle_timeout(&mut self, now: T, family: TimerFamily) -> Option<Due> {
+        if core::mem::take(&mut self.input_seen) {
             self.last_input = now;
-        }
-        if (input_seen || answered) && family == TimerFamily::Open && self.family == family {
-            self.arm_open();
+            if core::mem::take(&mut self.pong_undated) {
+                self.pong_dated(now);
+            } else if family == TimerFamily::Open && self.family == family {
+                self.arm_open();
+            }
         }
         if family != self.family {
             self.arm(family, now);
@@ -193,6 +206,8 @@ impl<T: Timestamp> Clock<T> {
             TimerFamily::None | TimerFamily::Handshake => {}
             TimerFamily::Open => {
                 self.ping_outstanding = false;
+                // From the input that opened it: the 101, or the request accepted.
+                self.ping_mark = self.last_input;
                 self.arm_open();
             }
             TimerFamily::Closing => self.set(now, t.close, Due::Close),
@@ -200,18 +215,18 @@ impl<T: Timestamp> Clock<T> {
         }
     }
 
-    /// The open phase's deadlines: the next keepalive Ping, measured from the last input, or
-    /// while one is unanswered its Pong deadline (or, with none, the next Ping); and the idle
-    /// deadline, from the last input; whichever comes first.
+    /// The open phase's deadlines: the next keepalive Ping, an interval after the last Pong
+    /// (or the opening) whatever else arrives, since only a Pong shows that the peer reads; while one is unanswered, its Pong deadline (or, with none, the
+    /// next Ping); and the idle deadline, from the last input; whichever comes first.
     fn arm_open(&mut self) {
         self.due = Due::Nothing;
         if !self.ping_outstanding {
-            self.set(self.last_input, self.timeouts.keepalive, Due::Ping);
+            self.set(self.ping_mark, self.timeouts.keepalive, Due::Ping);
         } else if self.timeouts.pong != 0 {
-            self.deadline = self.pong_deadline;
+            self.deadline = self.ping_mark;
             self.due = Due::Pong;
         } else {
-            self.set(self.pong_deadline, self.timeouts.keepalive, Due::Ping);
+            self.set(self.ping_mark, self.timeouts.keepalive, Due::Ping);
         }
         self.set_if_earlier(self.last_input, self.timeouts.idle, Due::Idle);
     }
@@ -219,8 +234,8 @@ impl<T: Timestamp> Clock<T> {
     /// After a keepalive Ping at `now`: its Pong deadline (or, with none, the next Ping) and
     /// the idle deadline, whichever comes first.
     fn arm_after_ping(&mut self, now: T) {
-        // With no Pong deadline, `pong_deadline` dates the Ping, from which the next repeats.
-        self.pong_deadline = after(now, self.timeouts.pong);
+        // With no Pong deadline, `ping_mark` dates the Ping, from which the next repeats.
+        self.ping_mark = after(now, self.timeouts.pong);
         self.arm_open();
     }
 

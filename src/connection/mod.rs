@@ -381,10 +381,9 @@ impl<R: RandomSource, T: Timestamp> Connection<R, T> {
     pub fn handle_timeout(&mut self, now: T) {
         // A deadline that passes moves the lifecycle; the next round arms the new phase's
         // deadline from the same `now`. Two rounds suffice; the bound guards the loop.
-        let mut pong_seen = self.reader.take_pong_seen();
         for _ in 0..4 {
             let family = self.sender.lifecycle().timer_family();
-            let passed = self.clock.handle_timeout(now, family, core::mem::take(&mut pong_seen));
+            let passed = self.clock.handle_timeout(now, family);
             let Some(passed) = passed else { return };
             if let Some(action) = self.sender.lifecycle_mut().deadline_passed(passed) {
                 self.sender.act(action);
@@ -594,6 +593,9 @@ impl<R: RandomSource, T: Timestamp> Connection<R, T> {
         let (result, action) = apply_read(self.sender.lifecycle_mut(), &mut self.reader, polled);
         if let Some(action) = action {
             self.sender.act(action);
+        }
+        if self.reader.take_pong_seen() {
+            self.clock.note_pong();
         }
         if let Some(pong) = self.reader.take_pong() {
             self.sender.queue_pong(pong);

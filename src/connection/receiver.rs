@@ -141,10 +141,9 @@ impl<T: Timestamp> Receiver<T> {
     /// [`Connection::handle_timeout`](crate::Connection::handle_timeout). What a deadline
     /// obliges the sending half to send comes out of [`poll_reply`](Receiver::poll_reply).
     pub fn handle_timeout(&mut self, now: T) {
-        let mut pong_seen = self.reader.take_pong_seen();
         for _ in 0..4 {
             let family = self.lifecycle.timer_family();
-            let passed = self.clock.handle_timeout(now, family, core::mem::take(&mut pong_seen));
+            let passed = self.clock.handle_timeout(now, family);
             let Some(passed) = passed else { return };
             if let Some(action) = self.lifecycle.deadline_passed(passed) {
                 self.owe(action);
@@ -159,6 +158,9 @@ impl<T: Timestamp> Receiver<T> {
         let (result, action) = apply_read(&mut self.lifecycle, &mut self.reader, polled);
         if let Some(action) = action {
             self.owe(action);
+        }
+        if self.reader.take_pong_seen() {
+            self.clock.note_pong();
         }
         result
     }
