@@ -32,8 +32,9 @@
 //!   connection keeps a timer entry: the sweep gives each connection the time
 //!   ([`Connection::handle_timeout`]), and the connection acts on its own deadlines (the
 //!   handshake, the keepalive Ping and its Pong, the closing handshake). They are as precise
-//!   as the sweep, a second. A connection whose last bytes the socket does not take within
-//!   [`CLOSE_DEADLINE`] of its end is dropped.
+//!   as the sweep, a second. A connection whose last bytes the socket does not take in
+//!   time is dropped: within the close deadline of its end, or at the next sweep when a
+//!   deadline ended it ([`Connection::output_linger`]).
 //! - **Removal**: once `should_close_transport()` and the output is all written, or on a
 //!   socket error or a passed deadline, the socket is deregistered and dropped.
 //! - **Caps**: at most 10,000 connections are open at once, 256 from one address
@@ -63,8 +64,6 @@ mod args;
 #[path = "shared/listen.rs"]
 mod listen;
 
-/// How long a connection that ended may take to have its last bytes written.
-const CLOSE_DEADLINE: Tick = Tick::seconds(5);
 /// How often every connection's deadline is checked.
 const SWEEP_INTERVAL: Duration = Duration::from_secs(1);
 /// Pending output above which a connection stops reading until the socket takes more.
@@ -92,20 +91,8 @@ impl Tick {
     /// Not yet: a time that never comes.
     const NEVER: Tick = Tick(u32::MAX);
 
-    const fn seconds(seconds: u32) -> Tick {
-        Tick(seconds * 10)
-    }
-
     fn since(start: Instant) -> Tick {
         Tick(u32::try_from(start.elapsed().as_millis() / 100).unwrap_or(u32::MAX))
-    }
-}
-
-impl std::ops::Add for Tick {
-    type Output = Tick;
-
-    fn add(self, other: Tick) -> Tick {
-        Tick(self.0.saturating_add(other.0))
     }
 }
 
@@ -248,7 +235,7 @@ impl Server {
             pending: None,
             writable_interest: false,
             received: false,
-            closing_since: Tick::NEVER,
+            linger_until: Tick::NEVER,
             _ticket: ticket,
         });
         // Bytes may already be waiting; edge-triggered readiness may not report them again.
@@ -312,8 +299,9 @@ struct Conn {
     writable_interest: bool,
     /// Something arrived since the last sweep.
     received: bool,
-    /// When the transport was due to close; `Tick::NEVER` before.
-    closing_since: Tick,
+    /// Once the transport is due to close, until when its last bytes may wait for the peer
+    /// (`Connection::output_linger`); `Tick::NEVER` before.
+    linger_until: Tick,
     /// Its place under the caps, given back when it is removed.
     _ticket: admission::Ticket,
 }
@@ -398,7 +386,7 @@ impl Conn {
         if self.pending.is_none() && !std::mem::take(&mut self.received) {
             self.connection.release_buffers();
         }
-        if now >= self.closing_since + CLOSE_DEADLINE {
+        if now >= self.linger_until {
             return Err(io::Error::new(ErrorKind::TimedOut, "last bytes not taken in time"));
         }
         self.connection.handle_timeout(now);
@@ -451,8 +439,8 @@ impl Conn {
     /// output is pending.
     fn settle(&mut self, registry: &Registry, token: Token, now: Tick) -> io::Result<Next> {
         let over = self.connection.should_close_transport();
-        if over && self.closing_since == Tick::NEVER {
-            self.closing_since = now;
+        if over && self.linger_until == Tick::NEVER {
+            self.linger_until = now.saturating_add(self.connection.output_linger());
         }
         let pending = self.pending.is_some();
         if !pending && over {

@@ -332,9 +332,27 @@ impl<R: RandomSource, T: Timestamp> Connection<R, T> {
 
     // ----- time -----
 
-    /// How long output left at the end may wait for the peer (see `Clock::output_linger`).
-    #[cfg_attr(not(any(feature = "tokio", feature = "blocking")), allow(dead_code))]
-    pub(crate) fn output_linger(&self) -> core::time::Duration {
+    /// Once the transport should close, how long output still unwritten may wait for the
+    /// peer to take it before the transport is closed anyway: nothing after a deadline ended
+    /// the connection (the peer is gone, or too slow), else [`Config::close_timeout`] (10 s
+    /// when that is off). Event loops and adapters give up on the rest then.
+    ///
+    /// ```
+    /// use std::time::{Duration, Instant};
+    /// use wsmachine::handshake::Negotiated;
+    /// use wsmachine::{CloseCause, Config, Connection, Role};
+    ///
+    /// let start = Instant::now();
+    /// let mut server = Connection::open(Role::Server, Negotiated::default(), Config::default(), start);
+    /// assert_eq!(server.output_linger(), Duration::from_secs(10), "the close deadline");
+    /// server.handle_timeout(start); // arms the keepalive Ping (20 s) and its Pong deadline
+    /// server.handle_timeout(start + Duration::from_secs(20));
+    /// server.handle_timeout(start + Duration::from_secs(40));
+    /// assert_eq!(server.closed().unwrap().cause, CloseCause::PongTimeout);
+    /// assert_eq!(server.output_linger(), Duration::ZERO, "the peer is gone: no waiting");
+    /// ```
+    #[must_use]
+    pub fn output_linger(&self) -> core::time::Duration {
         self.clock.output_linger(self.closed().map(|closed| closed.cause))
     }
 
