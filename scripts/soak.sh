@@ -32,7 +32,10 @@ mkdir -p "$work/bin"
 : >"$work/results.jsonl"
 cargo build --release --quiet --features deflate,tokio --example echo_mio --example echo_tokio
 # Private copies: another build may replace target/release/examples/* meanwhile.
-for server in echo_mio echo_tokio; do cp "target/release/examples/$server" "$work/bin/"; done
+for server in echo_mio echo_tokio; do
+    # Unlinked first: a soak running beside this one may be running the old copy.
+    cp --remove-destination "target/release/examples/$server" "$work/bin/"
+done
 ulimit -n "$(ulimit -Hn)"
 
 # shellcheck source=scripts/server.sh
