@@ -361,14 +361,15 @@ impl<S: Read + Write> WebSocket<S> {
     /// Sets the stream's timeouts to the next deadline: the connection's, or after the end
     /// the linger of the output that is left.
     fn set_timeouts(&mut self) -> Result<(), Error> {
-        let Some(set_timeout) = self.set_timeout else { return Ok(()) };
         let mut deadline = self.connection.poll_timeout();
         if self.connection.should_close_transport() {
-            // After a deadline (no linger) a moment for what the socket still takes.
+            // After a deadline (no linger) a moment for what the socket still takes. Armed
+            // with or without socket timeouts: a stream without them still gives up.
             let linger = self.connection.output_linger().max(LAST_TRY);
             let until = *self.linger_until.get_or_insert_with(|| Instant::now() + linger);
             deadline = Some(deadline.map_or(until, |at| at.min(until)));
         }
+        let Some(set_timeout) = self.set_timeout else { return Ok(()) };
         let timeout = deadline.map(|deadline| {
             // A zero timeout is an error for a socket; a deadline past waits 1 µs.
             deadline.saturating_duration_since(Instant::now()).max(Duration::from_micros(1))

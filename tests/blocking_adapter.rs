@@ -209,3 +209,54 @@ fn a_peer_that_never_reads_is_dropped_through_the_write_timeout() {
         "{elapsed:?}"
     );
 }
+
+/// A stream that takes one byte a millisecond and never has anything to read: a peer that
+/// reads a trickle and never answers the keepalive Ping.
+struct Trickle;
+
+impl Read for Trickle {
+    fn read(&mut self, _: &mut [u8]) -> std::io::Result<usize> {
+        thread::sleep(Duration::from_millis(1));
+        Err(std::io::ErrorKind::WouldBlock.into())
+    }
+}
+
+impl Write for Trickle {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        thread::sleep(Duration::from_millis(1));
+        Ok(buf.len().min(1))
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[test]
+fn a_write_the_peer_takes_a_trickle_of_still_ends_at_the_pong_deadline() {
+    let mut config = Config::default();
+    config.keepalive_interval = Some(Duration::from_millis(50));
+    config.pong_timeout = Some(Duration::from_millis(50));
+    let connection = wsmachine::Connection::open(
+        wsmachine::Role::Server,
+        wsmachine::handshake::Negotiated::default(),
+        config,
+        Instant::now(),
+    );
+    // No socket timeouts: the deadlines are kept between the short writes.
+    let mut ws = wsmachine::blocking::WebSocket::new(Trickle, connection);
+    let started = Instant::now();
+    // 20,000 bytes at a byte a millisecond would take 20 s.
+    let sent = ws.send(Message::Binary(vec![7; 20_000].into()));
+    let elapsed = started.elapsed();
+    match sent {
+        Err(Error::Ended(closed)) => assert_eq!(closed.cause, CloseCause::PongTimeout),
+        other => panic!("{other:?}"),
+    }
+    // Keepalive 50 ms + Pong 50 ms + the last 100 ms the output gets after a deadline.
+    assert!(
+        elapsed >= Duration::from_millis(100) && elapsed < Duration::from_secs(2),
+        "{elapsed:?}"
+    );
+    assert!(ws.read().is_none(), "the end was reported once");
+}
