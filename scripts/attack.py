@@ -1173,9 +1173,15 @@ async def watch_until_closed(session: Session, deadline: float) -> tuple[float |
         session.abort()
 
 
+def keepalive_bound(profile: Profile) -> float:
+    """How long after its handshake a connection that never answers the keepalive Ping may
+    stay: the Ping, its Pong deadline, and 5 s for the server to notice and close."""
+    return profile.keepalive_interval + profile.pong_timeout + 5.0
+
+
 async def case_idle_half_open(attack: Attack, phase: KeepalivePhase) -> Outcome:
     count = attack.profile.idle_connections
-    limit = attack.profile.keepalive_interval + attack.profile.pong_timeout + 5.0
+    limit = keepalive_bound(attack.profile)
     grace = 5.0
 
     async def open_one(_: int) -> tuple[Session, float]:
@@ -1297,9 +1303,19 @@ def growth_check(phase: KeepalivePhase, limit_kib: int) -> tuple[int, str | None
     return growth, None
 
 
+def drop_within(flood: Flood, limit: float) -> tuple[float | None, str | None]:
+    """Seconds from the handshake to the drop (None: never), and the problem if it was not
+    within `limit`."""
+    if flood.dropped_at is None:
+        return None, f"still open {limit + FLOOD_GRACE:.0f} s after the handshake"
+    dropped = flood.dropped_at - flood.started
+    if dropped > limit:
+        return dropped, f"dropped {dropped:.1f} s after the handshake (limit {limit:.0f} s)"
+    return dropped, None
+
+
 async def case_never_reads(attack: Attack, phase: KeepalivePhase) -> Outcome:
-    profile = attack.profile
-    limit = profile.keepalive_interval + profile.pong_timeout + 5.0
+    limit = keepalive_bound(attack.profile)
     message_len, total = 64 * KIB, 6 * MIB
     session = await open_session(attack.target)
     payload = b"x" * message_len if attack.is_chat else os.urandom(message_len)
@@ -1317,13 +1333,8 @@ async def case_never_reads(attack: Attack, phase: KeepalivePhase) -> Outcome:
                                       lambda f: f.started + limit + FLOOD_GRACE)
     code = await drain_close_code(session)
     growth, memory_problem = growth_check(phase, 64 * 1024)
-    problems = [memory_problem] if memory_problem else []
-    dropped = (flood.dropped_at - flood.started) if flood.dropped_at else None
-    if dropped is None:
-        problems.append(f"still open {limit + FLOOD_GRACE:.0f} s after the handshake "
-                        f"({mib(flood.sent // KIB)} MiB written)")
-    elif dropped > limit:
-        problems.append(f"dropped {dropped:.1f} s after the handshake (limit {limit:.0f} s)")
+    dropped, drop_problem = drop_within(flood, limit)
+    problems = [p for p in (memory_problem, drop_problem) if p]
     if attack.is_chat and code not in (None, 1009):
         problems.append(f"the chat closed with {code}, not 1009")
     when = "not" if dropped is None else f"at {dropped:.1f} s"
@@ -1343,8 +1354,7 @@ async def case_ping_flood(attack: Attack, phase: KeepalivePhase) -> Outcome:
     # The keepalive Ping goes out on time whatever the flood, and the flood never answers
     # it: dropped at its Pong deadline, even if the server keeps taking the flood (which it
     # may, while the kernel trickles its Pongs into our receive buffer).
-    profile = attack.profile
-    limit, ping_len = profile.keepalive_interval + profile.pong_timeout + 5.0, 125
+    limit, ping_len = keepalive_bound(attack.profile), 125
     session = await open_session(attack.target)
     batch = b"".join(encode_frame(OP_PING, os.urandom(ping_len)) for _ in range(1024))
     frame_len = len(batch) // 1024
@@ -1357,12 +1367,8 @@ async def case_ping_flood(attack: Attack, phase: KeepalivePhase) -> Outcome:
                                       lambda f: f.started + limit + FLOOD_GRACE)
     code = await drain_close_code(session)
     growth, memory_problem = growth_check(phase, 64 * 1024)
-    problems = [memory_problem] if memory_problem else []
-    dropped = (flood.dropped_at - flood.started) if flood.dropped_at else None
-    if dropped is None:
-        problems.append(f"still open after {limit + FLOOD_GRACE:.0f} s of flooding")
-    elif dropped > limit:
-        problems.append(f"dropped after {dropped:.1f} s (limit {limit:.0f} s)")
+    dropped, drop_problem = drop_within(flood, limit)
+    problems = [p for p in (memory_problem, drop_problem) if p]
     pings = flood.sent // frame_len
     when = "not" if dropped is None else f"at {dropped:.1f} s"
     detail = "; ".join(problems) or (

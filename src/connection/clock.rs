@@ -123,7 +123,6 @@ impl<T: Timestamp> Clock<T> {
     /// How long output left at the end may wait for the peer to take it: nothing after a
     /// deadline ended the connection (`ended_by` one: the peer is gone, or too slow), else
     /// [`Config::close_timeout`] (10 s when that is off). Adapters give up on the rest then.
-    #[cfg_attr(not(any(feature = "tokio", feature = "blocking")), allow(dead_code))]
     pub(crate) fn output_linger(&self, ended_by: Option<crate::CloseCause>) -> Duration {
         use crate::CloseCause::{CloseTimeout, HandshakeTimeout, PongTimeout};
         if matches!(ended_by, Some(PongTimeout | HandshakeTimeout | CloseTimeout)) {
@@ -216,8 +215,9 @@ impl<T: Timestamp> Clock<T> {
     }
 
     /// The open phase's deadlines: the next keepalive Ping, an interval after the last Pong
-    /// (or the opening) whatever else arrives, since only a Pong shows that the peer reads; while one is unanswered, its Pong deadline (or, with none, the
-    /// next Ping); and the idle deadline, from the last input; whichever comes first.
+    /// (or the opening) whatever else arrives, since only a Pong shows that the peer reads;
+    /// while one is unanswered, its Pong deadline (or, with none, the next Ping); and the
+    /// idle deadline, from the last input; whichever comes first.
     fn arm_open(&mut self) {
         self.due = Due::Nothing;
         if !self.ping_outstanding {

@@ -286,7 +286,7 @@ impl<R> ReadHalf<R> {
 
 impl<R> Drop for ReadHalf<R> {
     /// Nobody reads any more, so no deadline can end the connection: the write task gets the
-    /// close deadline to finish.
+    /// linger the end calls for (the close deadline, or none after a deadline) to finish.
     fn drop(&mut self) {
         self.set_give_up();
     }
