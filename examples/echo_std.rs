@@ -31,21 +31,11 @@ mod listen;
 /// connection keeps its buffers on the heap, so it needs little stack.
 const STACK_SIZE: usize = 128 * 1024;
 
-/// The keepalive interval of the `n`th connection: up to a tenth shorter, in 100 steps.
-/// Connections opened together would otherwise reach their keepalive Ping and Pong deadlines
-/// in the same instant, and a thousand threads waking at once on a few cores delay every
-/// other connection (the attack suite's probe saw 100-250 ms); spread, they wake a few at a
-/// time.
-fn spread(interval: Duration, n: u32) -> Duration {
-    interval - interval * (n % 100) / 1000
-}
-
 fn main() -> std::io::Result<()> {
     let args = args::Args::from_env();
     let listener = listen::listen(&args.address, false)?;
     eprintln!("echo_std listening on ws://{}", listener.local_addr()?);
     let admission = admission::Admission::new(args.limits);
-    let mut accepted = 0u32;
     for stream in listener.incoming() {
         let Ok(stream) = stream else {
             // Out of file descriptors, say: back off instead of spinning.
@@ -56,9 +46,7 @@ fn main() -> std::io::Result<()> {
         else {
             continue; // over a cap: closed at once
         };
-        accepted = accepted.wrapping_add(1);
-        let mut config = args.config;
-        config.keepalive_interval = config.keepalive_interval.map(|k| spread(k, accepted));
+        let config = args.config;
         let spawned = thread::Builder::new().stack_size(STACK_SIZE).spawn(move || {
             let _ticket = ticket;
             let Ok(Accepted::WebSocket(mut ws)) = accept_with(stream, config, |_| Answer::accept())

@@ -935,7 +935,11 @@ def probe_outcome(probes: list[dict], slow_ms: float = 100.0) -> "Outcome":
             by_case[p["case"]] = by_case.get(p["case"], 0) + 1
         notes.append(f"over {slow_ms:.0f} ms by case: {by_case}")
     ok = not failed and not slow and bool(probes)
+    answered = [p for p in probes if not p["error"]]
+    slowest = max(answered, key=lambda p: p["ms"], default=None)
     detail = " | ".join(notes) if notes else "every probe answered within 100 ms"
+    if slowest is not None and not slow:
+        detail += f"; the slowest, {slowest['ms']:.1f} ms, during {slowest['case']}"
     return Outcome("PASS" if ok else "FAIL", detail, summary, figures)
 
 

@@ -117,6 +117,12 @@ for server in "${servers[@]}"; do
     verdicts=$(grep -o '"verdict": "[A-Z]*"' "$work/$server.out" | sort | uniq -c |
         awk '{printf "%s %s  ", $3, $1}' | tr -d '"')
     echo "== $server: $(( $(date +%s) - start )) s, exit $status; $verdicts" >&2
+    # What each failed case saw (the table keeps only its key figures).
+    python3 -c 'import json, sys
+for line in sys.stdin:
+    case = json.loads(line) if line.startswith("{") else {}
+    if case.get("verdict") == "FAIL":
+        print("   FAIL", case["case"] + ":", case.get("detail", ""))' <"$work/$server.out" >&2
 done
 
 cat "$work/results.md"

@@ -84,6 +84,14 @@ pub struct Config {
     /// find out whether the peer is still there and still reads, whatever else arrives
     /// meanwhile: only a Pong shows that (python-websockets' default). Default 20 s.
     pub keepalive_interval: Option<Duration>,
+    /// Connections opened together would all reach their keepalive Ping, and its Pong
+    /// deadline, in the same instant: a server with thousands of them would wake them all at
+    /// once and keep everyone else waiting. So each connection shortens its interval by a
+    /// random part of this, drawn once from its [`RandomSource`](crate::RandomSource) (at most
+    /// half the interval is taken). `None` keeps every interval exact, as does a server made
+    /// by `Connection::server` without `std`, which has no randomness. Default 2 s, a tenth of
+    /// the default interval.
+    pub keepalive_jitter: Option<Duration>,
     /// How long the keepalive Ping may go without a Pong before the peer is presumed gone and
     /// the connection fails with 1011 ([`CloseCause::PongTimeout`](crate::CloseCause)); with
     /// `None`, Pings simply repeat. Only a Pong answers: other input may have been sent before
@@ -116,6 +124,7 @@ impl Default for Config {
             handshake_timeout: Some(Duration::from_secs(10)),
             idle_timeout: None,
             keepalive_interval: Some(Duration::from_secs(20)),
+            keepalive_jitter: Some(Duration::from_secs(2)),
             pong_timeout: Some(Duration::from_secs(20)),
             close_timeout: Some(Duration::from_secs(10)),
             transport_close_timeout: Some(Duration::from_secs(2)),

@@ -92,6 +92,7 @@ fn accept_with_quick_keepalive(
     let stream = listener.accept().unwrap().0;
     let mut config = Config::default();
     config.keepalive_interval = Some(Duration::from_millis(200));
+    config.keepalive_jitter = None;
     config.pong_timeout = Some(Duration::from_millis(200));
     match accept_with(stream, config, |_| Answer::accept()).unwrap() {
         Accepted::WebSocket(ws) => ws,

@@ -506,10 +506,11 @@ fn a_client_masks_every_frame_with_a_fresh_key_and_rejects_masked_frames() {
     client.sender().send_text("ab").unwrap();
     client.sender().send_text("ab").unwrap();
     let out = output(&mut client);
-    // Keys continue from the 16 handshake bytes: 17..=20, then 21..=24.
+    // Keys continue after the 16 handshake bytes and the 2 of the keepalive jitter: 19..=22,
+    // then 23..=26.
     assert_eq!(
         out,
-        [client_frame_with(b"ab", [17, 18, 19, 20]), client_frame_with(b"ab", [21, 22, 23, 24])]
+        [client_frame_with(b"ab", [19, 20, 21, 22]), client_frame_with(b"ab", [23, 24, 25, 26])]
             .concat()
     );
 

@@ -47,6 +47,14 @@ fn open_server(config: Config) -> Connection<wsmachine::DefaultRandom, Clock> {
     server
 }
 
+/// The default config with exact keepalive intervals (no jitter), so that a test can name
+/// the second each Ping is due.
+fn exact_keepalive() -> Config {
+    let mut config = Config::default();
+    config.keepalive_jitter = None;
+    config
+}
+
 /// A client created at 0 s whose request is drained, with keys of zeros.
 fn pending_client(config: Config) -> Connection<fn(&mut [u8]), Clock> {
     let handshake = ClientHandshake::new("ws://a/").unwrap();
@@ -258,7 +266,7 @@ fn the_handshake_deadline_covers_a_decision_not_made_and_a_client_waiting() {
 
 #[test]
 fn a_silent_peer_gets_a_keepalive_ping_and_fails_with_1011_when_it_stays_silent() {
-    let mut server = open_server(Config::default()); // keepalive 20 s, Pong deadline 20 s
+    let mut server = open_server(exact_keepalive()); // keepalive 20 s, Pong deadline 20 s
                                                      // Just opened: the open phase's deadlines are armed at the next `now`.
     assert_eq!(server.poll_timeout(), Some(Clock::ZERO), "due at once: arm from now");
     server.handle_timeout(secs(0));
@@ -279,8 +287,53 @@ fn a_silent_peer_gets_a_keepalive_ping_and_fails_with_1011_when_it_stays_silent(
 }
 
 #[test]
-fn only_a_pong_answers_the_keepalive_ping_and_the_next_is_due_an_interval_after_it() {
+fn connections_opened_together_spread_their_keepalive_pings_over_the_jitter() {
+    // Default: 20 s, shortened by a random part of 2 s drawn once per connection.
+    let due: Vec<Clock> = (0..200)
+        .map(|_| {
+            let mut server = open_server(Config::default());
+            server.handle_timeout(secs(0));
+            server.poll_timeout().unwrap()
+        })
+        .collect();
+    let (earliest, latest) = (due.iter().min().unwrap(), due.iter().max().unwrap());
+    assert!(*earliest >= secs(18) && *latest <= secs(20), "{earliest:?}..{latest:?}");
+    assert!(*latest - *earliest > Duration::from_millis(1500), "{earliest:?}..{latest:?}");
+    let distinct: std::collections::BTreeSet<&Clock> = due.iter().collect();
+    assert!(distinct.len() > 150, "{} distinct of 200", distinct.len());
+
+    // The Pong deadline follows the connection's own Ping.
     let mut server = open_server(Config::default());
+    server.handle_timeout(secs(0));
+    let ping_at = server.poll_timeout().unwrap();
+    server.handle_timeout(ping_at);
+    assert_eq!(output(&mut server), [0x89, 0x00]);
+    assert_eq!(server.poll_timeout(), Some(ping_at + Duration::from_secs(20)));
+
+    // The jitter takes at most half of a short interval; with a source of zeros, nothing.
+    let mut config = Config::default();
+    config.keepalive_interval = Some(Duration::from_secs(1));
+    for _ in 0..50 {
+        let mut server = open_server(config);
+        server.handle_timeout(secs(0));
+        let at = server.poll_timeout().unwrap();
+        assert!(at >= Clock::from_millis(500) && at <= secs(1), "{at:?}");
+    }
+    let zeros = |buf: &mut [u8]| buf.fill(0);
+    let mut server = Connection::open_with(
+        Role::Server,
+        Negotiated::default(),
+        Config::default(),
+        zeros,
+        Clock::ZERO,
+    );
+    server.handle_timeout(secs(0));
+    assert_eq!(server.poll_timeout(), Some(secs(20)));
+}
+
+#[test]
+fn only_a_pong_answers_the_keepalive_ping_and_the_next_is_due_an_interval_after_it() {
+    let mut server = open_server(exact_keepalive());
     server.handle_timeout(secs(0));
     server.handle_timeout(secs(20));
     assert_eq!(output(&mut server), [0x89, 0x00]);
@@ -309,7 +362,7 @@ fn only_a_pong_answers_the_keepalive_ping_and_the_next_is_due_an_interval_after_
 fn a_peer_that_keeps_sending_but_never_answers_the_ping_fails_at_the_pong_deadline() {
     // A Ping flood from a peer that reads nothing (or a trickle) keeps input coming: the
     // keepalive Ping still goes out on time, and only a Pong would answer it.
-    let mut server = open_server(Config::default());
+    let mut server = open_server(exact_keepalive());
     server.handle_timeout(secs(0));
     for at in [5, 10, 15] {
         server.receive(&frame(Opcode::Ping, b"", Some([1, 2, 3, 4])));
@@ -447,7 +500,7 @@ fn every_deadline_can_be_switched_off() {
 #[test]
 fn the_receiving_half_keeps_the_deadlines_and_owes_the_keepalive_ping() {
     let open =
-        Connection::open(Role::Server, Negotiated::default(), Config::default(), Clock::ZERO);
+        Connection::open(Role::Server, Negotiated::default(), exact_keepalive(), Clock::ZERO);
     let (mut receiver, mut sender) = open.split().unwrap();
     receiver.handle_timeout(secs(0));
     assert_eq!(receiver.poll_timeout(), Some(secs(20)));

@@ -69,6 +69,7 @@ impl Timers {
         let mut config = Config::default();
         config.handshake_timeout = secs(self.handshake);
         config.keepalive_interval = secs(self.keepalive);
+        config.keepalive_jitter = None; // exact intervals, as the model predicts them
         config.pong_timeout = secs(self.pong);
         config.idle_timeout = secs(self.idle);
         config.close_timeout = secs(self.close);

@@ -26,10 +26,17 @@ struct Timeouts {
 }
 
 impl Timeouts {
-    fn new(config: &Config) -> Timeouts {
+    /// The config's durations, the keepalive interval shortened by `spread` (a random draw,
+    /// 0 to 65,535) parts in 65,536 of [`Config::keepalive_jitter`], which may take at most
+    /// half the interval.
+    fn new(config: &Config, spread: u16) -> Timeouts {
+        let interval = millis(config.keepalive_interval);
+        let jitter = millis(config.keepalive_jitter).min(interval / 2);
+        let shortening = (u64::from(jitter) * u64::from(spread)) >> 16;
         Timeouts {
             idle: millis(config.idle_timeout),
-            keepalive: millis(config.keepalive_interval),
+            // Less than `jitter`, which is at most half of `interval`: never 0 (off).
+            keepalive: interval - u32::try_from(shortening).unwrap_or(0),
             pong: millis(config.pong_timeout),
             close: millis(config.close_timeout),
             transport_close: millis(config.transport_close_timeout),
@@ -95,13 +102,14 @@ pub(crate) struct Clock<T> {
 }
 
 impl<T: Timestamp> Clock<T> {
-    /// A clock for a connection created at `now`, in `family` (the handshake, or open).
-    pub(crate) fn new(config: &Config, now: T, family: TimerFamily) -> Clock<T> {
+    /// A clock for a connection created at `now`, in `family` (the handshake, or open), its
+    /// keepalive interval shortened by `spread` parts in 65,536 of the configured jitter.
+    pub(crate) fn new(config: &Config, now: T, family: TimerFamily, spread: u16) -> Clock<T> {
         let mut clock = Clock {
             deadline: now,
             last_input: now,
             ping_mark: now,
-            timeouts: Timeouts::new(config),
+            timeouts: Timeouts::new(config, spread),
             family,
             due: Due::Nothing,
             input_seen: false,

@@ -56,6 +56,17 @@ impl RandomSource for ServerOnly {
     }
 }
 
+/// A random draw (0 to 65,535) from `random` for the part of [`Config::keepalive_jitter`]
+/// that shortens this connection's keepalive interval, or 0 when either is off.
+fn keepalive_spread<R: RandomSource>(config: &Config, random: &mut R) -> u16 {
+    if config.keepalive_interval.is_none() || config.keepalive_jitter.is_none() {
+        return 0;
+    }
+    let mut draw = [0; 2];
+    random.fill_bytes(&mut draw);
+    u16::from_le_bytes(draw)
+}
+
 /// A WebSocket connection for either role, as a sans-IO state machine.
 ///
 /// Methods come in five groups, in the manner of quinn-proto:
@@ -175,19 +186,28 @@ impl<T: Timestamp> Connection<ServerOnly, T> {
     /// A server connection created at `now`, waiting for the client's opening handshake.
     #[must_use]
     pub fn server(config: Config, now: T) -> Self {
-        Connection::server_with(config, ServerOnly(()), now)
+        // No randomness for the keepalive jitter: the interval stays exact.
+        Connection::server_spread(config, ServerOnly(()), now, 0)
     }
 }
 
 impl<R: RandomSource, T: Timestamp> Connection<R, T> {
     /// A server connection created at `now` with `random` as its randomness, which a server
-    /// never uses (see [`Connection::server`]); for a connection type shared with clients.
+    /// uses only to spread its keepalive interval ([`Config::keepalive_jitter`]; it never
+    /// masks); for a connection type shared with clients, or a server without `std`.
     #[must_use]
-    pub fn server_with(config: Config, random: R, now: T) -> Self {
+    pub fn server_with(config: Config, mut random: R, now: T) -> Self {
+        let spread = keepalive_spread(&config, &mut random);
+        Connection::server_spread(config, random, now, spread)
+    }
+
+    /// A server connection whose keepalive interval is shortened by `spread` parts in 65,536
+    /// of [`Config::keepalive_jitter`].
+    fn server_spread(config: Config, random: R, now: T, spread: u16) -> Self {
         Connection {
             reader: Reader::new(Role::Server, &config),
             sender: Sender::new(Lifecycle::server(config), Role::Server, random, &config),
-            clock: Clock::new(&config, now, TimerFamily::Handshake),
+            clock: Clock::new(&config, now, TimerFamily::Handshake, spread),
             negotiated: None,
         }
     }
@@ -223,13 +243,14 @@ impl<R: RandomSource, T: Timestamp> Connection<R, T> {
         let mut request = Vec::new();
         let pending =
             handshake.limits(config.handshake).write_request(&mut random, &mut request)?;
+        let spread = keepalive_spread(&config, &mut random);
         let mut sender =
             Sender::new(Lifecycle::client(pending, config), Role::Client, random, &config);
         sender.queue_raw(request);
         Ok(Connection {
             reader: Reader::new(Role::Client, &config),
             sender,
-            clock: Clock::new(&config, now, TimerFamily::Handshake),
+            clock: Clock::new(&config, now, TimerFamily::Handshake, spread),
             negotiated: None,
         })
     }
@@ -239,13 +260,14 @@ impl<R: RandomSource, T: Timestamp> Connection<R, T> {
         role: Role,
         negotiated: Negotiated,
         config: Config,
-        random: R,
+        mut random: R,
         now: T,
     ) -> Self {
+        let spread = keepalive_spread(&config, &mut random);
         let mut connection = Connection {
             reader: Reader::new(role, &config),
             sender: Sender::new(Lifecycle::open(), role, random, &config),
-            clock: Clock::new(&config, now, TimerFamily::Open),
+            clock: Clock::new(&config, now, TimerFamily::Open, spread),
             negotiated: None,
         };
         connection.set_negotiated(negotiated, &config);
