@@ -261,3 +261,87 @@ fn a_write_the_peer_takes_a_trickle_of_still_ends_at_the_pong_deadline() {
     );
     assert!(ws.read().is_none(), "the end was reported once");
 }
+
+/// A stream holding `input` that hands out at most `per_read` bytes a read and records the
+/// size of every buffer it is asked to fill; it takes all output.
+struct Recording {
+    input: std::io::Cursor<Vec<u8>>,
+    per_read: usize,
+    asked: Vec<usize>,
+}
+
+impl Read for Recording {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        self.asked.push(buf.len());
+        let len = buf.len().min(self.per_read);
+        self.input.read(&mut buf[..len])
+    }
+}
+
+impl Write for Recording {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// `count` masked binary frames of `len` bytes each, as a client sends them.
+fn client_frames(count: usize, len: usize) -> Vec<u8> {
+    let key = [1, 2, 3, 4];
+    let mut out = Vec::new();
+    for n in 0..count {
+        if len < 126 {
+            out.extend_from_slice(&[0x82, 0x80 | len as u8]);
+        } else {
+            out.extend_from_slice(&[0x82, 0xfe]);
+            out.extend_from_slice(&u16::try_from(len).unwrap().to_be_bytes());
+        }
+        out.extend_from_slice(&key);
+        out.extend((0..len).map(|i| (n as u8) ^ key[i % 4]));
+    }
+    out
+}
+
+/// Reads every message on `stream` (opened server side) and returns them with the sizes read.
+fn read_all(stream: Recording) -> (Vec<Message>, Vec<usize>) {
+    let connection = wsmachine::Connection::open(
+        wsmachine::Role::Server,
+        wsmachine::handshake::Negotiated::default(),
+        Config::default(),
+        Instant::now(),
+    );
+    let mut ws = wsmachine::blocking::WebSocket::new(stream, connection);
+    let mut messages = Vec::new();
+    while let Some(Ok(message)) = ws.read() {
+        messages.push(message);
+    }
+    let asked = ws.get_ref().asked.clone();
+    (messages, asked)
+}
+
+#[test]
+fn reads_start_small_and_double_while_each_fills_the_buffer() {
+    // 40 messages of 10,000 bytes, all waiting: the reads grow to 64 KiB and stay there.
+    let (messages, asked) = read_all(Recording {
+        input: std::io::Cursor::new(client_frames(40, 10_000)),
+        per_read: usize::MAX,
+        asked: Vec::new(),
+    });
+    assert_eq!(messages.len(), 40);
+    assert!(messages.iter().enumerate().all(|(n, m)| matches!(m,
+        Message::Binary(b) if b.len() == 10_000 && b.iter().all(|&x| x == n as u8))));
+    assert_eq!(asked[..6], [4096, 8192, 16_384, 32_768, 65_536, 65_536], "{asked:?}");
+    assert!(asked.iter().all(|&len| len <= 65_536));
+
+    // A peer whose bytes come 1,000 at a time: the buffer stays at 4 KiB.
+    let (messages, asked) = read_all(Recording {
+        input: std::io::Cursor::new(client_frames(40, 100)),
+        per_read: 1_000,
+        asked: Vec::new(),
+    });
+    assert_eq!(messages.len(), 40);
+    assert!(asked.iter().all(|&len| len == 4096), "{asked:?}");
+}
