@@ -89,10 +89,13 @@ impl Default for DeflateParams {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct DeflateConfig {
-    /// Ask that the server reset its context after each message (less memory on the server,
-    /// worse compression).
+    /// Ask that the server reset its context after each message: worse compression, and
+    /// much less memory on the server, whose connections then compress whole messages with
+    /// their thread's shared compressor and hold none of their own (245 to 371 KiB each
+    /// otherwise, by window).
     pub server_no_context_takeover: bool,
-    /// Ask that the client reset its context after each message.
+    /// Ask that the client reset its context after each message (for a client, the same
+    /// saving as the server's counterpart).
     pub client_no_context_takeover: bool,
     /// The largest window the server may use, 8–15 (15 asks nothing).
     pub server_max_window_bits: u8,
