@@ -147,14 +147,11 @@ mod tests {
     /// What a compressor of the connection's own, reset after every message, writes.
     fn dedicated(window_bits: u8, messages: &[&[u8]]) -> Vec<Vec<u8>> {
         let mut compressor = MessageCompressor::new(window_bits, true);
-        messages
-            .iter()
-            .map(|message| {
-                let mut out = Vec::new();
-                compressor.compress(message, &mut out);
-                out
-            })
-            .collect()
+        let mut outputs = alloc::vec![Vec::new(); messages.len()];
+        for (message, out) in messages.iter().zip(&mut outputs) {
+            compressor.compress(message, out);
+        }
+        outputs
     }
 
     #[test]
