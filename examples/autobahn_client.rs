@@ -7,6 +7,10 @@
 //! # permessage-deflate (cases 12.x and 13.x):
 //! cargo run --release --features blocking,deflate --example autobahn_client -- ws://127.0.0.1:9001 --deflate
 //! ```
+//!
+//! `--keepalive=SECONDS` sets the keepalive interval (0: no keepalive Pings; default 20 s):
+//! scripts/autobahn.sh gives 120, since the suite's strict check counts a keepalive Ping in
+//! its longest cases as a frame it did not expect.
 
 use std::io::{self, ErrorKind};
 use std::net::TcpStream;
@@ -38,6 +42,11 @@ fn main() -> ExitCode {
                     eprintln!("--deflate needs the deflate feature: cargo run --features deflate");
                     return ExitCode::from(2);
                 }
+            }
+            keepalive if keepalive.starts_with("--keepalive=") => {
+                // Seconds between keepalive Pings, 0 for none (see scripts/autobahn.sh).
+                let seconds = keepalive["--keepalive=".len()..].parse().unwrap_or(20);
+                config.keepalive_interval = (seconds > 0).then(|| Duration::from_secs(seconds));
             }
             url => base = url.trim_end_matches('/').to_owned(),
         }

@@ -1,5 +1,7 @@
-//! The command line the echo servers share: `ADDRESS [--deflate[=N]] [--max-message-len=N]
-//! [--max-connections=N] [--max-per-address=N]`.
+//! The command line the echo servers share: `ADDRESS [--deflate[=N]] [--keepalive=SECONDS]
+//! [--max-message-len=N] [--max-connections=N] [--max-per-address=N]`.
+
+use std::time::Duration;
 
 use wsmachine::Config;
 
@@ -14,6 +16,7 @@ pub(crate) struct Args {
     pub(crate) address: String,
     /// The connections' configuration: permessage-deflate with `--deflate` (built with
     /// `--features deflate`); `--deflate=N` sends messages under N bytes uncompressed;
+    /// `--keepalive=SECONDS` sets the keepalive interval (0: no keepalive Pings; default 20 s);
     /// `--max-message-len=N` accepts messages (and frames) of up to N bytes instead of the
     /// default 1 MiB.
     pub(crate) config: Config,
@@ -47,6 +50,9 @@ impl Args {
                 eprintln!("--deflate needs the deflate feature: cargo run --features deflate ...");
                 std::process::exit(2);
             }
+        }
+        if let Some(seconds) = number_flag(&args, "--keepalive") {
+            config.keepalive_interval = (seconds > 0).then(|| Duration::from_secs(seconds));
         }
         if let Some(len) = number_flag(&args, "--max-message-len") {
             config.max_message_len = len;
