@@ -219,27 +219,21 @@ fn an_idle_open_connection_holds_no_heap() {
 }
 
 /// The heap a server connection holds with permessage-deflate in force, after one 1 KiB text
-/// message each way, then after `release_buffers()`: with the default parameters (15-bit
-/// windows, context kept), and with the smallest (the 8-bit window, run by zlib as 9, and no
-/// context takeover either way), where the connection compresses with its thread's shared
-/// compressor (made here by the client's message, on the same thread: not the connection's)
-/// and holds only its inflater, and an idle connection drops that too and keeps only the
-/// record of what was negotiated.
+/// message each way, then after `release_buffers()`, for every preset: memory falls from one
+/// preset to the next. With `shared` (no context takeover either way) the connection
+/// compresses with its thread's shared compressor (made here by the client's message, on the
+/// same thread: not the connection's) and holds only its inflater, and an idle connection
+/// drops that too and keeps only the record of what was negotiated.
 /// Recorded in docs/benchmarks.md.
 #[cfg(feature = "deflate")]
 #[test]
 fn deflate_memory_per_connection() {
-    use wsmachine::extensions::deflate::DeflateConfig;
+    use wsmachine::extensions::deflate::{DeflateConfig, DeflatePreset};
 
-    let smallest = {
-        let mut deflate = DeflateConfig::default();
-        deflate.server_no_context_takeover = true;
-        deflate.client_no_context_takeover = true;
-        deflate.server_max_window_bits = 8;
-        deflate.client_max_window_bits = 8;
-        deflate
-    };
-    for (name, deflate) in [("default", DeflateConfig::default()), ("smallest", smallest)] {
+    let mut previous = isize::MAX;
+    for preset in DeflatePreset::ALL {
+        let name = preset.name();
+        let deflate = DeflateConfig::preset(preset);
         let mut config = Config::default();
         config.deflate = Some(deflate);
         // The client's bytes are made before measuring: only the server's heap is counted.
@@ -285,7 +279,9 @@ fn deflate_memory_per_connection() {
             message.len()
         );
         assert!(active > 0 && active < 512 << 10, "{name}: {active} bytes");
-        if name == "smallest" {
+        assert!(active < previous, "{name}: {active} bytes, not less than the preset before");
+        previous = active;
+        if preset == DeflatePreset::Shared {
             // The inflater (zlib-rs: about 47 KiB, whatever the window) and buffers; no
             // compressor of its own.
             assert!(active < 64 << 10, "{name}: {active} bytes with traffic");

@@ -1,5 +1,5 @@
-//! The command line the echo servers share: `ADDRESS [--deflate[=N]] [--keepalive=SECONDS]
-//! [--max-message-len=N] [--max-connections=N] [--max-per-address=N]`.
+//! The command line the echo servers share: `ADDRESS [--deflate[=N]] [--deflate-preset NAME]
+//! [--keepalive=SECONDS] [--max-message-len=N] [--max-connections=N] [--max-per-address=N]`.
 
 use std::time::Duration;
 
@@ -16,6 +16,8 @@ pub(crate) struct Args {
     pub(crate) address: String,
     /// The connections' configuration: permessage-deflate with `--deflate` (built with
     /// `--features deflate`); `--deflate=N` sends messages under N bytes uncompressed;
+    /// `--deflate-preset NAME` (or `=NAME`) enables it with a `DeflatePreset` (default,
+    /// balanced, small, smallest, shared);
     /// `--keepalive=SECONDS` sets the keepalive interval (0: no keepalive Pings; default 20 s);
     /// `--max-message-len=N` accepts messages (and frames) of up to N bytes instead of the
     /// default 1 MiB.
@@ -28,7 +30,12 @@ impl Args {
     /// Reads the process's arguments; a flag the build cannot honour ends the program with a
     /// usage line.
     pub(crate) fn from_env() -> Args {
-        let args: Vec<String> = std::env::args().skip(1).collect();
+        let mut args: Vec<String> = std::env::args().skip(1).collect();
+        // `--deflate-preset NAME` as one argument, so that NAME is not taken for the address.
+        if let Some(at) = args.iter().position(|arg| arg == "--deflate-preset") {
+            let name = args.get(at + 1).cloned().unwrap_or_default();
+            args.splice(at..(at + 2).min(args.len()), [format!("--deflate-preset={name}")]);
+        }
         let address = args
             .iter()
             .find(|arg| !arg.starts_with("--"))
@@ -36,17 +43,28 @@ impl Args {
             .unwrap_or_else(|| "127.0.0.1:9001".to_owned());
         #[cfg_attr(not(feature = "deflate"), allow(unused_mut))]
         let mut config = Config::default();
-        if let Some(flag) = args.iter().find(|arg| arg.starts_with("--deflate")) {
+        let preset = args.iter().find_map(|arg| arg.strip_prefix("--deflate-preset="));
+        let flag = args.iter().find(|arg| *arg == "--deflate" || arg.starts_with("--deflate="));
+        if preset.is_some() || flag.is_some() {
             #[cfg(feature = "deflate")]
             {
-                let mut deflate = wsmachine::extensions::deflate::DeflateConfig::default();
-                let threshold = flag.strip_prefix("--deflate=").and_then(|n| n.parse().ok());
+                use wsmachine::extensions::deflate::{DeflateConfig, DeflatePreset};
+                let preset = match preset.map(str::parse::<DeflatePreset>) {
+                    None => DeflatePreset::Default,
+                    Some(Ok(preset)) => preset,
+                    Some(Err(unknown)) => {
+                        eprintln!("--deflate-preset: {unknown}");
+                        std::process::exit(2);
+                    }
+                };
+                let mut deflate = DeflateConfig::preset(preset);
+                let threshold = flag.and_then(|f| f.strip_prefix("--deflate=")?.parse().ok());
                 deflate.compression_threshold = threshold.unwrap_or(0);
                 config.deflate = Some(deflate);
             }
             #[cfg(not(feature = "deflate"))]
             {
-                let _ = flag;
+                let _ = (preset, flag);
                 eprintln!("--deflate needs the deflate feature: cargo run --features deflate ...");
                 std::process::exit(2);
             }

@@ -4,7 +4,9 @@
 use alloc::vec::Vec;
 use core::cell::RefCell;
 
-use crate::extensions::deflate::{DeflateParams, MessageCompressor, MessageDecompressor};
+use crate::extensions::deflate::{
+    CompressorSettings, DeflateParams, MessageCompressor, MessageDecompressor,
+};
 use crate::Role;
 
 /// How one direction compresses: its window and whether it resets after every message.
@@ -33,22 +35,37 @@ pub(crate) fn directions(params: &DeflateParams, role: Role) -> (Direction, Dire
 
 std::thread_local! {
     /// The compressors of this thread for directions that keep no context between messages,
-    /// by window bits (9 to 15; zlib runs 8 as 9). Such a compressor starts every message
-    /// afresh, so one serves every connection on the thread, a whole message at a time, and
-    /// none of them holds one of its own (245 to 371 KiB each with flate2's memory level).
-    static SHARED_COMPRESSORS: RefCell<[Option<MessageCompressor>; 7]> =
-        const { RefCell::new([None, None, None, None, None, None, None]) };
+    /// by window bits (9 to 15; zlib runs 8 as 9) and settings. Such a compressor starts every
+    /// message afresh, so one serves every connection on the thread, a whole message at a
+    /// time, and none of them holds one of its own (137 to 380 KiB each by window and memory
+    /// level).
+    static SHARED_COMPRESSORS: RefCell<Vec<(u8, CompressorSettings, MessageCompressor)>> =
+        const { RefCell::new(Vec::new()) };
 }
 
 /// Compresses `message`, a whole one, into `out` with this thread's compressor for
-/// `window_bits`, made on first use: as a compressor of the connection's own that resets after
-/// every message would (the tests hold it to that).
-fn compress_with_shared(window_bits: u8, message: &[u8], out: &mut Vec<u8>) {
+/// `window_bits` and `settings`, made on first use: as a compressor of the connection's own
+/// that resets after every message would (the tests hold it to that).
+fn compress_with_shared(
+    window_bits: u8,
+    settings: CompressorSettings,
+    message: &[u8],
+    out: &mut Vec<u8>,
+) {
     let bits = window_bits.clamp(9, 15);
     SHARED_COMPRESSORS.with_borrow_mut(|compressors| {
-        compressors[usize::from(bits - 9)]
-            .get_or_insert_with(|| MessageCompressor::new(bits, true))
-            .compress(message, out);
+        let index = match compressors.iter().position(|(b, s, _)| (*b, *s) == (bits, settings)) {
+            Some(index) => index,
+            None => {
+                compressors.push((
+                    bits,
+                    settings,
+                    MessageCompressor::with_settings(bits, true, settings),
+                ));
+                compressors.len() - 1
+            }
+        };
+        compressors[index].2.compress(message, out);
     });
 }
 
@@ -56,6 +73,8 @@ fn compress_with_shared(window_bits: u8, message: &[u8], out: &mut Vec<u8>) {
 #[derive(Debug)]
 pub(crate) struct Deflate {
     direction: Direction,
+    /// Level and memory level of this side's compressor.
+    settings: CompressorSettings,
     /// Created by the first compressed message that needs one of its own (all of them when
     /// context is kept; only streamed ones otherwise, whose pieces share one context): a
     /// connection that never sends one holds none.
@@ -69,8 +88,24 @@ pub(crate) struct Deflate {
 }
 
 impl Deflate {
-    pub(crate) fn new(direction: Direction, threshold: usize) -> Deflate {
-        Deflate { direction, compressor: None, streaming: false, threshold, scratch: Vec::new() }
+    pub(crate) fn new(
+        direction: Direction,
+        settings: CompressorSettings,
+        threshold: usize,
+    ) -> Deflate {
+        Deflate {
+            direction,
+            settings,
+            compressor: None,
+            streaming: false,
+            threshold,
+            scratch: Vec::new(),
+        }
+    }
+
+    /// Whether this side resets its compressor after every message.
+    pub(crate) fn no_context_takeover(direction: Direction) -> bool {
+        direction.no_context_takeover
     }
 
     /// Compresses one piece of a message (the whole message when `last` and nothing came
@@ -83,12 +118,13 @@ impl Deflate {
         let whole_message = last && !self.streaming;
         self.streaming = !last;
         if no_context_takeover && whole_message {
-            compress_with_shared(window_bits, piece, &mut out);
+            compress_with_shared(window_bits, self.settings, piece, &mut out);
             return out;
         }
-        let compressor = self
-            .compressor
-            .get_or_insert_with(|| MessageCompressor::new(window_bits, no_context_takeover));
+        let settings = self.settings;
+        let compressor = self.compressor.get_or_insert_with(|| {
+            MessageCompressor::with_settings(window_bits, no_context_takeover, settings)
+        });
         compressor.compress_piece(piece, last, &mut out);
         out
     }
@@ -145,8 +181,12 @@ mod tests {
     }
 
     /// What a compressor of the connection's own, reset after every message, writes.
-    fn dedicated(window_bits: u8, messages: &[&[u8]]) -> Vec<Vec<u8>> {
-        let mut compressor = MessageCompressor::new(window_bits, true);
+    fn dedicated(
+        window_bits: u8,
+        settings: CompressorSettings,
+        messages: &[&[u8]],
+    ) -> Vec<Vec<u8>> {
+        let mut compressor = MessageCompressor::with_settings(window_bits, true, settings);
         let mut outputs = alloc::vec![Vec::new(); messages.len()];
         for (message, out) in messages.iter().zip(&mut outputs) {
             compressor.compress(message, out);
@@ -158,15 +198,26 @@ mod tests {
     fn connections_without_context_share_the_threads_compressor_and_write_the_same_bytes() {
         let messages: [&[u8]; 4] =
             [b"{\"user\":\"ada\",\"text\":\"hello\"}", b"", b"hello hello hello hello", &[7; 3000]];
-        for bits in [8, 9, 12, 15] {
-            let expected = dedicated(bits, &messages);
-            // Two connections taking turns: neither's message leaves anything for the other's.
-            let (mut a, mut b) =
-                (Deflate::new(no_context(bits), 0), Deflate::new(no_context(bits), 0));
+        let fast_and_small = CompressorSettings { level: 1, memory_level: 1 };
+        for (bits, settings) in [8, 9, 12, 15]
+            .into_iter()
+            .flat_map(|bits| [(bits, CompressorSettings::ZLIB_DEFAULT), (bits, fast_and_small)])
+        {
+            let expected = dedicated(bits, settings, &messages);
+            // Two connections taking turns, and a third with other settings between them:
+            // no message leaves anything for another's, and settings are never mixed.
+            let other = CompressorSettings { level: 9, memory_level: 9 };
+            let mut third = Deflate::new(no_context(bits), other, 0);
+            let (mut a, mut b) = (
+                Deflate::new(no_context(bits), settings, 0),
+                Deflate::new(no_context(bits), settings, 0),
+            );
             for (message, expected) in messages.iter().zip(&expected) {
                 for deflate in [&mut a, &mut b] {
+                    let scratch = third.compress_piece(b"other settings, other context", true);
+                    third.restore(scratch);
                     let out = deflate.compress_piece(message, true);
-                    assert_eq!(&out, expected, "{bits} bits");
+                    assert_eq!(&out, expected, "{bits} bits, {settings:?}");
                     deflate.restore(out);
                     assert!(deflate.compressor.is_none(), "no compressor of its own");
                 }
@@ -176,7 +227,7 @@ mod tests {
 
     #[test]
     fn a_streamed_message_keeps_its_context_across_pieces_in_a_compressor_of_its_own() {
-        let mut deflate = Deflate::new(no_context(15), 0);
+        let mut deflate = Deflate::new(no_context(15), CompressorSettings::ZLIB_DEFAULT, 0);
         let mut streamed = deflate.compress_piece(b"hello hello ", false);
         streamed.extend(deflate.compress_piece(b"hello hello", true));
         assert!(deflate.compressor.is_some(), "the pieces share one context");
@@ -187,7 +238,7 @@ mod tests {
         assert_eq!(text, b"hello hello hello hello");
         // The next whole message goes to the thread's compressor again.
         let out = deflate.compress_piece(b"hi", true);
-        assert_eq!(out, dedicated(15, &[b"hi"])[0]);
+        assert_eq!(out, dedicated(15, CompressorSettings::ZLIB_DEFAULT, &[b"hi"])[0]);
         deflate.release();
         assert!(deflate.compressor.is_none());
     }

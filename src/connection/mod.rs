@@ -285,8 +285,14 @@ impl<R: RandomSource, T: Timestamp> Connection<R, T> {
             crate::extensions::deflate::check_accepted(negotiated.extensions())
         {
             let (outgoing, incoming) = compression::directions(&params, self.role());
-            let threshold = config.deflate.map_or(0, |d| d.compression_threshold);
-            self.sender.enable_deflate(compression::Deflate::new(outgoing, threshold));
+            let deflate = config.deflate.unwrap_or_default();
+            let settings =
+                deflate.compressor_settings(compression::Deflate::no_context_takeover(outgoing));
+            self.sender.enable_deflate(compression::Deflate::new(
+                outgoing,
+                settings,
+                deflate.compression_threshold,
+            ));
             self.reader.enable_inflate(compression::Inflate::new(incoming));
             rsv = crate::frame::Rsv::RSV1;
         }

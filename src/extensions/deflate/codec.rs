@@ -7,7 +7,7 @@
 
 use alloc::vec::Vec;
 
-use flate2::{Compress, Compression, Decompress, FlushCompress, FlushDecompress};
+use zlib_rs::{Deflate, DeflateFlush, Inflate, InflateFlush, Status};
 
 /// The four bytes a sync flush ends with, removed on the wire (§7.2.1).
 const SYNC_TAIL: [u8; 4] = [0x00, 0x00, 0xff, 0xff];
@@ -15,6 +15,46 @@ const SYNC_TAIL: [u8; 4] = [0x00, 0x00, 0xff, 0xff];
 /// The window bits zlib can compress with: it does not support 8 for raw deflate and uses 9.
 fn zlib_window_bits(bits: u8) -> u8 {
     bits.clamp(9, 15)
+}
+
+/// How hard a compressor works and how much memory it holds, apart from its window.
+///
+/// `level` is zlib's compression level, 0 (stored) to 9. Level 1 uses fixed codes and is an
+/// order of magnitude faster on short messages than the levels that build codes for every
+/// message; it needs context kept between messages to compress well. `memory_level` (1–9)
+/// sizes the compressor's buffers: 8 is zlib's default, 1 the smallest.
+///
+/// ```
+/// use wsmachine::extensions::deflate::{CompressorSettings, MessageCompressor};
+///
+/// let small = CompressorSettings { level: 1, memory_level: 1 };
+/// let mut compressor = MessageCompressor::with_settings(9, false, small);
+/// let mut out = Vec::new();
+/// compressor.compress(b"Hello, Hello, Hello", &mut out);
+/// assert!(out.len() < 19);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct CompressorSettings {
+    /// zlib's compression level, 0–9.
+    pub level: u8,
+    /// zlib's memory level, 1–9.
+    pub memory_level: u8,
+}
+
+impl CompressorSettings {
+    /// zlib's defaults: level 6, memory level 8.
+    pub const ZLIB_DEFAULT: CompressorSettings = CompressorSettings { level: 6, memory_level: 8 };
+
+    /// The settings clamped to what zlib accepts.
+    fn clamped(self) -> CompressorSettings {
+        CompressorSettings { level: self.level.min(9), memory_level: self.memory_level.clamp(1, 9) }
+    }
+}
+
+impl Default for CompressorSettings {
+    fn default() -> CompressorSettings {
+        CompressorSettings::ZLIB_DEFAULT
+    }
 }
 
 /// Compresses outgoing messages for one direction of a connection.
@@ -28,22 +68,47 @@ fn zlib_window_bits(bits: u8) -> u8 {
 /// compressor.compress(b"Hello", &mut out);
 /// assert_eq!(out, [0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00]);
 /// ```
-#[derive(Debug)]
 pub struct MessageCompressor {
-    compress: Compress,
+    compress: Deflate,
     no_context_takeover: bool,
+}
+
+impl core::fmt::Debug for MessageCompressor {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("MessageCompressor")
+            .field("no_context_takeover", &self.no_context_takeover)
+            .finish_non_exhaustive()
+    }
 }
 
 impl MessageCompressor {
     /// A compressor with a window of at most 2^`window_bits` bytes (8–15) that resets after
-    /// every message when `no_context_takeover`.
+    /// every message when `no_context_takeover`, with zlib's default level and memory.
     #[must_use]
     pub fn new(window_bits: u8, no_context_takeover: bool) -> MessageCompressor {
-        let compress = Compress::new_with_window_bits(
-            Compression::default(),
-            false,
-            zlib_window_bits(window_bits),
-        );
+        MessageCompressor::with_settings(
+            window_bits,
+            no_context_takeover,
+            CompressorSettings::ZLIB_DEFAULT,
+        )
+    }
+
+    /// A compressor as [`new`](Self::new) makes, with the given level and memory level.
+    #[must_use]
+    pub fn with_settings(
+        window_bits: u8,
+        no_context_takeover: bool,
+        settings: CompressorSettings,
+    ) -> MessageCompressor {
+        let settings = settings.clamped();
+        let compress = Deflate::new_with_config(zlib_rs::DeflateConfig {
+            level: i32::from(settings.level),
+            method: zlib_rs::Method::Deflated,
+            // Negative: raw DEFLATE, no zlib header (§7.2.1).
+            window_bits: -i32::from(zlib_window_bits(window_bits)),
+            mem_level: i32::from(settings.memory_level),
+            strategy: zlib_rs::Strategy::Default,
+        });
         MessageCompressor { compress, no_context_takeover }
     }
 
@@ -59,14 +124,23 @@ impl MessageCompressor {
         let start = out.len();
         let mut consumed = 0;
         loop {
-            out.reserve(piece.len() - consumed + 64);
-            let before = self.compress.total_in();
-            // Compressing into a Vec with room cannot fail: zlib only reports buffer errors,
-            // which end the loop below.
-            let _ = self.compress.compress_vec(&piece[consumed..], out, FlushCompress::Sync);
-            consumed += usize::try_from(self.compress.total_in() - before).unwrap_or(0);
-            let output_full = out.len() == out.capacity();
-            if consumed >= piece.len() && !output_full {
+            // Room for the rest, stored if need be, and the flush; zeroed, as the safe API
+            // writes into initialised bytes.
+            let filled = out.len();
+            let room = piece.len() - consumed + (piece.len() - consumed) / 1024 * 5 + 64;
+            out.resize(filled + room, 0);
+            let (before_in, before_out) = (self.compress.total_in(), self.compress.total_out());
+            // Compressing into a buffer with room cannot fail: zlib only reports buffer
+            // errors, which the loop answers with more room.
+            let _ = self.compress.compress(
+                &piece[consumed..],
+                &mut out[filled..],
+                DeflateFlush::SyncFlush,
+            );
+            consumed += usize::try_from(self.compress.total_in() - before_in).unwrap_or(0);
+            let produced = usize::try_from(self.compress.total_out() - before_out).unwrap_or(0);
+            out.truncate(filled + produced);
+            if consumed >= piece.len() && produced < room {
                 break;
             }
         }
@@ -102,13 +176,21 @@ impl MessageCompressor {
 /// assert_eq!(out, b"Hello");
 /// # Ok::<(), wsmachine::extensions::deflate::InflateError>(())
 /// ```
-#[derive(Debug)]
 pub struct MessageDecompressor {
-    decompress: Decompress,
+    decompress: Inflate,
     no_context_takeover: bool,
     /// The peer ended the DEFLATE stream with a final block (§7.2.3.4): whatever follows in
     /// the message is ignored, and the next message starts a new stream.
     stream_ended: bool,
+}
+
+impl core::fmt::Debug for MessageDecompressor {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("MessageDecompressor")
+            .field("no_context_takeover", &self.no_context_takeover)
+            .field("stream_ended", &self.stream_ended)
+            .finish_non_exhaustive()
+    }
 }
 
 impl MessageDecompressor {
@@ -116,7 +198,7 @@ impl MessageDecompressor {
     /// bytes and resets after every message when `no_context_takeover`.
     #[must_use]
     pub fn new(window_bits: u8, no_context_takeover: bool) -> MessageDecompressor {
-        let decompress = Decompress::new_with_window_bits(false, zlib_window_bits(window_bits));
+        let decompress = Inflate::new(false, zlib_window_bits(window_bits));
         MessageDecompressor { decompress, no_context_takeover, stream_ended: false }
     }
 
@@ -130,11 +212,11 @@ impl MessageDecompressor {
         let (before_in, before_out) = (self.decompress.total_in(), self.decompress.total_out());
         let status = self
             .decompress
-            .decompress(input, out, FlushDecompress::Sync)
+            .decompress(input, out, InflateFlush::SyncFlush)
             .map_err(|_| InflateError::Corrupt)?;
         let mut consumed = usize::try_from(self.decompress.total_in() - before_in).unwrap_or(0);
         let produced = usize::try_from(self.decompress.total_out() - before_out).unwrap_or(0);
-        if status == flate2::Status::StreamEnd {
+        if status == Status::StreamEnd {
             self.stream_ended = true;
             consumed = input.len();
         }

@@ -14,7 +14,9 @@
 
 mod codec;
 
-pub use codec::{InflateError, Inflated, MessageCompressor, MessageDecompressor};
+pub use codec::{
+    CompressorSettings, InflateError, Inflated, MessageCompressor, MessageDecompressor,
+};
 
 use alloc::string::ToString;
 
@@ -107,6 +109,14 @@ pub struct DeflateConfig {
     /// and cost a compressor call. Default 0: every message is compressed, as browsers do.
     /// [`Sender::send_message`](crate::Sender::send_message) decides per message.
     pub compression_threshold: usize,
+    /// zlib's compression level (0–9) for this side's messages. `None` (the default) picks
+    /// by context: 1 where context is kept (fixed codes: on short messages about 12 times the
+    /// speed of level 6 for 6 to 9 points less saved, docs/benchmarks.md), 6 where it is not
+    /// (a lone short message gains almost nothing from fixed codes).
+    pub compression_level: Option<u8>,
+    /// zlib's memory level (1–9) for this side's compressor: 8 (the default) is zlib's, 1
+    /// the smallest. It sizes buffers, not the window.
+    pub memory_level: u8,
 }
 
 impl Default for DeflateConfig {
@@ -117,11 +127,120 @@ impl Default for DeflateConfig {
             server_max_window_bits: 15,
             client_max_window_bits: 15,
             compression_threshold: 0,
+            compression_level: None,
+            memory_level: 8,
         }
     }
 }
 
+/// Named settings from the most compression to the least memory, for
+/// [`DeflateConfig::preset`]. Memory is a server connection's after traffic both ways
+/// (docs/benchmarks.md has the figures and the bytes each saves).
+///
+/// ```
+/// use wsmachine::extensions::deflate::{DeflateConfig, DeflatePreset};
+///
+/// let preset: DeflatePreset = "small".parse()?;
+/// let config = DeflateConfig::preset(preset);
+/// assert_eq!((config.server_max_window_bits, config.memory_level), (10, 2));
+/// assert_eq!(preset.name(), "small");
+/// # Ok::<(), wsmachine::extensions::deflate::UnknownPreset>(())
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum DeflatePreset {
+    /// 32 KiB windows both ways, memory level 8: the most compression, about 430 KiB.
+    Default,
+    /// 4 KiB windows, memory level 5 (python-websockets' defaults).
+    Balanced,
+    /// 1 KiB windows, memory level 2.
+    Small,
+    /// 512-byte windows (zlib's smallest), memory level 1.
+    Smallest,
+    /// No context kept in either direction: this side compresses every message with its
+    /// thread's shared compressor and holds none of its own, and inflates each message
+    /// afresh. The least memory, and the least compression on short messages.
+    Shared,
+}
+
+impl DeflatePreset {
+    /// Every preset, from the most compression to the least memory.
+    pub const ALL: [DeflatePreset; 5] = [
+        DeflatePreset::Default,
+        DeflatePreset::Balanced,
+        DeflatePreset::Small,
+        DeflatePreset::Smallest,
+        DeflatePreset::Shared,
+    ];
+
+    /// The preset's name, as [`FromStr`](core::str::FromStr) takes it.
+    #[must_use]
+    pub fn name(self) -> &'static str {
+        match self {
+            DeflatePreset::Default => "default",
+            DeflatePreset::Balanced => "balanced",
+            DeflatePreset::Small => "small",
+            DeflatePreset::Smallest => "smallest",
+            DeflatePreset::Shared => "shared",
+        }
+    }
+}
+
+impl core::fmt::Display for DeflatePreset {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl core::str::FromStr for DeflatePreset {
+    type Err = UnknownPreset;
+
+    fn from_str(name: &str) -> Result<DeflatePreset, UnknownPreset> {
+        DeflatePreset::ALL
+            .into_iter()
+            .find(|preset| preset.name().eq_ignore_ascii_case(name))
+            .ok_or(UnknownPreset)
+    }
+}
+
+/// A name that is not one of [`DeflatePreset::ALL`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("unknown permessage-deflate preset (known: default, balanced, small, smallest, shared)")]
+pub struct UnknownPreset;
+
 impl DeflateConfig {
+    /// The configuration of a [`DeflatePreset`]: the windows this side asks for (§7.1.2)
+    /// and uses, and its compressor's memory level. A window the peer limits further is
+    /// honoured; a client offers the windows, a server asks for them where the offer lets it.
+    #[must_use]
+    pub fn preset(preset: DeflatePreset) -> DeflateConfig {
+        let (window_bits, memory_level, no_context_takeover) = match preset {
+            DeflatePreset::Default => (15, 8, false),
+            DeflatePreset::Balanced => (12, 5, false),
+            DeflatePreset::Small => (10, 2, false),
+            DeflatePreset::Smallest => (9, 1, false),
+            DeflatePreset::Shared => (15, 8, true),
+        };
+        DeflateConfig {
+            server_no_context_takeover: no_context_takeover,
+            client_no_context_takeover: no_context_takeover,
+            server_max_window_bits: window_bits,
+            client_max_window_bits: window_bits,
+            memory_level,
+            ..DeflateConfig::default()
+        }
+    }
+
+    /// The level and memory level this side compresses with, for a direction that keeps
+    /// its context or not (see [`compression_level`](Self::compression_level)).
+    #[must_use]
+    pub fn compressor_settings(&self, no_context_takeover: bool) -> CompressorSettings {
+        let automatic = if no_context_takeover { 6 } else { 1 };
+        CompressorSettings {
+            level: self.compression_level.unwrap_or(automatic),
+            memory_level: self.memory_level,
+        }
+    }
+
     /// The client's offer (§5.1): the parameters asked for, and a bare
     /// `client_max_window_bits` (meaning "you may limit my window") when no limit is asked.
     #[must_use]
