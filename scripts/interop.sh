@@ -8,18 +8,8 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
-work=target/interop
-mkdir -p "$work"
-if [ ! -x "$work/venv/bin/python" ] || ! "$work/venv/bin/python" -c 'import websockets' 2>/dev/null; then
-    python3 -m venv "$work/venv"
-    "$work/venv/bin/pip" install --quiet websockets
-fi
-if [ ! -d "$work/node/node_modules/ws" ]; then
-    mkdir -p "$work/node"
-    (cd "$work/node" && npm init -y >/dev/null && npm install --silent --no-audit --no-fund ws@8)
-fi
-export NODE_PATH="$PWD/$work/node/node_modules"
-python="$work/venv/bin/python"
+# shellcheck source=scripts/peers.sh
+source scripts/peers.sh
 cargo build --release --quiet --features deflate,tokio,blocking,hyper --example echo_std \
     --example echo_tokio --example axum --example client --example tls
 
