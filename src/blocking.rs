@@ -516,7 +516,12 @@ impl<S: Read + Write> WebSocket<S> {
                     self.input.resize(2 * read, 0);
                 }
             }
-            Err(error) if matches!(error.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {}
+            Err(error) if matches!(error.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
+                // Nothing arrived before a deadline: the connection is quiet, and its
+                // buffers (the output is written) go back until it is not.
+                self.input = Vec::new();
+                self.output = Vec::new();
+            }
             Err(error) if error.kind() == ErrorKind::Interrupted => {}
             Err(error) => return Err(error.into()),
         }

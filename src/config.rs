@@ -82,7 +82,9 @@ pub struct Config {
     pub idle_timeout: Option<Duration>,
     /// This long after the last Pong arrived (or the connection opened), a Ping is sent to
     /// find out whether the peer is still there and still reads, whatever else arrives
-    /// meanwhile: only a Pong shows that (python-websockets' default). Default 20 s.
+    /// meanwhile: only a Pong shows that (python-websockets' default). Default 20 s. When the
+    /// Ping goes out, the connection also gives back its empty buffers, as
+    /// [`Connection::release_buffers`](crate::Connection::release_buffers) does.
     pub keepalive_interval: Option<Duration>,
     /// Connections opened together would all reach their keepalive Ping, and its Pong
     /// deadline, in the same instant: a server with thousands of them would wake them all at

@@ -149,7 +149,7 @@ pub use role::Role;
 pub use time::{DefaultTimestamp, Timestamp};
 
 /// The README's examples, compiled and run as doctests (the crate's front page is above); they
-/// use the adapters, so with their features (`cargo test --all-features`).
-#[cfg(all(doctest, feature = "tokio", feature = "hyper"))]
+/// use the adapters and compression, so with their features (`cargo test --all-features`).
+#[cfg(all(doctest, feature = "tokio", feature = "hyper", feature = "deflate"))]
 #[doc = include_str!("../README.md")]
 pub struct ReadmeDoctests;

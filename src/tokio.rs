@@ -716,6 +716,13 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
         }
         if self.poll_timer(cx) {
             self.connection.handle_timeout(now());
+            if self.written >= self.output.len() {
+                // A deadline (most often the keepalive's) is the moment to give the written
+                // output's buffer back, as the connection gives back its own: rare, so a busy
+                // connection hardly notices, and an idle one holds none.
+                self.output = Vec::new();
+                self.written = 0;
+            }
             return Poll::Ready(Ok(true));
         }
         if self.read_closed {

@@ -263,16 +263,22 @@ fn a_write_the_peer_takes_a_trickle_of_still_ends_at_the_pong_deadline() {
 }
 
 /// A stream holding `input` that hands out at most `per_read` bytes a read and records the
-/// size of every buffer it is asked to fill; it takes all output.
+/// size of every buffer it is asked to fill (timing out once if told to); it takes all output.
 struct Recording {
     input: std::io::Cursor<Vec<u8>>,
     per_read: usize,
     asked: Vec<usize>,
+    /// The read (counted from 0) that times out instead, as a socket read does when nothing
+    /// arrives before the next deadline.
+    times_out_at: Option<usize>,
 }
 
 impl Read for Recording {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         self.asked.push(buf.len());
+        if self.times_out_at == Some(self.asked.len() - 1) {
+            return Err(std::io::ErrorKind::TimedOut.into());
+        }
         let len = buf.len().min(self.per_read);
         self.input.read(&mut buf[..len])
     }
@@ -323,12 +329,13 @@ fn read_all(stream: Recording) -> (Vec<Message>, Vec<usize>) {
 }
 
 #[test]
-fn reads_start_small_and_double_while_each_fills_the_buffer() {
+fn reads_start_small_double_while_each_fills_the_buffer_and_shrink_when_quiet() {
     // 40 messages of 10,000 bytes, all waiting: the reads grow to 64 KiB and stay there.
     let (messages, asked) = read_all(Recording {
         input: std::io::Cursor::new(client_frames(40, 10_000)),
         per_read: usize::MAX,
         asked: Vec::new(),
+        times_out_at: None,
     });
     assert_eq!(messages.len(), 40);
     assert!(messages.iter().enumerate().all(|(n, m)| matches!(m,
@@ -341,7 +348,19 @@ fn reads_start_small_and_double_while_each_fills_the_buffer() {
         input: std::io::Cursor::new(client_frames(40, 100)),
         per_read: 1_000,
         asked: Vec::new(),
+        times_out_at: None,
     });
     assert_eq!(messages.len(), 40);
     assert!(asked.iter().all(|&len| len == 4096), "{asked:?}");
+
+    // A read that times out (nothing came before a deadline) gives the grown buffer back:
+    // the next read starts at 4 KiB again.
+    let (messages, asked) = read_all(Recording {
+        input: std::io::Cursor::new(client_frames(40, 10_000)),
+        per_read: usize::MAX,
+        asked: Vec::new(),
+        times_out_at: Some(4),
+    });
+    assert_eq!(messages.len(), 40);
+    assert_eq!(asked[..7], [4096, 8192, 16_384, 32_768, 65_536, 4096, 8192], "{asked:?}");
 }

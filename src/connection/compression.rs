@@ -144,11 +144,25 @@ impl Deflate {
     }
 }
 
+std::thread_local! {
+    /// This thread's spare inflater for directions that keep no context: such an inflater
+    /// starts every message afresh, so a connection borrows it for one message and hands it
+    /// back at the message's end, and idle connections hold none. A message still being
+    /// inflated when the caller is given something (a piece, or a frame that has not all
+    /// arrived) keeps it, and the next borrower makes another.
+    static SPARE_INFLATER: RefCell<Option<MessageDecompressor>> = const { RefCell::new(None) };
+}
+
+/// The window a spare inflater is made with: it inflates data compressed with any window up
+/// to it, and zlib-rs allocates a 32 KiB window whatever it is told.
+const SPARE_INFLATER_WINDOW_BITS: u8 = 15;
+
 /// The receiving side: inflates incoming messages.
 #[derive(Debug)]
 pub(crate) struct Inflate {
     direction: Direction,
-    /// Created by the first compressed message.
+    /// Created by the first compressed message; without context takeover, borrowed from the
+    /// thread for one message at a time.
     decompressor: Option<MessageDecompressor>,
 }
 
@@ -159,8 +173,31 @@ impl Inflate {
 
     pub(crate) fn decompressor(&mut self) -> &mut MessageDecompressor {
         let Direction { window_bits, no_context_takeover } = self.direction;
-        self.decompressor
-            .get_or_insert_with(|| MessageDecompressor::new(window_bits, no_context_takeover))
+        if no_context_takeover && self.decompressor.is_none() {
+            self.decompressor = SPARE_INFLATER.with_borrow_mut(Option::take);
+        }
+        self.decompressor.get_or_insert_with(|| {
+            if no_context_takeover {
+                MessageDecompressor::new(SPARE_INFLATER_WINDOW_BITS, true)
+            } else {
+                MessageDecompressor::new(window_bits, false)
+            }
+        })
+    }
+
+    /// Ends a message whose tail was inflated: resets the inflater where needed, and without
+    /// context takeover hands it back to the thread (or drops it if the thread has one).
+    pub(crate) fn finish_message(&mut self) {
+        if let Some(decompressor) = &mut self.decompressor {
+            decompressor.end_message();
+        }
+        if self.direction.no_context_takeover {
+            if let Some(decompressor) = self.decompressor.take() {
+                SPARE_INFLATER.with_borrow_mut(|spare| {
+                    spare.get_or_insert(decompressor);
+                });
+            }
+        }
     }
 
     /// Frees the decompressor when it keeps no context between messages; only call it between
@@ -241,5 +278,65 @@ mod tests {
         assert_eq!(out, dedicated(15, CompressorSettings::ZLIB_DEFAULT, &[b"hi"])[0]);
         deflate.release();
         assert!(deflate.compressor.is_none());
+    }
+
+    /// Inflates `compressed` (one whole message) into a fresh buffer through `inflate`.
+    fn inflate_whole(inflate: &mut Inflate, compressed: &[u8]) -> Vec<u8> {
+        let mut out = Vec::new();
+        inflate.decompressor().decompress(compressed, &mut out, 1 << 20).unwrap();
+        inflate
+            .decompressor()
+            .decompress(MessageDecompressor::message_tail(), &mut out, 1 << 20)
+            .unwrap();
+        inflate.finish_message();
+        out
+    }
+
+    #[test]
+    fn connections_without_context_borrow_the_threads_inflater_one_message_at_a_time() {
+        // Distinct payloads per connection, some repeating themselves so that a window kept
+        // by mistake would change what the next message decodes to.
+        let messages: Vec<Vec<u8>> = (0u8..12)
+            .map(|n| {
+                (0..(200 + 97 * usize::from(n)))
+                    .map(|i| (i % (7 + usize::from(n))) as u8 ^ n)
+                    .collect()
+            })
+            .collect();
+        let compressed: Vec<Vec<u8>> = messages
+            .iter()
+            .map(|m| dedicated(12, CompressorSettings::ZLIB_DEFAULT, &[m])[0].clone())
+            .collect();
+        let (mut a, mut b) = (Inflate::new(no_context(12)), Inflate::new(no_context(12)));
+        for (n, (message, wire)) in messages.iter().zip(&compressed).enumerate() {
+            let inflate = if n % 2 == 0 { &mut a } else { &mut b };
+            assert_eq!(&inflate_whole(inflate, wire), message, "message {n}");
+            assert!(inflate.decompressor.is_none(), "handed back at the message's end");
+        }
+
+        // A message left half inflated keeps the inflater it borrowed; another connection
+        // meanwhile gets one of its own; both messages come out whole.
+        let half = compressed[3].len() / 2;
+        let mut first = Vec::new();
+        a.decompressor().decompress(&compressed[3][..half], &mut first, 1 << 20).unwrap();
+        assert_eq!(inflate_whole(&mut b, &compressed[4]), messages[4]);
+        a.decompressor().decompress(&compressed[3][half..], &mut first, 1 << 20).unwrap();
+        a.decompressor()
+            .decompress(MessageDecompressor::message_tail(), &mut first, 1 << 20)
+            .unwrap();
+        a.finish_message();
+        assert_eq!(first, messages[3]);
+    }
+
+    #[test]
+    fn a_connection_that_keeps_context_keeps_its_inflater() {
+        let mut compressor = MessageCompressor::new(15, false);
+        let (mut one, mut two) = (Vec::new(), Vec::new());
+        compressor.compress(b"hello hello hello", &mut one);
+        compressor.compress(b"hello hello hello", &mut two);
+        let mut inflate = Inflate::new(Direction { window_bits: 15, no_context_takeover: false });
+        assert_eq!(inflate_whole(&mut inflate, &one), b"hello hello hello");
+        assert!(inflate.decompressor.is_some(), "its window is the next message's context");
+        assert_eq!(inflate_whole(&mut inflate, &two), b"hello hello hello");
     }
 }

@@ -432,6 +432,11 @@ impl<R: RandomSource, T: Timestamp> Connection<R, T> {
             let passed = self.clock.handle_timeout(now, family);
             let Some(passed) = passed else { return };
             if let Some(action) = self.sender.lifecycle_mut().deadline_passed(passed) {
+                if action == Action::Ping {
+                    // A keepalive interval has passed: give back what an idle connection need
+                    // not hold, as `release_buffers` does (once an interval on a busy one).
+                    self.release_buffers();
+                }
                 self.sender.act(action);
             }
         }
@@ -799,8 +804,10 @@ impl<R: RandomSource, T: Timestamp> Connection<R, T> {
     }
 
     /// Frees the receive and send buffers if they are empty, so that an idle connection holds
-    /// no heap at all (the handshake's buffers are freed this way automatically). Call it when
-    /// a connection goes idle among many; the next message allocates them again.
+    /// no heap at all (the handshake's buffers are freed this way automatically), and the
+    /// codecs of permessage-deflate directions that keep no context. Call it when a connection
+    /// goes idle among many; the next message allocates them again. The connection also does
+    /// it by itself each time its keepalive Ping goes out (once an interval, 20 s by default).
     pub fn release_buffers(&mut self) {
         self.reader.release_if_empty();
         self.sender.release_if_empty();

@@ -146,6 +146,10 @@ impl<T: Timestamp> Receiver<T> {
             let passed = self.clock.handle_timeout(now, family);
             let Some(passed) = passed else { return };
             if let Some(action) = self.lifecycle.deadline_passed(passed) {
+                if action == super::lifecycle::Action::Ping {
+                    // As a whole connection does: its receive side's share.
+                    self.reader.release_if_empty();
+                }
                 self.owe(action);
             }
         }

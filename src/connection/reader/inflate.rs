@@ -174,7 +174,7 @@ impl Reader {
 
     /// The message's last frame is inflated: checks its end and delivers it.
     fn finish_compressed_message(&mut self) -> Option<Result<Event, ProtocolError>> {
-        self.inflate.as_mut()?.decompressor().end_message();
+        self.inflate.as_mut()?.finish_message();
         let message = self.message.take()?;
         if message.kind == MessageKind::Text {
             if let Err(error) = self.utf8().finish() {

@@ -157,8 +157,9 @@ pub enum DeflatePreset {
     /// 512-byte windows (zlib's smallest), memory level 1.
     Smallest,
     /// No context kept in either direction: this side compresses every message with its
-    /// thread's shared compressor and holds none of its own, and inflates each message
-    /// afresh. The least memory, and the least compression on short messages.
+    /// thread's shared compressor and inflates it with its thread's spare inflater, and holds
+    /// neither between messages (about 2 KB with traffic, 1 KB idle). The least memory, and
+    /// the least compression on short messages.
     Shared,
 }
 
