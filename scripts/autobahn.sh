@@ -56,11 +56,13 @@ for server in echo_std echo_tokio echo_mio; do
 done
 
 # (a') permessage-deflate presets: the smallest windows and memory, and the shared compressor
-# (no context kept either way), on cases 1-8 of every 12.x and 13.x subcategory (every
-# parameter combination, messages up to 1 KiB). The whole of 12.x and 13.x per preset takes
-# about 8 minutes each and is run by hand (docs/conformance.md).
+# (no context kept either way), on cases 2-8 of every 12.x and 13.x subcategory (every
+# parameter combination, messages of 64 B to 32 KiB; 84 cases). kosoku matches a case id as a
+# prefix, so case 1 cannot be named alone (12.1.1 would bring 12.1.10-18, the longest). The
+# whole of 12.x and 13.x per preset takes 5 to 7 minutes each and is run by hand
+# (docs/conformance.md).
 subset=()
-for n in 1 2 3 4 5 6 7 8; do subset+=(-i "12.*.$n" -i "13.*.$n"); done
+for n in 2 3 4 5 6 7 8; do subset+=(-i "12.*.$n" -i "13.*.$n"); done
 for preset in smallest shared; do
     "target/release/examples/echo_mio" "127.0.0.1:$port" --deflate-preset "$preset" \
         --keepalive=120 >"$reports/echo_mio-$preset.log" 2>&1 &
