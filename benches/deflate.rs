@@ -1,7 +1,8 @@
 //! permessage-deflate throughput: compressing and inflating messages the way a connection does
-//! (raw DEFLATE, sync flush per message, 32 KiB window, context takeover, level 6), with
-//! flate2's zlib-rs backend (what the crate uses, through its own codec) against flate2's
-//! other pure-Rust backend, miniz_oxide, called directly, in the same run.
+//! (raw DEFLATE, sync flush per message, 32 KiB window, context takeover, zlib's level 6), with
+//! zlib-rs (what the crate uses, through its own codec) against flate2's other pure-Rust
+//! backend, miniz_oxide, called directly, in the same run. The levels and presets a
+//! connection uses by default are compared in `benches/deflate_presets.rs`.
 //!
 //! `cargo bench --features deflate --bench deflate && scripts/bench_table.py deflate_compress zlib-rs`
 //! (and `deflate_decompress`); results are recorded in docs/benchmarks.md.

@@ -37,7 +37,7 @@ std::thread_local! {
     /// The compressors of this thread for directions that keep no context between messages,
     /// by window bits (9 to 15; zlib runs 8 as 9) and settings. Such a compressor starts every
     /// message afresh, so one serves every connection on the thread, a whole message at a
-    /// time, and none of them holds one of its own (137 to 380 KiB each by window and memory
+    /// time, and none of them holds one of its own (134 to 371 KiB each by window and memory
     /// level).
     static SHARED_COMPRESSORS: RefCell<Vec<(u8, CompressorSettings, MessageCompressor)>> =
         const { RefCell::new(Vec::new()) };

@@ -93,8 +93,8 @@ impl Default for DeflateParams {
 pub struct DeflateConfig {
     /// Ask that the server reset its context after each message: worse compression, and
     /// much less memory on the server, whose connections then compress whole messages with
-    /// their thread's shared compressor and hold none of their own (245 to 371 KiB each
-    /// otherwise, by window).
+    /// their thread's shared compressor and hold none of their own (134 to 371 KiB each
+    /// otherwise, by window and memory level).
     pub server_no_context_takeover: bool,
     /// Ask that the client reset its context after each message (for a client, the same
     /// saving as the server's counterpart).
