@@ -82,8 +82,8 @@ fn main() {
             let (wire, time) = send_all(Some(config), &corpus, 10);
             let saved = 1.0 - wire as f64 / plain_wire as f64;
             let default = *default_saved.get_or_insert(saved);
-            let no_context = preset == DeflatePreset::Shared;
-            let level = config.compressor_settings(no_context).level;
+            // The server sends: its direction's context decides the automatic level.
+            let level = config.compressor_settings(config.server_no_context_takeover).level;
             println!(
                 "| {preset} | {level}{} | {wire} | {:.1}% | {:.0}% | {:.0} | {:.1} |",
                 if config.compression_level.is_none() { " (auto)" } else { "" },

@@ -5,7 +5,7 @@ use alloc::vec::Vec;
 use core::cell::RefCell;
 
 use crate::extensions::deflate::{
-    CompressorSettings, DeflateParams, MessageCompressor, MessageDecompressor,
+    CompressorSettings, DeflateConfig, DeflateParams, MessageCompressor, MessageDecompressor,
 };
 use crate::Role;
 
@@ -54,17 +54,14 @@ fn compress_with_shared(
 ) {
     let bits = window_bits.clamp(9, 15);
     SHARED_COMPRESSORS.with_borrow_mut(|compressors| {
-        let index = match compressors.iter().position(|(b, s, _)| (*b, *s) == (bits, settings)) {
-            Some(index) => index,
-            None => {
-                compressors.push((
-                    bits,
-                    settings,
-                    MessageCompressor::with_settings(bits, true, settings),
-                ));
+        let index = compressors
+            .iter()
+            .position(|(b, s, _)| (*b, *s) == (bits, settings))
+            .unwrap_or_else(|| {
+                let compressor = MessageCompressor::with_settings(bits, true, settings);
+                compressors.push((bits, settings, compressor));
                 compressors.len() - 1
-            }
-        };
+            });
         compressors[index].2.compress(message, out);
     });
 }
@@ -88,7 +85,17 @@ pub(crate) struct Deflate {
 }
 
 impl Deflate {
-    pub(crate) fn new(
+    /// The sending side of `direction`, compressing as `config` asks (its level follows from
+    /// whether the direction keeps context).
+    pub(crate) fn new(direction: Direction, config: &DeflateConfig) -> Deflate {
+        Deflate::with_settings(
+            direction,
+            config.compressor_settings(direction.no_context_takeover),
+            config.compression_threshold,
+        )
+    }
+
+    fn with_settings(
         direction: Direction,
         settings: CompressorSettings,
         threshold: usize,
@@ -101,11 +108,6 @@ impl Deflate {
             threshold,
             scratch: Vec::new(),
         }
-    }
-
-    /// Whether this side resets its compressor after every message.
-    pub(crate) fn no_context_takeover(direction: Direction) -> bool {
-        direction.no_context_takeover
     }
 
     /// Compresses one piece of a message (the whole message when `last` and nothing came
@@ -244,10 +246,10 @@ mod tests {
             // Two connections taking turns, and a third with other settings between them:
             // no message leaves anything for another's, and settings are never mixed.
             let other = CompressorSettings { level: 9, memory_level: 9 };
-            let mut third = Deflate::new(no_context(bits), other, 0);
+            let mut third = Deflate::with_settings(no_context(bits), other, 0);
             let (mut a, mut b) = (
-                Deflate::new(no_context(bits), settings, 0),
-                Deflate::new(no_context(bits), settings, 0),
+                Deflate::with_settings(no_context(bits), settings, 0),
+                Deflate::with_settings(no_context(bits), settings, 0),
             );
             for (message, expected) in messages.iter().zip(&expected) {
                 for deflate in [&mut a, &mut b] {
@@ -264,7 +266,8 @@ mod tests {
 
     #[test]
     fn a_streamed_message_keeps_its_context_across_pieces_in_a_compressor_of_its_own() {
-        let mut deflate = Deflate::new(no_context(15), CompressorSettings::ZLIB_DEFAULT, 0);
+        let mut deflate =
+            Deflate::with_settings(no_context(15), CompressorSettings::ZLIB_DEFAULT, 0);
         let mut streamed = deflate.compress_piece(b"hello hello ", false);
         streamed.extend(deflate.compress_piece(b"hello hello", true));
         assert!(deflate.compressor.is_some(), "the pieces share one context");

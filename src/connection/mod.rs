@@ -286,13 +286,7 @@ impl<R: RandomSource, T: Timestamp> Connection<R, T> {
         {
             let (outgoing, incoming) = compression::directions(&params, self.role());
             let deflate = config.deflate.unwrap_or_default();
-            let settings =
-                deflate.compressor_settings(compression::Deflate::no_context_takeover(outgoing));
-            self.sender.enable_deflate(compression::Deflate::new(
-                outgoing,
-                settings,
-                deflate.compression_threshold,
-            ));
+            self.sender.enable_deflate(compression::Deflate::new(outgoing, &deflate));
             self.reader.enable_inflate(compression::Inflate::new(incoming));
             rsv = crate::frame::Rsv::RSV1;
         }

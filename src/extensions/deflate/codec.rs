@@ -127,7 +127,8 @@ impl MessageCompressor {
             // Room for the rest, stored if need be, and the flush; zeroed, as the safe API
             // writes into initialised bytes.
             let filled = out.len();
-            let room = piece.len() - consumed + (piece.len() - consumed) / 1024 * 5 + 64;
+            let left = piece.len() - consumed;
+            let room = left + left / 1024 * 5 + 64;
             out.resize(filled + room, 0);
             let (before_in, before_out) = (self.compress.total_in(), self.compress.total_out());
             // Compressing into a buffer with room cannot fail: zlib only reports buffer
