@@ -136,8 +136,8 @@ pub mod tokio;
 
 pub use config::Config;
 pub use connection::{
-    CloseCause, Closed, Command, Connection, DefaultRandom, InPlace, Receiver, Reply, Sender,
-    ServerOnly, SplitError, State,
+    CloseCause, Closed, Command, Connection, DefaultRandom, InPlace, PreparedMessage, Receiver,
+    Reply, Sender, ServerOnly, SplitError, State,
 };
 pub use error::{CommandError, ProtocolError};
 pub use event::{CloseFrame, Event, EventRef, MessageKind, Piece, Text};

@@ -46,7 +46,7 @@ std::thread_local! {
 /// Compresses `message`, a whole one, into `out` with this thread's compressor for
 /// `window_bits` and `settings`, made on first use: as a compressor of the connection's own
 /// that resets after every message would (the tests hold it to that).
-fn compress_with_shared(
+pub(crate) fn compress_with_shared(
     window_bits: u8,
     settings: CompressorSettings,
     message: &[u8],
@@ -129,6 +129,14 @@ impl Deflate {
         });
         compressor.compress_piece(piece, last, &mut out);
         out
+    }
+
+    /// The window bits and settings of the thread's compressor this side compresses a whole
+    /// message with, when it keeps no context (its output then depends on the message alone,
+    /// so a [`PreparedMessage`](crate::PreparedMessage) can share it); `None` when it does.
+    pub(crate) fn shared_compressor(&self) -> Option<(u8, CompressorSettings)> {
+        let Direction { window_bits, no_context_takeover } = self.direction;
+        (no_context_takeover && !self.streaming).then_some((window_bits, self.settings))
     }
 
     /// Takes back the scratch buffer lent by [`compress_piece`](Deflate::compress_piece).

@@ -6,6 +6,7 @@ mod clock;
 mod compression;
 mod in_place;
 mod lifecycle;
+mod prepared;
 mod reader;
 mod receiver;
 mod sender;
@@ -20,6 +21,7 @@ use clock::Clock;
 pub use in_place::InPlace;
 use lifecycle::{Action, Lifecycle, Phase, TimerFamily};
 pub use lifecycle::{CloseCause, Closed, Command, State};
+pub use prepared::PreparedMessage;
 use reader::{Reader, Ready, ShortFrame};
 pub use receiver::Receiver;
 pub use sender::{Reply, Sender};
@@ -840,6 +842,38 @@ impl<R: RandomSource, T: Timestamp> Connection<R, T> {
     /// and returns how many.
     pub fn poll_transmit(&mut self, out: &mut Vec<u8>) -> usize {
         self.sender.poll_transmit(out)
+    }
+
+    /// Appends the waiting output that comes before the next frame shared with other
+    /// connections (a [`PreparedMessage`]) to `out`, and returns that frame, to be written
+    /// after `out`, vectored, without copying it; `None` when `out` now holds all the output.
+    ///
+    /// ```
+    /// use std::io::Write;
+    /// use std::time::Instant;
+    /// use wsmachine::handshake::Negotiated;
+    /// use wsmachine::{Config, Connection, PreparedMessage, Role};
+    ///
+    /// let mut server = Connection::open(Role::Server, Negotiated::default(), Config::default(), Instant::now());
+    /// let prepared = PreparedMessage::text("to everyone");
+    /// server.sender().send_text("to you")?;
+    /// server.sender().send_prepared(&prepared)?;
+    /// let mut socket = Vec::new(); // any `Write`
+    /// let mut own = Vec::new();
+    /// loop {
+    ///     let shared = server.poll_transmit_shared(&mut own);
+    ///     socket.write_all(&own)?; // on a socket, one `write_vectored` with the shared frame
+    ///     own.clear();
+    ///     match shared {
+    ///         Some(frame) => socket.write_all(&frame)?,
+    ///         None => break,
+    ///     }
+    /// }
+    /// assert_eq!(socket, b"\x81\x06to you\x81\x0bto everyone");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn poll_transmit_shared(&mut self, out: &mut Vec<u8>) -> Option<bytes::Bytes> {
+        self.sender.poll_transmit_shared(out)
     }
 
     /// Gives the connection an empty buffer to queue its output in, if it has none waiting:

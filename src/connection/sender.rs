@@ -2,10 +2,13 @@
 //! it holds; frames are encoded into its output buffer, control frames ahead of data.
 
 use alloc::boxed::Box;
+use alloc::collections::VecDeque;
 use alloc::vec::Vec;
+use bytes::Bytes;
 use core::num::NonZeroUsize;
 
 use super::lifecycle::{Action, CloseCause, Command, Lifecycle, State};
+use super::prepared::{Encoding, PreparedMessage};
 use super::DefaultRandom;
 use crate::error::CommandError;
 use crate::event::MessageKind;
@@ -81,6 +84,12 @@ pub struct Sender<R = DefaultRandom> {
     /// boxed (8 bytes in the connection instead of a `Vec`'s 24) and freed once taken.
     #[allow(clippy::box_collection)]
     control: Option<Box<Vec<u8>>>,
+    /// Data frames queued before `data`, in order: prepared frames shared with other
+    /// connections, and what `data` held when one was queued.
+    shared: VecDeque<Bytes>,
+    /// The bytes in `shared`.
+    shared_len: usize,
+    /// Data frames this sender wrote, after everything in `shared`.
     data: Vec<u8>,
     max_buffered: usize,
     fragment_size: Option<NonZeroUsize>,
@@ -101,6 +110,8 @@ impl<R: RandomSource> Sender<R> {
             streaming: false,
             deferred_pong: None,
             control: None,
+            shared: VecDeque::new(),
+            shared_len: 0,
             data: Vec::new(),
             max_buffered: config.max_buffered_output,
             fragment_size: config.fragment_size.and_then(NonZeroUsize::new),
@@ -224,6 +235,63 @@ impl<R: RandomSource> Sender<R> {
             MessageKind::Binary => Opcode::Binary,
         };
         self.queue_message(opcode, payload, compress)
+    }
+
+    /// Queues a [`PreparedMessage`]: on a server connection, as the frames shared with every
+    /// other connection that fragments and compresses as this one does, made by the first of
+    /// them (no framing, compression or copy here); compressed when
+    /// [`send_text`](Sender::send_text) would compress it. A client, which masks every frame
+    /// (§5.3), and a connection whose compressor keeps context send it as `send_text` would.
+    ///
+    /// ```
+    /// use std::time::Instant;
+    /// use wsmachine::handshake::Negotiated;
+    /// use wsmachine::{Config, Connection, PreparedMessage, Role};
+    ///
+    /// let mut server = Connection::open(Role::Server, Negotiated::default(), Config::default(), Instant::now());
+    /// server.sender().send_text("first")?;
+    /// server.sender().send_prepared(&PreparedMessage::binary(&b"second"[..]))?;
+    /// let mut out = Vec::new();
+    /// server.poll_transmit(&mut out);
+    /// assert_eq!(out, b"\x81\x05first\x82\x06second");
+    /// # Ok::<(), wsmachine::CommandError>(())
+    /// ```
+    pub fn send_prepared(&mut self, message: &PreparedMessage) -> Result<(), CommandError> {
+        self.lifecycle.check(Command::SendMessage)?;
+        self.check_can_send_data()?;
+        self.check_room()?;
+        let compress = self.worth_compressing(message.payload().len());
+        if self.role.masks_outgoing_frames() {
+            return self.queue_message(message.opcode(), message.payload(), compress);
+        }
+        #[cfg(feature = "deflate")]
+        let compressor = match self.deflate.as_deref().filter(|_| compress) {
+            None => None,
+            Some(deflate) => match deflate.shared_compressor() {
+                Some(compressor) => Some(compressor),
+                // Its output depends on the messages before: compressed here.
+                None => return self.queue_message(message.opcode(), message.payload(), true),
+            },
+        };
+        let frames = message.frames(Encoding {
+            fragment_size: self.fragment_size,
+            #[cfg(feature = "deflate")]
+            compressor,
+        });
+        self.push_shared(frames);
+        Ok(())
+    }
+
+    /// Queues frames shared with other connections behind the data queued so far, which is
+    /// queued as it stands (its buffer handed over, not copied).
+    fn push_shared(&mut self, frames: Bytes) {
+        if !self.data.is_empty() {
+            let earlier = Bytes::from(core::mem::take(&mut self.data));
+            self.shared_len += earlier.len();
+            self.shared.push_back(earlier);
+        }
+        self.shared_len += frames.len();
+        self.shared.push_back(frames);
     }
 
     /// Whether permessage-deflate is in force, so that messages can be compressed.
@@ -371,29 +439,44 @@ impl<R: RandomSource> Sender<R> {
     /// Bytes waiting to be written: the backpressure signal.
     #[must_use]
     pub fn buffered_output(&self) -> usize {
-        self.control.as_ref().map_or(0, |control| control.len()) + self.data.len()
+        self.control.as_ref().map_or(0, |control| control.len()) + self.shared_len + self.data.len()
     }
 
     /// Appends all waiting output to `out`, control frames ahead of data frames, and returns
     /// how many bytes.
     pub fn poll_transmit(&mut self, out: &mut Vec<u8>) -> usize {
+        let len = self.buffered_output();
+        while let Some(shared) = self.poll_transmit_shared(out) {
+            out.extend_from_slice(&shared);
+        }
+        len
+    }
+
+    /// Appends the waiting output that comes before the next frame shared with other
+    /// connections ([`send_prepared`](Sender::send_prepared)) to `out`, and returns that frame,
+    /// which goes on the wire after `out`: for a vectored write that copies no shared byte.
+    /// `None` when `out` now holds all the output; call again until then.
+    pub fn poll_transmit_shared(&mut self, out: &mut Vec<u8>) -> Option<Bytes> {
         if let Some(payload) = self.deferred_pong.take() {
             let _ = self.send_control(Opcode::Pong, &payload);
-        }
-        let len = self.buffered_output();
-        if out.is_empty() && self.control.is_none() {
-            // Hand over the whole buffer rather than copying it.
-            core::mem::swap(out, &mut self.data);
-            return len;
         }
         if let Some(control) = self.control.take() {
             // Control frames are rare and the handshake head is written once: their buffer is
             // freed rather than kept.
             out.extend_from_slice(&control);
         }
-        out.extend_from_slice(&self.data);
-        self.data.clear();
-        len
+        if let Some(shared) = self.shared.pop_front() {
+            self.shared_len -= shared.len();
+            return Some(shared);
+        }
+        if out.is_empty() {
+            // Hand over the whole buffer rather than copying it.
+            core::mem::swap(out, &mut self.data);
+        } else {
+            out.extend_from_slice(&self.data);
+            self.data.clear();
+        }
+        None
     }
 
     /// Takes `buffer` (emptied) to queue data frames in, if no data frame waits; see
@@ -409,6 +492,7 @@ impl<R: RandomSource> Sender<R> {
     pub(crate) fn release_if_empty(&mut self) {
         if self.buffered_output() == 0 {
             self.control = None;
+            self.shared = VecDeque::new();
             self.data = Vec::new();
         }
         #[cfg(feature = "deflate")]
@@ -441,17 +525,10 @@ impl<R: RandomSource> Sender<R> {
     /// Frames a whole message, fragmented at the configured size; `rsv` goes on the first
     /// frame only (RFC 7692 §6.1).
     fn push_message_frames(&mut self, opcode: Opcode, payload: &[u8], rsv: Rsv) {
-        match self.fragment_size {
-            Some(size) if payload.len() > size.get() => {
-                let mut pieces = payload.chunks(size.get()).peekable();
-                let (mut opcode, mut rsv) = (opcode, rsv);
-                while let Some(piece) = pieces.next() {
-                    self.push_data_frame(opcode, piece, pieces.peek().is_none(), rsv);
-                    (opcode, rsv) = (Opcode::Continuation, Rsv::NONE);
-                }
-            }
-            _ => self.push_data_frame(opcode, payload, true, rsv),
-        }
+        let (role, random) = (self.role, &mut self.random);
+        push_message_frames(&mut self.data, opcode, payload, rsv, self.fragment_size, &mut || {
+            next_mask(role, random)
+        });
     }
 
     /// Frames one piece of a streamed message, compressed if the stream is.
@@ -524,11 +601,40 @@ impl<R: RandomSource> Sender<R> {
 
     /// A fresh masking key for a client's frame (§5.3), none for a server's.
     fn next_mask(&mut self) -> Option<[u8; 4]> {
-        self.role.masks_outgoing_frames().then(|| {
-            let mut key = [0u8; 4];
-            self.random.fill_bytes(&mut key);
-            key
-        })
+        next_mask(self.role, &mut self.random)
+    }
+}
+
+/// A fresh masking key for a client's frame (§5.3), none for a server's.
+fn next_mask<R: RandomSource>(role: Role, random: &mut R) -> Option<[u8; 4]> {
+    role.masks_outgoing_frames().then(|| {
+        let mut key = [0u8; 4];
+        random.fill_bytes(&mut key);
+        key
+    })
+}
+
+/// Appends a whole message to `out` as frames of at most `fragment_size` bytes of payload,
+/// each masked with the key `next_mask` gives; `rsv` goes on the first frame only
+/// (RFC 7692 §6.1).
+pub(super) fn push_message_frames(
+    out: &mut Vec<u8>,
+    opcode: Opcode,
+    payload: &[u8],
+    rsv: Rsv,
+    fragment_size: Option<NonZeroUsize>,
+    next_mask: &mut dyn FnMut() -> Option<[u8; 4]>,
+) {
+    match fragment_size {
+        Some(size) if payload.len() > size.get() => {
+            let mut pieces = payload.chunks(size.get()).peekable();
+            let (mut opcode, mut rsv) = (opcode, rsv);
+            while let Some(piece) = pieces.next() {
+                push_frame(out, opcode, piece, pieces.peek().is_none(), rsv, next_mask());
+                (opcode, rsv) = (Opcode::Continuation, Rsv::NONE);
+            }
+        }
+        _ => push_frame(out, opcode, payload, true, rsv, next_mask()),
     }
 }
 
