@@ -97,7 +97,7 @@ impl PreparedMessage {
     /// compressor among the server connections it was sent on.
     #[must_use]
     pub fn encodings(&self) -> usize {
-        self.frames.with(|frames| frames.len())
+        self.frames.len()
     }
 
     pub(crate) fn opcode(&self) -> Opcode {
@@ -110,14 +110,7 @@ impl PreparedMessage {
     /// The server frames for `encoding`: made now if no connection needed them before, and
     /// kept for the next.
     pub(crate) fn frames(&self, encoding: Encoding) -> Bytes {
-        self.frames.with(|frames| {
-            if let Some((_, bytes)) = frames.iter().find(|(made_for, _)| *made_for == encoding) {
-                return bytes.clone();
-            }
-            let bytes = Bytes::from(self.encode(encoding));
-            frames.push((encoding, bytes.clone()));
-            bytes
-        })
+        self.frames.get_or_make(encoding, || Bytes::from(self.encode(encoding)))
     }
 
     /// Frames the message as a server connection with `encoding` would (unmasked, §5.1).
@@ -164,23 +157,48 @@ impl core::fmt::Debug for PreparedMessage {
     }
 }
 
-/// The encodings made so far: behind a lock with `std`, so that threads share a message; a
-/// cell without it.
+/// The encodings made so far. The first, usually the only one (a server's connections tend to
+/// negotiate alike), is read without a lock; the others are behind one with `std`, so that
+/// threads share a message, and in a cell without it.
 #[derive(Default)]
 struct Cache {
     #[cfg(feature = "std")]
-    frames: std::sync::Mutex<Vec<(Encoding, Bytes)>>,
+    first: std::sync::OnceLock<(Encoding, Bytes)>,
+    #[cfg(feature = "std")]
+    others: std::sync::Mutex<Vec<(Encoding, Bytes)>>,
     #[cfg(not(feature = "std"))]
-    frames: core::cell::RefCell<Vec<(Encoding, Bytes)>>,
+    first: core::cell::OnceCell<(Encoding, Bytes)>,
+    #[cfg(not(feature = "std"))]
+    others: core::cell::RefCell<Vec<(Encoding, Bytes)>>,
 }
 
 impl Cache {
-    fn with<O>(&self, f: impl FnOnce(&mut Vec<(Encoding, Bytes)>) -> O) -> O {
+    /// The frames made for `encoding`, made by `make` if there are none yet.
+    fn get_or_make(&self, encoding: Encoding, make: impl Fn() -> Bytes) -> Bytes {
+        let (first_encoding, first_frames) = self.first.get_or_init(|| (encoding, make()));
+        if *first_encoding == encoding {
+            return first_frames.clone();
+        }
+        self.with_others(|others| {
+            if let Some((_, frames)) = others.iter().find(|(made_for, _)| *made_for == encoding) {
+                return frames.clone();
+            }
+            let frames = make();
+            others.push((encoding, frames.clone()));
+            frames
+        })
+    }
+
+    fn len(&self) -> usize {
+        usize::from(self.first.get().is_some()) + self.with_others(|others| others.len())
+    }
+
+    fn with_others<O>(&self, f: impl FnOnce(&mut Vec<(Encoding, Bytes)>) -> O) -> O {
         #[cfg(feature = "std")]
         // A panic while encoding leaves the list as it was: nothing half-made is pushed.
-        let mut frames = self.frames.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut others = self.others.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         #[cfg(not(feature = "std"))]
-        let mut frames = self.frames.borrow_mut();
-        f(&mut frames)
+        let mut others = self.others.borrow_mut();
+        f(&mut others)
     }
 }

@@ -1,0 +1,176 @@
+//! Broadcast: one 1 KiB JSON message to 10,000 open server connections, time per recipient,
+//! as a server writes it: queue the message on each connection and hand its output to the
+//! socket (here a writer that takes everything, so the syscall, the same for every library, is
+//! left out). Measured in one run:
+//!
+//! - `send_text` on each connection, then `poll_transmit` into the connection's output buffer;
+//! - one `PreparedMessage`, `send_prepared` on each connection, then `poll_transmit_shared`
+//!   and a vectored write of the shared frame (no copy of it);
+//! - tungstenite 0.30 (the protocol core of tokio-tungstenite) sending a clone of one
+//!   `Message` on each connection, as tokio-tungstenite's users broadcast.
+//!
+//! Each without compression, and with permessage-deflate as the `shared` preset (no context
+//! kept) and the `default` preset (context kept, so each connection compresses for itself).
+//! `cargo bench --bench broadcast --features deflate`; results in docs/benchmarks.md.
+
+use std::hint::black_box;
+use std::io::{self, IoSlice, Read, Write};
+use std::time::{Duration, Instant};
+
+use wsmachine::extensions::deflate::{DeflateConfig, DeflatePreset};
+use wsmachine::handshake::ClientHandshake;
+use wsmachine::{Config, Connection, Event, PreparedMessage};
+
+const RECIPIENTS: usize = 10_000;
+const ROUNDS: usize = 15;
+
+/// A socket that takes every byte written to it and has nothing to read.
+struct Socket;
+
+impl Write for Socket {
+    fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
+        Ok(black_box(bytes).len())
+    }
+    fn write_vectored(&mut self, bytes: &[IoSlice<'_>]) -> io::Result<usize> {
+        Ok(black_box(bytes).iter().map(|slice| slice.len()).sum())
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Read for Socket {
+    fn read(&mut self, _: &mut [u8]) -> io::Result<usize> {
+        Err(io::ErrorKind::WouldBlock.into())
+    }
+}
+
+/// A server connection open with `deflate` negotiated (or none), and its output buffer.
+fn open_server(deflate: Option<DeflateConfig>) -> (Connection, Vec<u8>) {
+    let mut config = Config::default();
+    config.deflate = deflate;
+    config.max_buffered_output = usize::MAX;
+    let now = Instant::now();
+    let handshake = ClientHandshake::new("ws://localhost/feed").expect("valid URI");
+    let mut client = Connection::client(handshake, config, now).expect("valid request");
+    let mut server = Connection::server(config, now);
+    let mut bytes = Vec::new();
+    client.poll_transmit(&mut bytes);
+    server.receive(&bytes);
+    let Some(Ok(Event::Request(request))) = server.poll_event() else { panic!("no request") };
+    server.accept(request.accept()).expect("valid request");
+    bytes.clear();
+    server.poll_transmit(&mut bytes);
+    bytes.clear();
+    (server, bytes)
+}
+
+/// The message: a chat event of about 1 KiB.
+fn message() -> String {
+    let mut text = String::from(r#"{"type":"message","room":"lobby","from":"ada","items":["#);
+    let mut i = 0u32;
+    while text.len() < 1000 {
+        text.push_str(&format!(
+            r#"{{"id":{i},"text":"hello, world","ts":{}}},"#,
+            1_700_000_000 + i * 37
+        ));
+        i += 1;
+    }
+    text.pop();
+    text.push_str("]}");
+    text
+}
+
+/// The best round's time per recipient.
+fn per_recipient(mut round: impl FnMut()) -> Duration {
+    round(); // warm up: buffers grown, encodings made
+    (0..ROUNDS)
+        .map(|_| {
+            let start = Instant::now();
+            round();
+            start.elapsed()
+        })
+        .min()
+        .expect("rounds")
+        / RECIPIENTS as u32
+}
+
+fn send_text_each(connections: &mut [(Connection, Vec<u8>)], text: &str) -> Duration {
+    per_recipient(|| {
+        for (connection, output) in connections.iter_mut() {
+            connection.sender().send_text(text).expect("open");
+            connection.poll_transmit(output);
+            Socket.write_all(output).expect("written");
+            output.clear();
+        }
+    })
+}
+
+fn send_prepared_each(connections: &mut [(Connection, Vec<u8>)], text: &str) -> Duration {
+    per_recipient(|| {
+        let prepared = PreparedMessage::text(text);
+        for (connection, output) in connections.iter_mut() {
+            connection.sender().send_prepared(&prepared).expect("open");
+            while let Some(shared) = connection.poll_transmit_shared(output) {
+                let written = Socket.write_vectored(&[IoSlice::new(output), IoSlice::new(&shared)]);
+                assert_eq!(written.expect("written"), output.len() + shared.len());
+                output.clear();
+            }
+            Socket.write_all(output).expect("written");
+            output.clear();
+        }
+    })
+}
+
+fn tungstenite_each(text: &str) -> Duration {
+    use tungstenite::protocol::{Role, WebSocket};
+    let mut sockets: Vec<WebSocket<Socket>> =
+        (0..RECIPIENTS).map(|_| WebSocket::from_raw_socket(Socket, Role::Server, None)).collect();
+    per_recipient(|| {
+        let message = tungstenite::Message::text(text);
+        for socket in &mut sockets {
+            socket.send(message.clone()).expect("written");
+        }
+    })
+}
+
+fn nanos(time: Duration) -> f64 {
+    time.as_secs_f64() * 1e9
+}
+
+fn main() {
+    let text = message();
+    println!(
+        "{} recipients, a {}-byte JSON message, best of {ROUNDS} rounds",
+        RECIPIENTS,
+        text.len()
+    );
+    println!("| compression | per-connection `send_text` | `PreparedMessage` | tungstenite `send` | prepared vs `send_text` | prepared vs tungstenite |");
+    println!("|---|---|---|---|---|---|");
+    let tungstenite = tungstenite_each(&text);
+    let setups = [
+        ("none", None),
+        ("`shared` preset (no context)", Some(DeflateConfig::preset(DeflatePreset::Shared))),
+        ("`default` preset (context kept)", Some(DeflateConfig::preset(DeflatePreset::Default))),
+    ];
+    for (name, deflate) in setups {
+        let mut connections: Vec<_> = (0..RECIPIENTS).map(|_| open_server(deflate)).collect();
+        let each = send_text_each(&mut connections, &text);
+        let prepared = send_prepared_each(&mut connections, &text);
+        let (each, prepared) = (nanos(each), nanos(prepared));
+        match deflate {
+            None => {
+                let tungstenite = nanos(tungstenite);
+                println!(
+                    "| {name} | {each:.0} ns | {prepared:.0} ns | {tungstenite:.0} ns | {:.1}× | {:.1}× |",
+                    each / prepared,
+                    tungstenite / prepared
+                );
+            }
+            Some(_) => println!(
+                "| {name} | {each:.0} ns | {prepared:.0} ns | (no permessage-deflate) | {:.1}× | |",
+                each / prepared
+            ),
+        }
+    }
+}
