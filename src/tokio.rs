@@ -72,7 +72,7 @@ use crate::frame::CloseCode;
 use crate::handshake::{ClientHandshake, Header, Negotiated, Rejection, WsUri};
 use crate::{
     CloseCause, CloseFrame, Closed, CommandError, Config, Connection, Event, EventRef, Message,
-    Sender,
+    PreparedMessage, Sender,
 };
 
 /// The size of the read buffer every `WebSocket` on a thread shares.
@@ -106,6 +106,9 @@ pub struct WebSocket<S> {
     /// Output taken from the connection and not yet written, from `written` on.
     output: Vec<u8>,
     written: usize,
+    /// A frame shared with other connections (a [`PreparedMessage`]), written after `output`
+    /// and advanced as it is written.
+    shared: Option<bytes::Bytes>,
     /// The sleep until the connection's next deadline, and the deadline it was set for.
     timer: Option<Pin<Box<Sleep>>>,
     timer_at: Option<Instant>,
@@ -342,6 +345,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
             connection,
             output: Vec::new(),
             written: 0,
+            shared: None,
             timer: None,
             timer_at: None,
             linger_until: None,
@@ -551,6 +555,35 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
             poll_fn(|cx| self.poll_room(cx)).await?;
         }
         self.connection.sender().send(message)?;
+        if self.connection.buffered_input() == 0 {
+            poll_fn(|cx| self.poll_drain(cx, 0)).await?;
+        }
+        Ok(())
+    }
+
+    /// Sends a [`PreparedMessage`] as [`send`](WebSocket::send) sends a message: on a server,
+    /// the frames it shares with every connection that negotiated alike are written from the
+    /// one copy (a vectored write, after what was queued before them), framed and compressed
+    /// once for all of them.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), wsmachine::tokio::Error> {
+    /// use std::sync::Arc;
+    /// use wsmachine::PreparedMessage;
+    /// # let (server_io, client_io) = tokio::io::duplex(1 << 16);
+    /// # let server = tokio::spawn(wsmachine::tokio::accept(server_io));
+    /// # let mut client = wsmachine::tokio::connect_with(client_io, "ws://localhost/").await?;
+    /// # let mut server = server.await.unwrap()?;
+    /// let news = Arc::new(PreparedMessage::text(r#"{"price":101.5}"#)); // to every subscriber
+    /// server.send_prepared(&news).await?;
+    /// assert_eq!(client.recv().await.unwrap()?, wsmachine::Message::from(r#"{"price":101.5}"#));
+    /// # Ok(()) }
+    /// ```
+    pub async fn send_prepared(&mut self, message: &PreparedMessage) -> Result<(), Error> {
+        if self.pending_output() > self.high_water {
+            poll_fn(|cx| self.poll_room(cx)).await?;
+        }
+        self.connection.sender().send_prepared(message)?;
         if self.connection.buffered_input() == 0 {
             poll_fn(|cx| self.poll_drain(cx, 0)).await?;
         }
@@ -798,23 +831,46 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
     }
 
     /// Writes the connection's output until it is all written (`Ready`) or the socket is
-    /// full (`Pending`).
+    /// full (`Pending`): its own bytes, and frames shared with other connections after them in
+    /// the same (vectored) write.
     fn poll_write_out(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
         loop {
-            if self.written == self.output.len() {
+            if self.written == self.output.len() && self.shared.is_none() {
                 self.output.clear();
                 self.written = 0;
-                if self.connection.poll_transmit(&mut self.output) == 0 {
+                self.shared = self.connection.poll_transmit_shared(&mut self.output);
+                if self.output.is_empty() && self.shared.is_none() {
                     if self.output.capacity() > KEEP_OUTPUT_CAPACITY {
                         self.output = Vec::new();
                     }
                     return Pin::new(&mut self.io).poll_flush(cx).map_err(Error::from);
                 }
             }
-            match ready!(Pin::new(&mut self.io).poll_write(cx, &self.output[self.written..])) {
+            let own = &self.output[self.written..];
+            let io = Pin::new(&mut self.io);
+            let wrote = match self.shared.as_deref() {
+                Some(shared) if own.is_empty() => io.poll_write(cx, shared),
+                Some(shared) if io.is_write_vectored() => {
+                    io.poll_write_vectored(cx, &[io::IoSlice::new(own), io::IoSlice::new(shared)])
+                }
+                _ => io.poll_write(cx, own),
+            };
+            match ready!(wrote) {
                 Ok(0) => return Poll::Ready(Err(io::Error::from(io::ErrorKind::WriteZero).into())),
-                Ok(wrote) => self.written += wrote,
+                Ok(wrote) => self.advance(wrote),
                 Err(error) => return Poll::Ready(Err(error.into())),
+            }
+        }
+    }
+
+    /// Counts `wrote` bytes as written: the connection's own first, then the shared frame's.
+    fn advance(&mut self, wrote: usize) {
+        let own = self.output.len() - self.written;
+        self.written += wrote.min(own);
+        if let Some(shared) = self.shared.as_mut() {
+            bytes::Buf::advance(shared, wrote.saturating_sub(own));
+            if shared.is_empty() {
+                self.shared = None;
             }
         }
     }
@@ -863,7 +919,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
     }
 
     fn pending_output(&self) -> usize {
-        self.output.len() - self.written + self.connection.buffered_output()
+        self.output.len() - self.written
+            + self.shared.as_ref().map_or(0, bytes::Bytes::len)
+            + self.connection.buffered_output()
     }
 }
 

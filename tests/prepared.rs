@@ -251,12 +251,28 @@ fn shared_frames_count_as_buffered_output_and_stop_sends_at_the_limit() {
     assert_eq!(server.sender().send_prepared(&prepared), Err(CommandError::OutputFull));
     assert_eq!(server.sender().send_text("after"), Err(CommandError::OutputFull));
     let mut own = Vec::new();
-    let first = server.poll_transmit_shared(&mut own);
-    assert_eq!(first.as_deref(), Some(&b"\x81\x06before"[..]), "the text before, as it stood");
-    assert_eq!(server.buffered_output(), 2 * 1_504);
-    assert_eq!(output(&mut server).len(), 2 * 1_504);
+    let first = server.poll_transmit_shared(&mut own).expect("a shared frame");
+    assert_eq!(own, b"\x81\x06before", "the text before it, in the caller's buffer");
+    assert_eq!(first.len(), 1_504);
+    assert_eq!(server.buffered_output(), 1_504);
+    assert_eq!(output(&mut server).len(), 1_504);
     assert_eq!(server.buffered_output(), 0);
     server.sender().send_prepared(&prepared).unwrap();
+}
+
+#[test]
+fn buffers_released_between_a_shared_frame_and_the_next_take_lose_nothing() {
+    let mut server = open_server(Config::default());
+    server.sender().send_text("a").unwrap();
+    server.sender().send_prepared(&PreparedMessage::text("b")).unwrap();
+    let mut own = Vec::new();
+    let shared = server.poll_transmit_shared(&mut own).expect("a shared frame");
+    assert_eq!((&own[..], &shared[..]), (&b"\x81\x01a"[..], &b"\x81\x01b"[..]));
+    assert_eq!(server.buffered_output(), 0);
+    server.release_buffers();
+    server.sender().send_text("c").unwrap();
+    assert_eq!(server.buffered_output(), 3);
+    assert_eq!(output(&mut server), b"\x81\x01c");
 }
 
 #[test]

@@ -5,6 +5,7 @@
 
 #![cfg(feature = "tokio")]
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt, DuplexStream};
@@ -13,7 +14,7 @@ use wsmachine::handshake::{ClientHandshake, Rejection};
 use wsmachine::tokio::{
     accept, accept_with, connect_with, Accepted, Answer, Error, IncomingRef, WebSocket,
 };
-use wsmachine::{CloseCause, Config, Message};
+use wsmachine::{CloseCause, Config, Message, PreparedMessage};
 
 const REQUEST: &[u8] = b"GET /chat HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\n\
     Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
@@ -599,4 +600,115 @@ fn the_handshake_futures_hold_only_their_arguments() {
     );
     let open = std::mem::size_of::<WebSocket<DuplexStream>>();
     assert!(std::mem::size_of_val(&accepting) < open, "smaller than the WebSocket it gives");
+}
+
+/// A stream that takes at most `limit` bytes per write, vectored or not, and counts the
+/// vectored writes that took bytes from two slices.
+struct Trickle {
+    io: DuplexStream,
+    limit: usize,
+    across_slices: Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl tokio::io::AsyncRead for Trickle {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.io).poll_read(cx, buf)
+    }
+}
+
+impl tokio::io::AsyncWrite for Trickle {
+    fn poll_write(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        let limit = self.limit.min(buf.len());
+        std::pin::Pin::new(&mut self.io).poll_write(cx, &buf[..limit])
+    }
+    fn poll_write_vectored(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        slices: &[std::io::IoSlice<'_>],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        let mut joined = Vec::new();
+        for slice in slices {
+            joined.extend_from_slice(slice);
+        }
+        joined.truncate(self.limit);
+        let first = slices.first().map_or(0, |slice| slice.len());
+        let wrote = std::task::ready!(std::pin::Pin::new(&mut self.io).poll_write(cx, &joined))?;
+        if first > 0 && wrote > first {
+            self.across_slices.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
+        std::task::Poll::Ready(Ok(wrote))
+    }
+    fn is_write_vectored(&self) -> bool {
+        true
+    }
+    fn poll_flush(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.io).poll_flush(cx)
+    }
+    fn poll_shutdown(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.io).poll_shutdown(cx)
+    }
+}
+
+#[tokio::test]
+async fn prepared_messages_are_written_after_queued_output_in_vectored_writes_of_any_size() {
+    let prepared: Vec<Arc<PreparedMessage>> = [300usize, 5, 70_000]
+        .into_iter()
+        .map(|len| Arc::new(PreparedMessage::text("p".repeat(len))))
+        .collect();
+    for limit in [1, 5, 131, 100_000] {
+        let (client_io, server_io) = tokio::io::duplex(1 << 20);
+        let across_slices = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let trickle = Trickle { io: server_io, limit, across_slices: Arc::clone(&across_slices) };
+        let sending = {
+            let prepared = prepared.clone();
+            tokio::spawn(async move {
+                let Accepted::WebSocket(mut server) =
+                    accept_with(trickle, Config::default(), |_| Answer::accept()).await.unwrap()
+                else {
+                    panic!("accepted")
+                };
+                for (round, message) in prepared.iter().cycle().take(9).enumerate() {
+                    server.feed(Message::from(format!("own {round}"))).await.unwrap();
+                    server.send_prepared(message).await.unwrap();
+                }
+                server.close(CloseCode::NORMAL, "").await.unwrap();
+            })
+        };
+        let handshake = ClientHandshake::new("ws://a/chat").unwrap();
+        let mut client = connect_with(client_io, handshake, Config::default()).await.unwrap();
+        let mut received = Vec::new();
+        while let Some(message) = client.recv().await {
+            received.push(message.unwrap());
+        }
+        sending.await.unwrap();
+        let want: Vec<Message> = (0..9)
+            .flat_map(|round| {
+                [
+                    Message::from(format!("own {round}")),
+                    Message::from(
+                        String::from_utf8(prepared[round % 3].payload().to_vec()).unwrap(),
+                    ),
+                ]
+            })
+            .collect();
+        assert_eq!(received, want, "limit {limit}");
+        assert!(
+            across_slices.load(std::sync::atomic::Ordering::Relaxed) > 0 || limit < 8,
+            "own bytes and a shared frame went in one write (limit {limit})"
+        );
+    }
 }

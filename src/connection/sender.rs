@@ -84,13 +84,14 @@ pub struct Sender<R = DefaultRandom> {
     /// boxed (8 bytes in the connection instead of a `Vec`'s 24) and freed once taken.
     #[allow(clippy::box_collection)]
     control: Option<Box<Vec<u8>>>,
-    /// Data frames queued before `data`, in order: prepared frames shared with other
-    /// connections, and what `data` held when one was queued.
-    shared: VecDeque<Bytes>,
+    /// Frames shared with other connections (prepared messages), in order, each with the
+    /// length of `data` when it was queued: it goes on the wire after `data` up to there.
+    shared: VecDeque<(usize, Bytes)>,
     /// The bytes in `shared`.
     shared_len: usize,
-    /// Data frames this sender wrote, after everything in `shared`.
+    /// Data frames this sender wrote, from `data_start` on (what comes before was taken).
     data: Vec<u8>,
+    data_start: usize,
     max_buffered: usize,
     fragment_size: Option<NonZeroUsize>,
     /// permessage-deflate, once negotiated.
@@ -113,6 +114,7 @@ impl<R: RandomSource> Sender<R> {
             shared: VecDeque::new(),
             shared_len: 0,
             data: Vec::new(),
+            data_start: 0,
             max_buffered: config.max_buffered_output,
             fragment_size: config.fragment_size.and_then(NonZeroUsize::new),
             #[cfg(feature = "deflate")]
@@ -282,16 +284,10 @@ impl<R: RandomSource> Sender<R> {
         Ok(())
     }
 
-    /// Queues frames shared with other connections behind the data queued so far, which is
-    /// queued as it stands (its buffer handed over, not copied).
+    /// Queues frames shared with other connections behind the data queued so far.
     fn push_shared(&mut self, frames: Bytes) {
-        if !self.data.is_empty() {
-            let earlier = Bytes::from(core::mem::take(&mut self.data));
-            self.shared_len += earlier.len();
-            self.shared.push_back(earlier);
-        }
         self.shared_len += frames.len();
-        self.shared.push_back(frames);
+        self.shared.push_back((self.data.len(), frames));
     }
 
     /// Whether permessage-deflate is in force, so that messages can be compressed.
@@ -439,7 +435,9 @@ impl<R: RandomSource> Sender<R> {
     /// Bytes waiting to be written: the backpressure signal.
     #[must_use]
     pub fn buffered_output(&self) -> usize {
-        self.control.as_ref().map_or(0, |control| control.len()) + self.shared_len + self.data.len()
+        self.control.as_ref().map_or(0, |control| control.len())
+            + self.shared_len
+            + (self.data.len() - self.data_start)
     }
 
     /// Appends all waiting output to `out`, control frames ahead of data frames, and returns
@@ -465,17 +463,20 @@ impl<R: RandomSource> Sender<R> {
             // freed rather than kept.
             out.extend_from_slice(&control);
         }
-        if let Some(shared) = self.shared.pop_front() {
+        if let Some((at, shared)) = self.shared.pop_front() {
+            out.extend_from_slice(&self.data[self.data_start..at]);
+            self.data_start = at;
             self.shared_len -= shared.len();
             return Some(shared);
         }
-        if out.is_empty() {
+        if out.is_empty() && self.data_start == 0 {
             // Hand over the whole buffer rather than copying it.
             core::mem::swap(out, &mut self.data);
         } else {
-            out.extend_from_slice(&self.data);
+            out.extend_from_slice(&self.data[self.data_start..]);
             self.data.clear();
         }
+        self.data_start = 0;
         None
     }
 
@@ -494,6 +495,7 @@ impl<R: RandomSource> Sender<R> {
             self.control = None;
             self.shared = VecDeque::new();
             self.data = Vec::new();
+            self.data_start = 0;
         }
         #[cfg(feature = "deflate")]
         if let Some(deflate) = self.deflate.as_mut().filter(|_| !self.streaming) {

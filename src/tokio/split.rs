@@ -116,7 +116,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
         W: AsyncWrite + Unpin + Send + 'static,
     {
         // What was queued before the split goes out first, from the write task.
-        let pending = std::mem::take(&mut self.output)[self.written..].to_vec();
+        let mut pending = std::mem::take(&mut self.output)[self.written..].to_vec();
+        pending.extend_from_slice(self.shared.take().as_deref().unwrap_or_default());
         let (receiver, sender) =
             self.connection.split().map_err(|refused| refused.error().clone())?;
         let (read, write) = split_stream(self.io);
