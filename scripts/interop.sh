@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Interop with other stacks over loopback TCP: our echo servers (echo_std on the blocking
-# adapter, plain and with permessage-deflate; echo_tokio and the axum example on the tokio
+# adapter, plain, with permessage-deflate and with each compression preset; echo_tokio and the axum example on the tokio
 # adapter) against Python `websockets` and Node `ws` clients (text, binary, ping, 1 MiB, close
 # code 4000), and our client CLI against their echo servers (text, binary, ping, a 100 kB
 # message, and a server close with code 4001, whose echo the server must get), and a wss://
@@ -37,6 +37,20 @@ wait_listening "$work/echo_std_deflate.log"
 EXPECT_DEFLATE=1 timeout 60 "$python" tests/interop/python_peer.py client ws://127.0.0.1:9403/
 EXPECT_DEFLATE=1 timeout 60 node tests/interop/node_peer.js client ws://127.0.0.1:9403/
 echo "their clients against our server with permessage-deflate: ok"
+
+# Every compression preset (RFC 7692's window and context parameters as each asks for them).
+for preset in balanced small smallest shared; do
+    target/release/examples/echo_std 127.0.0.1:9406 --deflate-preset "$preset" \
+        >"$work/echo_std_$preset.log" 2>&1 &
+    pid=$!
+    pids+=("$pid")
+    wait_listening "$work/echo_std_$preset.log"
+    EXPECT_DEFLATE=1 timeout 60 "$python" tests/interop/python_peer.py client ws://127.0.0.1:9406/
+    EXPECT_DEFLATE=1 timeout 60 node tests/interop/node_peer.js client ws://127.0.0.1:9406/
+    kill "$pid"
+    wait "$pid" 2>/dev/null || true
+    echo "their clients against our server with the $preset preset: ok"
+done
 
 # The tokio adapter's echo, and the axum example (a WebSocket at /ws, plain HTTP at /).
 target/release/examples/echo_tokio 127.0.0.1:9405 --deflate >"$work/echo_tokio.log" 2>&1 &

@@ -322,6 +322,39 @@ impl<S: Read + Write> WebSocket<S> {
         Ok(())
     }
 
+    /// Sends a [`PreparedMessage`](crate::PreparedMessage) as [`send`](WebSocket::send) sends
+    /// a message: framed (and compressed, where the connection keeps no context) once for
+    /// every connection it goes to. A thread per connection writes it from its own buffer:
+    /// copying a frame costs less than a second system call, and this adapter's connections
+    /// are not many; the tokio adapter writes the shared frame itself.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use wsmachine::PreparedMessage;
+    ///
+    /// let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    /// let url = format!("ws://{}/", listener.local_addr()?);
+    /// let news = Arc::new(PreparedMessage::text("market open"));
+    /// let serving = std::thread::spawn({
+    ///     let news = Arc::clone(&news);
+    ///     move || -> Result<(), wsmachine::blocking::Error> {
+    ///         let mut ws = wsmachine::blocking::accept(listener.accept()?.0)?;
+    ///         ws.send_prepared(&news)
+    ///     }
+    /// });
+    /// let mut client = wsmachine::blocking::connect(&url)?;
+    /// assert_eq!(client.read().unwrap()?, wsmachine::Message::from("market open"));
+    /// serving.join().unwrap()?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn send_prepared(&mut self, message: &crate::PreparedMessage) -> Result<(), Error> {
+        self.connection.sender().send_prepared(message)?;
+        if self.connection.buffered_input() == 0 {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
     /// Writes everything queued. While the peer takes nothing the deadlines run (see the
     /// module docs); output given up at one is an [`Error::Ended`].
     pub fn flush(&mut self) -> Result<(), Error> {

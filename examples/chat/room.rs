@@ -10,7 +10,9 @@
 //!   [`Origins`] (403 otherwise, §10.2), selecting the subprotocol `chat` when offered (§4.2.2,
 //!   item 5.4) and accepting without one when not.
 //! - **Relaying.** A text message from a member goes to every member, the sender included,
-//!   unchanged inside a JSON envelope: `{"type":"message","from":ID,"text":TEXT}`. The room
+//!   unchanged inside a JSON envelope: `{"type":"message","from":ID,"text":TEXT}`, as one
+//!   [`PreparedMessage`], framed once for every member; with compression on, each member's
+//!   compressor keeps its context (`balanced`), so each compresses it for itself. The room
 //!   also sends `{"type":"welcome","id":ID}` on joining, `{"type":"count","n":N}` whenever the
 //!   number of members changes, and `{"type":"rtt","ms":MS}` after each answered ping.
 //! - **Liveness.** Every member is pinged on joining and every [`PING_INTERVAL`]; the round
@@ -30,7 +32,7 @@ use std::time::{Duration, Instant};
 
 use wsmachine::frame::CloseCode;
 use wsmachine::handshake::{Header, Rejection, Request, UpgradeRequest};
-use wsmachine::{CloseCause, CommandError, Config, Connection, Event};
+use wsmachine::{CloseCause, CommandError, Config, Connection, Event, PreparedMessage, Sender};
 
 /// The page served at `/`.
 pub(crate) const PAGE: &str = include_str!("index.html");
@@ -508,16 +510,22 @@ impl Room {
     }
 
     fn broadcast(&mut self, text: &str) {
+        let message = PreparedMessage::text(text);
         let members: Vec<u64> =
             self.clients.iter().filter(|(_, client)| client.member).map(|(&id, _)| id).collect();
         for id in members {
-            self.send(id, text);
+            self.queue(id, |sender| sender.send_prepared(&message));
         }
     }
 
     fn send(&mut self, id: u64, text: &str) {
+        self.queue(id, |sender| sender.send_text(text));
+    }
+
+    /// Queues what `send` sends on `id`'s connection, and moves it to the output.
+    fn queue(&mut self, id: u64, send: impl FnOnce(&mut Sender) -> Result<(), CommandError>) {
         let Some(client) = self.clients.get_mut(&id) else { return };
-        match client.connection.sender().send_text(text) {
+        match send(client.connection.sender()) {
             Ok(()) => self.transmit(id),
             Err(CommandError::OutputFull) => self.slow.push(id),
             Err(_) => {} // closing: the message no longer matters to it

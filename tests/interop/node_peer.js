@@ -19,6 +19,9 @@ function client(url) {
   const expected = ['héllo wörld', Buffer.from([...Array(256).keys()]), big];
   let step = 0;
   const timer = setTimeout(() => fail('timed out'), 10000);
+  ws.on('upgrade', (response) => {
+    if (deflate) console.log(`node client: accepted ${response.headers['sec-websocket-extensions']}`);
+  });
   ws.on('open', () => {
     if (deflate && !ws.extensions.startsWith('permessage-deflate')) {
       fail(`not compressed: ${JSON.stringify(ws.extensions)}`);

@@ -19,6 +19,7 @@ def client(url):
         if os.environ.get("EXPECT_DEFLATE"):
             accepted = ws.response.headers.get("Sec-WebSocket-Extensions", "")
             assert accepted.startswith("permessage-deflate"), f"not compressed: {accepted!r}"
+            print(f"python client: accepted {accepted}")
         ws.send("héllo wörld")
         assert ws.recv() == "héllo wörld"
         ws.send(bytes(range(256)))
