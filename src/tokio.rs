@@ -567,12 +567,13 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
     /// once for all of them.
     ///
     /// ```
-    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), wsmachine::tokio::Error> {
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
     /// use std::sync::Arc;
     /// use wsmachine::PreparedMessage;
     /// # let (server_io, client_io) = tokio::io::duplex(1 << 16);
     /// # let server = tokio::spawn(wsmachine::tokio::accept(server_io));
-    /// # let mut client = wsmachine::tokio::connect_with(client_io, "ws://localhost/").await?;
+    /// # let handshake = wsmachine::handshake::ClientHandshake::new("ws://localhost/")?;
+    /// # let mut client = wsmachine::tokio::connect_with(client_io, handshake, wsmachine::Config::default()).await?;
     /// # let mut server = server.await.unwrap()?;
     /// let news = Arc::new(PreparedMessage::text(r#"{"price":101.5}"#)); // to every subscriber
     /// server.send_prepared(&news).await?;
