@@ -411,3 +411,32 @@ fn compressed_connections_leave_nothing_behind() {
     }
     assert_eq!(live_bytes() - before, 0, "heap bytes left after 50 compressed connections");
 }
+
+/// The fast level's compressor (our own, not zlib-rs's) holds its history and its table and
+/// nothing else, however much it has sent: twice the window (plus 512 bytes below 1 KiB) and
+/// 2^(memLevel+7) two-byte entries.
+#[cfg(feature = "deflate")]
+#[test]
+fn a_fast_level_compressor_holds_only_its_history_and_table_after_traffic() {
+    use wsmachine::extensions::deflate::{CompressorSettings, MessageCompressor};
+    for (window_bits, memory_level) in [(9u8, 1u8), (10, 2), (12, 5), (15, 8)] {
+        let history = (2usize << window_bits) + if window_bits < 10 { 512 } else { 0 };
+        let table = 2usize << (memory_level + 7);
+        let before = live_bytes();
+        let settings = CompressorSettings { level: 1, memory_level };
+        let mut compressor = MessageCompressor::with_settings(window_bits, false, settings);
+        let mut out = Vec::with_capacity(4096);
+        for i in 0..400u32 {
+            let message =
+                format!("{{\"seq\":{i},\"text\":\"{}\"}}", "tick ".repeat((i % 200) as usize));
+            out.clear();
+            compressor.compress(message.as_bytes(), &mut out);
+        }
+        let held = live_bytes() - before - out.capacity() as isize;
+        assert!(
+            held > 0 && held as usize <= history + table + 128,
+            "{window_bits} bits, memLevel {memory_level}: {held} bytes held, {history} + {table} expected"
+        );
+        eprintln!("{window_bits} bits, memLevel {memory_level}: {held} bytes after 400 messages");
+    }
+}

@@ -35,7 +35,7 @@ pub(crate) fn directions(params: &DeflateParams, role: Role) -> (Direction, Dire
 
 std::thread_local! {
     /// The compressors of this thread for directions that keep no context between messages,
-    /// by window bits (9 to 15; zlib runs 8 as 9) and settings. Such a compressor starts every
+    /// by window bits (8 to 15) and settings. Such a compressor starts every
     /// message afresh, so one serves every connection on the thread, a whole message at a
     /// time, and none of them holds one of its own (134 to 371 KiB each by window and memory
     /// level).
@@ -52,7 +52,9 @@ pub(crate) fn compress_with_shared(
     message: &[u8],
     out: &mut Vec<u8>,
 ) {
-    let bits = window_bits.clamp(9, 15);
+    // Window bits as negotiated: zlib-rs runs 8 as 9, but the fast level's own compressor
+    // keeps to 8 exactly.
+    let bits = window_bits.clamp(8, 15);
     SHARED_COMPRESSORS.with_borrow_mut(|compressors| {
         let index = compressors
             .iter()

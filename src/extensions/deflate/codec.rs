@@ -69,8 +69,15 @@ impl Default for CompressorSettings {
 /// assert_eq!(out, [0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00]);
 /// ```
 pub struct MessageCompressor {
-    compress: Deflate,
+    backend: Backend,
     no_context_takeover: bool,
+}
+
+/// Who compresses: our own fast-level compressor, whose memory follows the window and the
+/// memory level (`quick.rs`), or zlib-rs for the levels that build codes.
+enum Backend {
+    Quick(super::quick::QuickDeflate),
+    Zlib(Deflate),
 }
 
 impl core::fmt::Debug for MessageCompressor {
@@ -101,6 +108,14 @@ impl MessageCompressor {
         settings: CompressorSettings,
     ) -> MessageCompressor {
         let settings = settings.clamped();
+        if settings.level == 1 {
+            let quick = super::quick::QuickDeflate::new(
+                window_bits,
+                settings.memory_level,
+                no_context_takeover,
+            );
+            return MessageCompressor { backend: Backend::Quick(quick), no_context_takeover };
+        }
         let compress = Deflate::new_with_config(zlib_rs::DeflateConfig {
             level: i32::from(settings.level),
             method: zlib_rs::Method::Deflated,
@@ -109,7 +124,7 @@ impl MessageCompressor {
             mem_level: i32::from(settings.memory_level),
             strategy: zlib_rs::Strategy::Default,
         });
-        MessageCompressor { compress, no_context_takeover }
+        MessageCompressor { backend: Backend::Zlib(compress), no_context_takeover }
     }
 
     /// Appends `payload` compressed as one whole message to `out`.
@@ -121,45 +136,51 @@ impl MessageCompressor {
     /// the peer can inflate it on arrival; `last` ends the message (§7.2.1: only the message's
     /// end drops the sync tail).
     pub fn compress_piece(&mut self, piece: &[u8], last: bool, out: &mut Vec<u8>) {
-        let start = out.len();
-        let mut consumed = 0;
-        loop {
-            // Room for the rest, stored if need be, and the flush; zeroed, as the safe API
-            // writes into initialised bytes.
-            let filled = out.len();
-            let left = piece.len() - consumed;
-            let room = left + left / 1024 * 5 + 64;
-            out.resize(filled + room, 0);
-            let (before_in, before_out) = (self.compress.total_in(), self.compress.total_out());
-            // Compressing into a buffer with room cannot fail: zlib only reports buffer
-            // errors, which the loop answers with more room.
-            let _ = self.compress.compress(
-                &piece[consumed..],
-                &mut out[filled..],
-                DeflateFlush::SyncFlush,
-            );
-            consumed += usize::try_from(self.compress.total_in() - before_in).unwrap_or(0);
-            let produced = usize::try_from(self.compress.total_out() - before_out).unwrap_or(0);
-            out.truncate(filled + produced);
-            if consumed >= piece.len() && produced < room {
-                break;
+        match &mut self.backend {
+            Backend::Quick(quick) => quick.compress_piece(piece, last, out),
+            Backend::Zlib(compress) => {
+                zlib_compress_piece(compress, piece, last, out);
+                if last && self.no_context_takeover {
+                    compress.reset();
+                }
             }
         }
-        if !last {
-            return;
+    }
+}
+
+/// Compresses one piece with zlib-rs and a sync flush, the tail removed at the message's end.
+fn zlib_compress_piece(compress: &mut Deflate, piece: &[u8], last: bool, out: &mut Vec<u8>) {
+    let start = out.len();
+    let mut consumed = 0;
+    loop {
+        // Room for the rest, stored if need be, and the flush; zeroed, as the safe API writes
+        // into initialised bytes.
+        let filled = out.len();
+        let left = piece.len() - consumed;
+        let room = left + left / 1024 * 5 + 64;
+        out.resize(filled + room, 0);
+        let (before_in, before_out) = (compress.total_in(), compress.total_out());
+        // Compressing into a buffer with room cannot fail: zlib only reports buffer errors,
+        // which the loop answers with more room.
+        let _ = compress.compress(&piece[consumed..], &mut out[filled..], DeflateFlush::SyncFlush);
+        consumed += usize::try_from(compress.total_in() - before_in).unwrap_or(0);
+        let produced = usize::try_from(compress.total_out() - before_out).unwrap_or(0);
+        out.truncate(filled + produced);
+        if consumed >= piece.len() && produced < room {
+            break;
         }
-        if out[start..].ends_with(&SYNC_TAIL) {
-            out.truncate(out.len() - SYNC_TAIL.len());
-        }
-        if out.len() == start {
-            // zlib emits nothing for a flush with nothing pending; the message then ends with
-            // an empty stored block, whose header byte is what remains once the tail is
-            // removed (§7.2.3.6).
-            out.push(0x00);
-        }
-        if self.no_context_takeover {
-            self.compress.reset();
-        }
+    }
+    if !last {
+        return;
+    }
+    if out[start..].ends_with(&SYNC_TAIL) {
+        out.truncate(out.len() - SYNC_TAIL.len());
+    }
+    if out.len() == start {
+        // zlib emits nothing for a flush with nothing pending; the message then ends with an
+        // empty stored block, whose header byte is what remains once the tail is removed
+        // (§7.2.3.6).
+        out.push(0x00);
     }
 }
 

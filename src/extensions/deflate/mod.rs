@@ -13,6 +13,7 @@
 //! [`Config::max_message_len`](crate::Config::max_message_len).
 
 mod codec;
+mod quick;
 
 pub use codec::{
     CompressorSettings, InflateError, Inflated, MessageCompressor, MessageDecompressor,
