@@ -440,3 +440,39 @@ fn a_fast_level_compressor_holds_only_its_history_and_table_after_traffic() {
         eprintln!("{window_bits} bits, memLevel {memory_level}: {held} bytes after 400 messages");
     }
 }
+
+/// The `smallest` preset keeps context both ways in at most 16 KiB per connection however
+/// long it runs: a client and a server with it (alike, so the pair holds twice one
+/// connection) exchange 300 messages of 20 B to 4 KiB each way, and then hold at most 32 KiB
+/// between them.
+#[cfg(feature = "deflate")]
+#[test]
+fn the_smallest_preset_stays_within_16_kib_a_connection_with_context_kept() {
+    use wsmachine::extensions::deflate::{DeflateConfig, DeflatePreset};
+    let mut config = Config::default();
+    config.deflate = Some(DeflateConfig::preset(DeflatePreset::Smallest));
+    let now = Instant::now();
+    let before = live_bytes();
+    let (mut client, mut server, _) = handshaken_pair(config, now);
+    for i in 0..300usize {
+        let message = format!("{{\"seq\":{i},\"text\":\"{}\"}}", "hello world ".repeat(i % 340));
+        client.sender().send_text(&message).expect("send");
+        let mut up = Vec::new();
+        client.poll_transmit(&mut up);
+        assert_eq!(up[0] & 0x40, 0x40, "compressed");
+        server.receive(&up);
+        let Some(Ok(Event::Text(text))) = server.poll_event() else { panic!("no text") };
+        server.sender().send_text(text.as_str()).expect("echo");
+        drop(text);
+        let mut down = Vec::new();
+        server.poll_transmit(&mut down);
+        client.receive(&down);
+        let Some(Ok(Event::Text(echo))) = client.poll_event() else { panic!("no echo") };
+        assert_eq!(echo.as_str(), message);
+    }
+    server.release_buffers();
+    client.release_buffers();
+    let held = live_bytes() - before;
+    println!("smallest preset, after 300 messages each way: {held} bytes for the pair");
+    assert!(held > 0 && held <= 32 << 10, "{held} bytes for two connections");
+}

@@ -199,12 +199,23 @@ fn zlib_compress_piece(compress: &mut Deflate, piece: &[u8], last: bool, out: &m
 /// # Ok::<(), wsmachine::extensions::deflate::InflateError>(())
 /// ```
 pub struct MessageDecompressor {
-    decompress: Inflate,
+    decompress: Inflater,
     no_context_takeover: bool,
     /// The peer ended the DEFLATE stream with a final block (§7.2.3.4): whatever follows in
     /// the message is ignored, and the next message starts a new stream.
     stream_ended: bool,
 }
+
+/// Who inflates: our own inflater, whose history is the peer's window, for windows up to
+/// [`SMALL_WINDOW_BITS`]; zlib-rs, which always holds 32 KiB, for larger ones.
+enum Inflater {
+    Small(super::small_inflate::SmallInflate),
+    Zlib(Inflate),
+}
+
+/// The largest window our own inflater serves: up to 4 KiB it saves at least 28 KiB a
+/// connection; above, zlib-rs's faster decoding is worth its fixed 32 KiB.
+const SMALL_WINDOW_BITS: u8 = 12;
 
 impl core::fmt::Debug for MessageDecompressor {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
@@ -220,7 +231,11 @@ impl MessageDecompressor {
     /// bytes and resets after every message when `no_context_takeover`.
     #[must_use]
     pub fn new(window_bits: u8, no_context_takeover: bool) -> MessageDecompressor {
-        let decompress = Inflate::new(false, zlib_window_bits(window_bits));
+        let decompress = if window_bits <= SMALL_WINDOW_BITS {
+            Inflater::Small(super::small_inflate::SmallInflate::new(window_bits))
+        } else {
+            Inflater::Zlib(Inflate::new(false, zlib_window_bits(window_bits)))
+        };
         MessageDecompressor { decompress, no_context_takeover, stream_ended: false }
     }
 
@@ -231,13 +246,20 @@ impl MessageDecompressor {
         if self.stream_ended {
             return Ok(Inflated { consumed: input.len(), produced: 0 });
         }
-        let (before_in, before_out) = (self.decompress.total_in(), self.decompress.total_out());
-        let status = self
-            .decompress
+        let decompress = match &mut self.decompress {
+            Inflater::Small(small) => {
+                let inflated = small.inflate(input, out)?;
+                self.stream_ended = small.stream_ended();
+                return Ok(inflated);
+            }
+            Inflater::Zlib(decompress) => decompress,
+        };
+        let (before_in, before_out) = (decompress.total_in(), decompress.total_out());
+        let status = decompress
             .decompress(input, out, InflateFlush::SyncFlush)
             .map_err(|_| InflateError::Corrupt)?;
-        let mut consumed = usize::try_from(self.decompress.total_in() - before_in).unwrap_or(0);
-        let produced = usize::try_from(self.decompress.total_out() - before_out).unwrap_or(0);
+        let mut consumed = usize::try_from(decompress.total_in() - before_in).unwrap_or(0);
+        let produced = usize::try_from(decompress.total_out() - before_out).unwrap_or(0);
         if status == Status::StreamEnd {
             self.stream_ended = true;
             consumed = input.len();
@@ -298,7 +320,12 @@ impl MessageDecompressor {
     /// stream.
     pub fn end_message(&mut self) {
         if self.no_context_takeover || self.stream_ended {
-            self.decompress.reset(false);
+            match &mut self.decompress {
+                Inflater::Small(small) => small.reset(),
+                Inflater::Zlib(decompress) => {
+                    decompress.reset(false);
+                }
+            }
             self.stream_ended = false;
         }
     }

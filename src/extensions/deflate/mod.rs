@@ -14,6 +14,7 @@
 
 mod codec;
 mod quick;
+mod small_inflate;
 
 pub use codec::{
     CompressorSettings, InflateError, Inflated, MessageCompressor, MessageDecompressor,

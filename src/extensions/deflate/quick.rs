@@ -237,11 +237,14 @@ fn write_match(bits: &mut BitWriter<'_>, length: usize, distance: usize) {
     let (symbol, extra_bits, base) = length_code(length);
     let (code, len) = FIXED_LITERALS[symbol];
     bits.write(code, len);
+    // Extra bits are at most 5 (lengths) and 13 (distances): the values fit.
+    #[allow(clippy::cast_possible_truncation)]
     if extra_bits > 0 {
         bits.write((length - base) as u32, extra_bits);
     }
     let (dist_code, extra_bits, base) = distance_code(distance);
     bits.write(u32::from(reverse_bits(u16::from(dist_code), 5)), 5);
+    #[allow(clippy::cast_possible_truncation)]
     if extra_bits > 0 {
         bits.write((distance - base) as u32, extra_bits);
     }
@@ -289,6 +292,7 @@ const FIXED_LITERALS: [(u32, u32); 288] = {
     let mut symbol = 0;
     while symbol < 288 {
         // Each arm's code fits its length, so the casts are exact.
+        #[allow(clippy::cast_possible_truncation)]
         let (code, len) = match symbol {
             0..=143 => (0x30 + symbol as u16, 8),
             144..=255 => (0x190 + (symbol - 144) as u16, 9),
