@@ -20,6 +20,8 @@
 //! - [`handshake_request`]: the bytes a client sends to a server.
 //! - [`handshake_response`]: the bytes a server sends back to a client that offered
 //!   subprotocol `chat` and `permessage-deflate` with the key `AAAAAAAAAAAAAAAAAAAAAA==`.
+//! - [`inflate`]: a window choice, an input piece size and an output room, then a raw DEFLATE
+//!   stream.
 
 // Every fuzz target includes this whole file but calls only its own check.
 #![allow(dead_code)]
@@ -989,4 +991,58 @@ fn push_message(out: &mut Vec<u8>, opcode: Opcode, payload: &[u8], fragment: usi
         out.extend_from_slice(piece);
         apply_mask(&mut out[start..], [1, 2, 3, 4]);
     }
+}
+
+/// Inflates a raw DEFLATE stream with our own inflater (windows of 9 to 12 bits) and with
+/// zlib-rs (the 15-bit window, through the same `MessageDecompressor`), each in its own input
+/// pieces and output room: what zlib-rs refuses ours refuses, and where both accept they
+/// produce the same bytes. Ours may refuse more: a match reaching past the negotiated window
+/// (RFC 7692 §7.1.2), which zlib-rs lets through.
+///
+/// Layout: one byte whose low 2 bits pick the window (9 + n), one byte of input piece size,
+/// one byte of output room (times 16), then the stream.
+#[cfg(feature = "deflate")]
+pub(crate) fn inflate(data: &[u8]) {
+    use wsmachine::extensions::deflate::MessageDecompressor;
+
+    let Some((&[choice, piece, room], stream)) = data.split_first_chunk::<3>() else { return };
+    let window_bits = 9 + (choice & 3);
+    let piece = usize::from(piece).max(1);
+    let room = usize::from(room).max(1) * 16;
+    let reference = inflate_all(&mut MessageDecompressor::new(15, false), stream, 4096, 4096);
+    let ours = inflate_all(&mut MessageDecompressor::new(window_bits, false), stream, piece, room);
+    match (reference, ours) {
+        (Err(()), Ok(ours)) => panic!("ours accepted {} bytes where zlib-rs refused", ours.len()),
+        (Ok(reference), Ok(ours)) => assert!(reference == ours, "different bytes"),
+        _ => {}
+    }
+}
+
+/// Everything `decompressor` makes of `stream` fed in `piece`-byte pieces into `room` bytes at
+/// a time; an error for invalid data, or past 1 MiB of output.
+#[cfg(feature = "deflate")]
+fn inflate_all(
+    decompressor: &mut wsmachine::extensions::deflate::MessageDecompressor,
+    stream: &[u8],
+    piece: usize,
+    room: usize,
+) -> Result<Vec<u8>, ()> {
+    let mut out = Vec::new();
+    let mut buffer = vec![0u8; room];
+    for mut chunk in stream.chunks(piece) {
+        loop {
+            let step = decompressor.inflate(chunk, &mut buffer).map_err(|_| ())?;
+            out.extend_from_slice(&buffer[..step.produced]);
+            chunk = &chunk[step.consumed..];
+            if out.len() > 1 << 20
+                || (step.produced == 0 && step.consumed == 0 && !chunk.is_empty())
+            {
+                return Err(());
+            }
+            if step.produced < room && chunk.is_empty() {
+                break;
+            }
+        }
+    }
+    Ok(out)
 }

@@ -238,6 +238,31 @@ fn a_decompression_bomb_stops_at_the_message_limit_with_1009() {
     assert_eq!(events(&mut server)[0], Err(ProtocolError::MessageTooBig { max: 1 << 20 }));
 }
 
+/// Every preset's codecs (ours for the fast level and small windows, zlib-rs's otherwise) stop
+/// a bomb at the message limit with 1009.
+#[test]
+fn a_decompression_bomb_stops_at_the_limit_with_every_preset() {
+    use wsmachine::extensions::deflate::DeflatePreset;
+    for preset in DeflatePreset::ALL {
+        let mut server_config = deflate_config(DeflateConfig::preset(preset));
+        server_config.max_message_len = 1 << 20;
+        let client_config = deflate_config(DeflateConfig::preset(preset));
+        let (mut client, mut server) = pair(client_config, server_config);
+        client.sender().send_binary(&vec![0u8; 16 << 20]).unwrap();
+        let bomb = output(&mut client);
+        assert!(bomb.len() < 256 << 10, "{}: {} bytes", preset.name(), bomb.len());
+        server.receive(&bomb);
+        let received = events(&mut server);
+        assert_eq!(
+            received[0],
+            Err(ProtocolError::MessageTooBig { max: 1 << 20 }),
+            "{}",
+            preset.name()
+        );
+        assert!(output(&mut server).ends_with(&[0x88, 0x02, 0x03, 0xf1]), "{}", preset.name());
+    }
+}
+
 #[test]
 fn client_and_server_compress_both_ways_with_rsv1_on_the_first_frame_only() {
     let mut client_config = deflate_config(DeflateConfig::default());

@@ -78,3 +78,9 @@ fn client_connection_corpus() {
 fn deflate_connection_corpus() {
     replay("deflate_connection", checks::deflate_connection);
 }
+
+#[cfg(feature = "deflate")]
+#[test]
+fn inflate_corpus() {
+    replay("inflate", checks::inflate);
+}
