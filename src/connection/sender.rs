@@ -83,15 +83,12 @@ pub struct Sender<R = DefaultRandom> {
     /// Control frames (and the handshake head) waiting to go ahead of the data: rare, so
     /// boxed (8 bytes in the connection instead of a `Vec`'s 24) and freed once taken.
     #[allow(clippy::box_collection)]
-    control: Option<Box<Vec<u8>>>,
-    /// Frames shared with other connections (prepared messages), in order, each with the
-    /// length of `data` when it was queued: it goes on the wire after `data` up to there.
-    shared: VecDeque<(usize, Bytes)>,
-    /// The bytes in `shared`.
-    shared_len: usize,
-    /// Data frames this sender wrote, from `data_start` on (what comes before was taken).
+    /// Control frames, and frames shared with other connections: rare or bursty, so boxed
+    /// (8 bytes in the connection) and freed once taken, unless it has queued shared frames
+    /// (a connection that gets broadcasts keeps its queue's room until it goes idle).
+    queued: Option<Box<Queued>>,
+    /// Data frames this sender wrote, after what `queued` holds (see [`Queued::data_start`]).
     data: Vec<u8>,
-    data_start: usize,
     max_buffered: usize,
     fragment_size: Option<NonZeroUsize>,
     /// permessage-deflate, once negotiated.
@@ -110,11 +107,8 @@ impl<R: RandomSource> Sender<R> {
             random,
             streaming: false,
             deferred_pong: None,
-            control: None,
-            shared: VecDeque::new(),
-            shared_len: 0,
+            queued: None,
             data: Vec::new(),
-            data_start: 0,
             max_buffered: config.max_buffered_output,
             fragment_size: config.fragment_size.and_then(NonZeroUsize::new),
             #[cfg(feature = "deflate")]
@@ -159,9 +153,11 @@ impl<R: RandomSource> Sender<R> {
     /// comes before the first one, so the control queue is where it goes); the buffer is taken
     /// over rather than copied.
     pub(crate) fn queue_raw(&mut self, bytes: Vec<u8>) {
-        match &mut self.control {
-            Some(control) => control.extend_from_slice(&bytes),
-            None => self.control = Some(Box::new(bytes)),
+        let queued = self.queued.get_or_insert_with(Box::default);
+        if queued.control.is_empty() {
+            queued.control = bytes;
+        } else {
+            queued.control.extend_from_slice(&bytes);
         }
     }
 
@@ -286,8 +282,9 @@ impl<R: RandomSource> Sender<R> {
 
     /// Queues frames shared with other connections behind the data queued so far.
     fn push_shared(&mut self, frames: Bytes) {
-        self.shared_len += frames.len();
-        self.shared.push_back((self.data.len(), frames));
+        let queued = self.queued.get_or_insert_with(Box::default);
+        queued.shared_len += frames.len();
+        queued.shared.push_back((self.data.len(), frames));
     }
 
     /// Whether permessage-deflate is in force, so that messages can be compressed.
@@ -435,9 +432,10 @@ impl<R: RandomSource> Sender<R> {
     /// Bytes waiting to be written: the backpressure signal.
     #[must_use]
     pub fn buffered_output(&self) -> usize {
-        self.control.as_ref().map_or(0, |control| control.len())
-            + self.shared_len
-            + (self.data.len() - self.data_start)
+        let data = self.data.len();
+        self.queued.as_ref().map_or(data, |queued| {
+            queued.control.len() + queued.shared_len + (data - queued.data_start)
+        })
     }
 
     /// Appends all waiting output to `out`, control frames ahead of data frames, and returns
@@ -458,25 +456,26 @@ impl<R: RandomSource> Sender<R> {
         if let Some(payload) = self.deferred_pong.take() {
             let _ = self.send_control(Opcode::Pong, &payload);
         }
-        if let Some(control) = self.control.take() {
+        let Some(queued) = self.queued.as_mut() else {
+            take_data(&mut self.data, 0, out);
+            return None;
+        };
+        if !queued.control.is_empty() {
             // Control frames are rare and the handshake head is written once: their buffer is
             // freed rather than kept.
-            out.extend_from_slice(&control);
+            out.extend_from_slice(&core::mem::take(&mut queued.control));
         }
-        if let Some((at, shared)) = self.shared.pop_front() {
-            out.extend_from_slice(&self.data[self.data_start..at]);
-            self.data_start = at;
-            self.shared_len -= shared.len();
+        if let Some((at, shared)) = queued.shared.pop_front() {
+            out.extend_from_slice(&self.data[queued.data_start..at]);
+            queued.data_start = at;
+            queued.shared_len -= shared.len();
             return Some(shared);
         }
-        if out.is_empty() && self.data_start == 0 {
-            // Hand over the whole buffer rather than copying it.
-            core::mem::swap(out, &mut self.data);
-        } else {
-            out.extend_from_slice(&self.data[self.data_start..]);
-            self.data.clear();
+        take_data(&mut self.data, queued.data_start, out);
+        queued.data_start = 0;
+        if queued.shared.capacity() == 0 {
+            self.queued = None;
         }
-        self.data_start = 0;
         None
     }
 
@@ -492,10 +491,8 @@ impl<R: RandomSource> Sender<R> {
     /// Frees the output buffers if nothing waits in them.
     pub(crate) fn release_if_empty(&mut self) {
         if self.buffered_output() == 0 {
-            self.control = None;
-            self.shared = VecDeque::new();
+            self.queued = None;
             self.data = Vec::new();
-            self.data_start = 0;
         }
         #[cfg(feature = "deflate")]
         if let Some(deflate) = self.deflate.as_mut().filter(|_| !self.streaming) {
@@ -578,7 +575,7 @@ impl<R: RandomSource> Sender<R> {
         }
         let mask = self.next_mask();
         push_frame(
-            self.control.get_or_insert_with(Box::default),
+            &mut self.queued.get_or_insert_with(Box::default).control,
             opcode,
             payload,
             true,
@@ -604,6 +601,32 @@ impl<R: RandomSource> Sender<R> {
     /// A fresh masking key for a client's frame (§5.3), none for a server's.
     fn next_mask(&mut self) -> Option<[u8; 4]> {
         next_mask(self.role, &mut self.random)
+    }
+}
+
+/// What a sender queues beside its own data frames.
+#[derive(Debug, Default)]
+struct Queued {
+    /// Control frames (and the handshake head), which go ahead of the data.
+    control: Vec<u8>,
+    /// Frames shared with other connections (prepared messages), in order, each with the
+    /// length of the sender's own data when it was queued: it goes on the wire after the own
+    /// data up to there.
+    shared: VecDeque<(usize, Bytes)>,
+    /// The bytes in `shared`.
+    shared_len: usize,
+    /// The own data before this was taken already (it went out ahead of a shared frame).
+    data_start: usize,
+}
+
+/// Moves the own data from `start` on to `out`, handing over the whole buffer when `out` is
+/// empty and nothing was taken before, and leaves `data` empty.
+fn take_data(data: &mut Vec<u8>, start: usize, out: &mut Vec<u8>) {
+    if out.is_empty() && start == 0 {
+        core::mem::swap(out, data);
+    } else {
+        out.extend_from_slice(&data[start..]);
+        data.clear();
     }
 }
 
