@@ -75,8 +75,10 @@ pub struct MessageCompressor {
 
 /// Who compresses: our own fast-level compressor, whose memory follows the window and the
 /// memory level (`quick.rs`), or zlib-rs for the levels that build codes.
+/// Boxed, so that a connection whose compressor has not been made yet holds only a pointer's
+/// worth.
 enum Backend {
-    Quick(super::quick::QuickDeflate),
+    Quick(alloc::boxed::Box<super::quick::QuickDeflate>),
     Zlib(Deflate),
 }
 
@@ -114,7 +116,10 @@ impl MessageCompressor {
                 settings.memory_level,
                 no_context_takeover,
             );
-            return MessageCompressor { backend: Backend::Quick(quick), no_context_takeover };
+            return MessageCompressor {
+                backend: Backend::Quick(alloc::boxed::Box::new(quick)),
+                no_context_takeover,
+            };
         }
         let compress = Deflate::new_with_config(zlib_rs::DeflateConfig {
             level: i32::from(settings.level),
@@ -209,7 +214,7 @@ pub struct MessageDecompressor {
 /// Who inflates: our own inflater, whose history is the peer's window, for windows up to
 /// [`SMALL_WINDOW_BITS`]; zlib-rs, which always holds 32 KiB, for larger ones.
 enum Inflater {
-    Small(super::small_inflate::SmallInflate),
+    Small(alloc::boxed::Box<super::small_inflate::SmallInflate>),
     Zlib(Inflate),
 }
 
@@ -232,7 +237,9 @@ impl MessageDecompressor {
     #[must_use]
     pub fn new(window_bits: u8, no_context_takeover: bool) -> MessageDecompressor {
         let decompress = if window_bits <= SMALL_WINDOW_BITS {
-            Inflater::Small(super::small_inflate::SmallInflate::new(window_bits))
+            Inflater::Small(alloc::boxed::Box::new(super::small_inflate::SmallInflate::new(
+                window_bits,
+            )))
         } else {
             Inflater::Zlib(Inflate::new(false, zlib_window_bits(window_bits)))
         };
