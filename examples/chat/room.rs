@@ -43,7 +43,7 @@ pub(crate) const MAX_MESSAGE_LEN: u64 = 16 * 1024;
 /// Unsent output above which a member is dropped as too slow.
 pub(crate) const MAX_OUTPUT: usize = 256 * 1024;
 /// The most members at once; with permessage-deflate's `balanced` preset each costs about
-/// 215 KB of codec state (docs/benchmarks.md), so this bounds the room to about 55 MB.
+/// 22 KB of codec state (docs/benchmarks.md), so this bounds the room's codecs to about 6 MB.
 pub(crate) const MAX_MEMBERS: usize = 256;
 /// How often each member is pinged by the room, for the round trip.
 pub(crate) const PING_INTERVAL: Duration = Duration::from_secs(5);
@@ -60,7 +60,7 @@ pub(crate) const CLOSE_DEADLINE: Duration = Duration::from_secs(5);
 /// The connection settings of the room: small messages, few fragments, bounded output, the
 /// room's deadlines, and permessage-deflate (RFC 7692) whenever a browser offers it and the
 /// feature is built in, with the `balanced` preset: 4 KiB windows (asked of the browser too)
-/// keep 97% of the default's saving on chat messages at half its memory.
+/// keep 96% of the default's saving on chat messages at an eighth of its memory.
 pub(crate) fn chat_config() -> Config {
     let mut config = Config::default();
     config.max_frame_len = MAX_MESSAGE_LEN;

@@ -150,13 +150,14 @@ impl Default for DeflateConfig {
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum DeflatePreset {
-    /// 32 KiB windows both ways, memory level 8: the most compression, about 430 KiB.
+    /// 32 KiB windows both ways, memory level 8: the most compression, about 180 KB a
+    /// connection once its history is full.
     Default,
-    /// 4 KiB windows, memory level 5 (python-websockets' defaults).
+    /// 4 KiB windows, memory level 5 (python-websockets' defaults): about 22 KB.
     Balanced,
-    /// 1 KiB windows, memory level 2.
+    /// 1 KiB windows, memory level 2: about 6 KB.
     Small,
-    /// 512-byte windows (zlib's smallest), memory level 1.
+    /// 512-byte windows (zlib's smallest), memory level 1: about 4 KB.
     Smallest,
     /// No context kept in either direction: this side compresses every message with its
     /// thread's shared compressor and inflates it with its thread's spare inflater, and holds
