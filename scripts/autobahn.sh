@@ -55,7 +55,7 @@ for server in echo_std echo_tokio echo_mio; do
     port=$((port + 1))
 done
 
-# (a') permessage-deflate presets: the smallest windows and memory, and the shared compressor
+# (a') permessage-deflate presets: the smallest (2 KiB windows, our own codecs), and the shared compressor
 # (no context kept either way), on cases 2-8 of every 12.x and 13.x subcategory (every
 # parameter combination, messages of 64 B to 32 KiB; 84 cases). kosoku matches a case id as a
 # prefix, so case 1 cannot be named alone (12.1.1 would bring 12.1.10-18, the longest). The
