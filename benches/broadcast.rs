@@ -7,11 +7,14 @@
 //! - one `PreparedMessage`, `send_prepared` on each connection, then `poll_transmit_shared`
 //!   and a vectored write of the shared frame (no copy of it);
 //! - tungstenite 0.30 (the protocol core of tokio-tungstenite) sending a clone of one
-//!   `Message` on each connection, as tokio-tungstenite's users broadcast.
+//!   `Message` on each connection, as tokio-tungstenite's users broadcast;
+//! - on tokio (one current-thread runtime, sockets that take everything): our tokio adapter's
+//!   `WebSocket::send_prepared` on each connection against tokio-tungstenite 0.30's
+//!   `send(message.clone())` on each, as each library's users write a broadcast loop.
 //!
 //! Each without compression, and with permessage-deflate as the `shared` preset (no context
 //! kept) and the `default` preset (context kept, so each connection compresses for itself).
-//! `cargo bench --bench broadcast --features deflate`; results in docs/benchmarks.md.
+//! `cargo bench --bench broadcast --features deflate,tokio`; results in docs/benchmarks.md.
 
 use std::hint::black_box;
 use std::io::{self, IoSlice, Read, Write};
@@ -134,6 +137,105 @@ fn tungstenite_each(text: &str) -> Duration {
     })
 }
 
+/// A tokio socket that takes every byte written to it and never has anything to read.
+struct AsyncSocket;
+
+impl tokio::io::AsyncRead for AsyncSocket {
+    fn poll_read(
+        self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+        _: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<io::Result<()>> {
+        std::task::Poll::Pending
+    }
+}
+
+impl tokio::io::AsyncWrite for AsyncSocket {
+    fn poll_write(
+        self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+        bytes: &[u8],
+    ) -> std::task::Poll<io::Result<usize>> {
+        std::task::Poll::Ready(Ok(black_box(bytes).len()))
+    }
+    fn poll_write_vectored(
+        self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+        bytes: &[IoSlice<'_>],
+    ) -> std::task::Poll<io::Result<usize>> {
+        std::task::Poll::Ready(Ok(black_box(bytes).iter().map(|slice| slice.len()).sum()))
+    }
+    fn is_write_vectored(&self) -> bool {
+        true
+    }
+    fn poll_flush(
+        self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<io::Result<()>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+    fn poll_shutdown(
+        self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<io::Result<()>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+}
+
+/// The best round's time per recipient on tokio: ours (`send_prepared` on the adapter) and
+/// tokio-tungstenite's (`send` of a clone), no compression.
+fn on_tokio(text: &str) -> (Duration, Duration) {
+    use futures_util::SinkExt;
+    use wsmachine::handshake::Negotiated;
+    use wsmachine::Role;
+
+    let runtime =
+        tokio::runtime::Builder::new_current_thread().enable_time().build().expect("runtime");
+    runtime.block_on(async {
+        let mut ours: Vec<wsmachine::tokio::WebSocket<AsyncSocket>> = (0..RECIPIENTS)
+            .map(|_| {
+                let connection = Connection::open(
+                    Role::Server,
+                    Negotiated::default(),
+                    Config::default(),
+                    Instant::now(),
+                );
+                wsmachine::tokio::WebSocket::new(AsyncSocket, connection)
+            })
+            .collect();
+        let mut theirs = Vec::with_capacity(RECIPIENTS);
+        for _ in 0..RECIPIENTS {
+            theirs.push(
+                tokio_tungstenite::WebSocketStream::from_raw_socket(
+                    AsyncSocket,
+                    tungstenite::protocol::Role::Server,
+                    None,
+                )
+                .await,
+            );
+        }
+        let mut best = (Duration::MAX, Duration::MAX);
+        for round in 0..=ROUNDS {
+            let start = Instant::now();
+            let prepared = PreparedMessage::text(text);
+            for ws in &mut ours {
+                ws.send_prepared(&prepared).await.expect("written");
+            }
+            let mine = start.elapsed();
+            let start = Instant::now();
+            let message = tungstenite::Message::text(text);
+            for ws in &mut theirs {
+                ws.send(message.clone()).await.expect("written");
+            }
+            let other = start.elapsed();
+            if round > 0 {
+                best = (best.0.min(mine), best.1.min(other));
+            }
+        }
+        (best.0 / RECIPIENTS as u32, best.1 / RECIPIENTS as u32)
+    })
+}
+
 fn nanos(time: Duration) -> f64 {
     time.as_secs_f64() * 1e9
 }
@@ -173,4 +275,10 @@ fn main() {
             ),
         }
     }
+    // Last: its 20,000 sockets, once freed, change where the connections above would be
+    // allocated, and with it their per-recipient figures (docs/benchmarks.md).
+    let (ours_on_tokio, tokio_tungstenite) = on_tokio(&text);
+    println!();
+    println!("On tokio, no compression: the adapter's `send_prepared` {:.0} ns, tokio-tungstenite's `send` {:.0} ns: {:.1}×",
+        nanos(ours_on_tokio), nanos(tokio_tungstenite), nanos(tokio_tungstenite) / nanos(ours_on_tokio));
 }

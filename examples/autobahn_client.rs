@@ -8,6 +8,9 @@
 //! cargo run --release --features blocking,deflate --example autobahn_client -- ws://127.0.0.1:9001 --deflate
 //! ```
 //!
+//! `--deflate-preset NAME` offers permessage-deflate with a `DeflatePreset` (default, balanced,
+//! small, smallest, shared) instead of the default.
+//!
 //! `--keepalive=SECONDS` sets the keepalive interval (0: no keepalive Pings; default 20 s):
 //! scripts/autobahn.sh gives 120, since the suite's strict check counts a keepalive Ping in
 //! its longest cases as a frame it did not expect.
@@ -40,6 +43,25 @@ fn main() -> ExitCode {
                 #[cfg(not(feature = "deflate"))]
                 {
                     eprintln!("--deflate needs the deflate feature: cargo run --features deflate");
+                    return ExitCode::from(2);
+                }
+            }
+            "--deflate-preset" => {
+                let name = args.next().unwrap_or_default();
+                #[cfg(feature = "deflate")]
+                {
+                    use wsmachine::extensions::deflate::{DeflateConfig, DeflatePreset};
+                    match name.parse::<DeflatePreset>() {
+                        Ok(preset) => config.deflate = Some(DeflateConfig::preset(preset)),
+                        Err(unknown) => {
+                            eprintln!("--deflate-preset: {unknown}");
+                            return ExitCode::from(2);
+                        }
+                    }
+                }
+                #[cfg(not(feature = "deflate"))]
+                {
+                    eprintln!("--deflate-preset {name} needs the deflate feature");
                     return ExitCode::from(2);
                 }
             }

@@ -297,15 +297,25 @@ fn options_read_the_address_and_the_origin_policy() {
     let parse = |args: &[&str]| Options::parse(args.iter().map(|arg| arg.to_string()));
     assert_eq!(
         parse(&[]),
-        Ok(Options { address: "127.0.0.1:8080".into(), origins: Origins::SameHost })
+        Ok(Options {
+            address: "127.0.0.1:8080".into(),
+            origins: Origins::SameHost,
+            deflate_preset: None,
+        })
     );
     assert_eq!(
         parse(&["0.0.0.0:80", "--origin", "http://a.example", "--origin", "https://b.example"]),
         Ok(Options {
             address: "0.0.0.0:80".into(),
             origins: Origins::List(vec!["http://a.example".into(), "https://b.example".into()]),
+            deflate_preset: None,
         })
     );
+    assert_eq!(
+        parse(&["--deflate-preset", "smallest"]).unwrap().deflate_preset.as_deref(),
+        Some("smallest")
+    );
+    assert!(parse(&["--deflate-preset"]).is_err());
     assert_eq!(parse(&["--any-origin"]).unwrap().origins, Origins::Any);
     assert_eq!(parse(&["[::1]:9000"]).unwrap().address, "[::1]:9000");
     assert!(parse(&["--origin"]).is_err());

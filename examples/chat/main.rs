@@ -51,7 +51,7 @@ use std::time::{Duration, Instant};
 
 use mio::net::{TcpListener, TcpStream};
 use mio::{Events, Interest, Poll, Token};
-use room::{chat_config, Options, Room};
+use room::{chat_config, chat_config_with_preset, Options, Room};
 
 /// How often the room's pings and deadlines are looked at.
 const TICK: Duration = Duration::from_secs(1);
@@ -64,7 +64,10 @@ fn main() {
     let options = match Options::parse(std::env::args().skip(1)) {
         Ok(options) => options,
         Err(error) => {
-            eprintln!("{error}\nusage: chat [ADDRESS] [--origin URL]... [--any-origin]");
+            eprintln!(
+                "{error}\nusage: chat [ADDRESS] [--origin URL]... [--any-origin] \
+                 [--deflate-preset NAME]"
+            );
             std::process::exit(2);
         }
     };
@@ -75,6 +78,11 @@ fn main() {
 }
 
 fn run(options: Options) -> io::Result<()> {
+    let config = match options.deflate_preset.as_deref() {
+        None => chat_config(),
+        preset => chat_config_with_preset(preset)
+            .map_err(|error| io::Error::new(ErrorKind::InvalidInput, error))?,
+    };
     let address: SocketAddr = options.address.parse().map_err(|error| {
         io::Error::new(ErrorKind::InvalidInput, format!("{}: {error}", options.address))
     })?;
@@ -91,7 +99,7 @@ fn run(options: Options) -> io::Result<()> {
         listener,
         sockets: HashMap::new(),
         admission: admission::Admission::new(LIMITS),
-        room: Room::new(chat_config(), options.origins),
+        room: Room::new(config, options.origins),
         next_id: 0,
         scratch: vec![0; 64 * 1024],
         touched: Vec::new(),

@@ -62,6 +62,12 @@ pub(crate) const CLOSE_DEADLINE: Duration = Duration::from_secs(5);
 /// feature is built in, with the `balanced` preset: 4 KiB windows (asked of the browser too)
 /// keep 96% of the default's saving on chat messages at an eighth of its memory.
 pub(crate) fn chat_config() -> Config {
+    chat_config_with_preset(None).unwrap_or_default()
+}
+
+/// [`chat_config`] with another compression preset, named as `DeflatePreset` names them; an
+/// error for an unknown name, or for any name without the `deflate` feature.
+pub(crate) fn chat_config_with_preset(preset: Option<&str>) -> Result<Config, String> {
     let mut config = Config::default();
     config.max_frame_len = MAX_MESSAGE_LEN;
     config.max_message_len = MAX_MESSAGE_LEN;
@@ -74,9 +80,18 @@ pub(crate) fn chat_config() -> Config {
     #[cfg(feature = "deflate")]
     {
         use wsmachine::extensions::deflate::{DeflateConfig, DeflatePreset};
-        config.deflate = Some(DeflateConfig::preset(DeflatePreset::Balanced));
+        let preset = match preset.map(str::parse::<DeflatePreset>) {
+            None => DeflatePreset::Balanced,
+            Some(Ok(preset)) => preset,
+            Some(Err(unknown)) => return Err(format!("--deflate-preset: {unknown}")),
+        };
+        config.deflate = Some(DeflateConfig::preset(preset));
     }
-    config
+    #[cfg(not(feature = "deflate"))]
+    if let Some(name) = preset {
+        return Err(format!("--deflate-preset {name} needs the deflate feature"));
+    }
+    Ok(config)
 }
 
 /// Which pages may open the chat: the `Origin` header a browser sends with every WebSocket
@@ -119,6 +134,9 @@ pub(crate) struct Options {
     pub(crate) address: String,
     /// The origin policy; default [`Origins::SameHost`].
     pub(crate) origins: Origins,
+    /// `--deflate-preset NAME`: another compression preset than [`chat_config`]'s `balanced`
+    /// (the browser test runs the chat with each).
+    pub(crate) deflate_preset: Option<String>,
 }
 
 impl Options {
@@ -127,9 +145,14 @@ impl Options {
         let mut address = None;
         let mut listed = Vec::new();
         let mut any = false;
+        let mut deflate_preset = None;
         let mut args = args.into_iter();
         while let Some(arg) = args.next() {
             match arg.as_str() {
+                "--deflate-preset" => match args.next() {
+                    Some(name) => deflate_preset = Some(name),
+                    None => return Err("--deflate-preset needs a preset's name".into()),
+                },
                 "--origin" => match args.next() {
                     Some(origin) if origin.contains("://") => listed.push(origin),
                     Some(origin) => return Err(format!("--origin {origin}: expected a URL")),
@@ -147,7 +170,11 @@ impl Options {
             (false, true) => Origins::SameHost,
             (false, false) => Origins::List(listed),
         };
-        Ok(Options { address: address.unwrap_or_else(|| "127.0.0.1:8080".into()), origins })
+        Ok(Options {
+            address: address.unwrap_or_else(|| "127.0.0.1:8080".into()),
+            origins,
+            deflate_preset,
+        })
     }
 }
 

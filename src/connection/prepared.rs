@@ -31,7 +31,7 @@ pub(crate) struct Encoding {
 /// The frames for a connection's fragment size and compressor are made by the first
 /// connection that needs them and kept for the others: uncompressed frames, and frames
 /// compressed by a compressor without context (`server_no_context_takeover`, the `shared`
-/// [preset](crate::extensions::deflate::DeflatePreset), feature `deflate`), whose output
+/// preset, feature `deflate`), whose output
 /// depends on the message alone. A connection whose compressor keeps context compresses the
 /// message itself, as [`send_text`](crate::Sender::send_text) would, since its output depends
 /// on the messages before; so does a client, which masks every frame with a key of its own

@@ -20,6 +20,7 @@ The screenshot of a page with a short conversation is written to WORK_DIR/demo.p
 import base64
 import http.client
 import json
+import os
 import re
 import shutil
 import socket
@@ -92,8 +93,10 @@ class Server:
 
     def start(self):
         log_file = open(self.log_path, "a")
+        # CHAT_ARGS: more arguments for the server, such as `--deflate-preset small`.
+        extra = os.environ.get("CHAT_ARGS", "").split()
         self.process = subprocess.Popen(
-            [self.binary, f"127.0.0.1:{self.port}"], stdout=log_file, stderr=log_file
+            [self.binary, f"127.0.0.1:{self.port}", *extra], stdout=log_file, stderr=log_file
         )
         pattern = re.compile(r"listening on http://127\.0\.0\.1:(\d+)")
 
