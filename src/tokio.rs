@@ -549,16 +549,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
     /// Sends a message (or a Ping, a Pong, a Close), waiting while more than the high-water
     /// mark is queued; see the module docs for when its bytes reach the socket.
     pub async fn send(&mut self, message: Message) -> Result<(), Error> {
-        // Written out flat rather than as `feed` then `flush`: one future, no nesting, on the
-        // path every message takes.
-        if self.pending_output() > self.high_water {
-            poll_fn(|cx| self.poll_room(cx)).await?;
-        }
-        self.connection.sender().send(message)?;
-        if self.connection.buffered_input() == 0 {
-            poll_fn(|cx| self.poll_drain(cx, 0)).await?;
-        }
-        Ok(())
+        self.send_with(|sender| sender.send(message)).await
     }
 
     /// Sends a [`PreparedMessage`] as [`send`](WebSocket::send) sends a message: on a server,
@@ -581,10 +572,20 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
     /// # Ok(()) }
     /// ```
     pub async fn send_prepared(&mut self, message: &PreparedMessage) -> Result<(), Error> {
+        self.send_with(|sender| sender.send_prepared(message)).await
+    }
+
+    /// What `send` and `send_prepared` share: room below the high-water mark, the command, and
+    /// the write unless input waits to be read. Written out flat rather than as `feed` then
+    /// `flush`: one future, no nesting, on the path every message takes.
+    async fn send_with(
+        &mut self,
+        command: impl FnOnce(&mut Sender) -> Result<(), CommandError>,
+    ) -> Result<(), Error> {
         if self.pending_output() > self.high_water {
             poll_fn(|cx| self.poll_room(cx)).await?;
         }
-        self.connection.sender().send_prepared(message)?;
+        command(self.connection.sender())?;
         if self.connection.buffered_input() == 0 {
             poll_fn(|cx| self.poll_drain(cx, 0)).await?;
         }

@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{events, output};
+use common::{events, output, pair};
 use std::time::Instant;
 use wsmachine::extensions::deflate::{DeflateConfig, MessageCompressor};
 use wsmachine::frame::{apply_mask, CloseCode, FrameHeader, Opcode, Rsv};
@@ -50,19 +50,6 @@ fn open_server(config: Config, extensions: &str) -> (Connection, String) {
     server.accept(request.accept()).unwrap();
     let response = String::from_utf8(output(&mut server)).unwrap();
     (server, response)
-}
-
-/// A client and a server with the given configurations, handshake done and drained.
-fn pair(client_config: Config, server_config: Config) -> (Connection, Connection) {
-    let handshake = ClientHandshake::new("ws://a/chat").unwrap();
-    let mut client = Connection::client(handshake, client_config, Instant::now()).unwrap();
-    let mut server = Connection::server(server_config, Instant::now());
-    server.receive(&output(&mut client));
-    let Some(Ok(Event::Request(request))) = server.poll_event() else { panic!("no request") };
-    server.accept(request.accept()).unwrap();
-    client.receive(&output(&mut server));
-    assert!(matches!(client.poll_event(), Some(Ok(Event::Accepted(_)))));
-    (client, server)
 }
 
 fn single_text(events: &[Result<Event, ProtocolError>]) -> &str {

@@ -5,28 +5,15 @@
 
 mod common;
 
-use common::output;
+use common::{output, pair};
 use proptest::prelude::*;
 use std::time::Instant;
 #[cfg(feature = "deflate")]
 use wsmachine::extensions::deflate::{DeflateConfig, DeflatePreset};
-use wsmachine::handshake::{ClientHandshake, Negotiated};
+use wsmachine::handshake::Negotiated;
 use wsmachine::{
     CommandError, Config, Connection, Event, Message, PreparedMessage, ProtocolError, Role,
 };
-
-/// A client and a server with the given configurations, handshake done and drained.
-fn pair(client_config: Config, server_config: Config) -> (Connection, Connection) {
-    let handshake = ClientHandshake::new("ws://a/chat").unwrap();
-    let mut client = Connection::client(handshake, client_config, Instant::now()).unwrap();
-    let mut server = Connection::server(server_config, Instant::now());
-    server.receive(&output(&mut client));
-    let Some(Ok(Event::Request(request))) = server.poll_event() else { panic!("no request") };
-    server.accept(request.accept()).unwrap();
-    client.receive(&output(&mut server));
-    assert!(matches!(client.poll_event(), Some(Ok(Event::Accepted(_)))));
-    (client, server)
-}
 
 /// How a server connection in a test is set up: compression preset (none: no
 /// permessage-deflate) and fragment size.

@@ -10,6 +10,24 @@ pub(crate) fn events<R: RandomSource, T: Timestamp>(
     std::iter::from_fn(|| connection.poll_event()).collect()
 }
 
+/// A client and a server with the given configurations, handshake done and drained.
+#[allow(dead_code)]
+pub(crate) fn pair(
+    client_config: wsmachine::Config,
+    server_config: wsmachine::Config,
+) -> (Connection, Connection) {
+    let handshake = wsmachine::handshake::ClientHandshake::new("ws://a/chat").unwrap();
+    let now = std::time::Instant::now();
+    let mut client = Connection::client(handshake, client_config, now).unwrap();
+    let mut server = Connection::server(server_config, now);
+    server.receive(&output(&mut client));
+    let Some(Ok(Event::Request(request))) = server.poll_event() else { panic!("no request") };
+    server.accept(request.accept()).unwrap();
+    client.receive(&output(&mut server));
+    assert!(matches!(client.poll_event(), Some(Ok(Event::Accepted(_)))));
+    (client, server)
+}
+
 /// Every byte the connection has to send now.
 #[allow(dead_code)]
 pub(crate) fn output<R: RandomSource, T: Timestamp>(connection: &mut Connection<R, T>) -> Vec<u8> {

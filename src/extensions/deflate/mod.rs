@@ -15,6 +15,7 @@
 mod codec;
 mod quick;
 mod small_inflate;
+mod tables;
 
 pub use codec::{
     CompressorSettings, InflateError, Inflated, MessageCompressor, MessageDecompressor,

@@ -11,6 +11,8 @@
 
 use alloc::vec::Vec;
 
+use super::tables::{DISTANCE_BASE, DISTANCE_EXTRA, LENGTH_BASE, LENGTH_EXTRA};
+
 /// The longest match DEFLATE can express (§3.2.5).
 const MAX_MATCH: usize = 258;
 /// The shortest match looked for: the hash covers four bytes.
@@ -250,23 +252,6 @@ fn write_match(bits: &mut BitWriter<'_>, length: usize, distance: usize) {
         bits.write((distance - base) as u32, extra_bits);
     }
 }
-
-/// Base lengths of length symbols 257–285 (§3.2.5).
-const LENGTH_BASE: [u16; 29] = [
-    3, 4, 5, 6, 7, 8, 9, 10, 11, 13, 15, 17, 19, 23, 27, 31, 35, 43, 51, 59, 67, 83, 99, 115, 131,
-    163, 195, 227, 258,
-];
-const LENGTH_EXTRA: [u8; 29] =
-    [0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3, 4, 4, 4, 4, 5, 5, 5, 5, 0];
-/// Base distances of distance codes 0–29 (§3.2.5).
-const DISTANCE_BASE: [u16; 30] = [
-    1, 2, 3, 4, 5, 7, 9, 13, 17, 25, 33, 49, 65, 97, 129, 193, 257, 385, 513, 769, 1025, 1537,
-    2049, 3073, 4097, 6145, 8193, 12289, 16385, 24577,
-];
-const DISTANCE_EXTRA: [u8; 30] = [
-    0, 0, 0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7, 8, 8, 9, 9, 10, 10, 11, 11, 12, 12, 13,
-    13,
-];
 
 /// The length symbol for `length`, its extra bits and its base.
 fn length_code(length: usize) -> (usize, u32, usize) {
