@@ -280,6 +280,45 @@ fn a_ping_goes_ahead_of_shared_frames_not_yet_taken_and_a_close_behind_them() {
 }
 
 #[test]
+fn frames_queued_behind_a_shared_frame_that_waited_alone_keep_their_order() {
+    // The first shared frame of an idle connection is held apart from the queue; what comes
+    // after it, own or shared, must still follow it.
+    let mut server = open_server(Config::default());
+    server.sender().send_prepared(&PreparedMessage::text("1")).unwrap();
+    server.sender().send_text("2").unwrap();
+    server.sender().send_prepared(&PreparedMessage::text("3")).unwrap();
+    server.sender().send_prepared(&PreparedMessage::text("4")).unwrap();
+    server.sender().send_text("5").unwrap();
+    assert_eq!(server.buffered_output(), 5 * 3);
+    let mut own = Vec::new();
+    let first = server.poll_transmit_shared(&mut own).expect("the first shared frame");
+    assert_eq!((&own[..], &first[..]), (&b""[..], &b"\x81\x011"[..]));
+    assert_eq!(server.buffered_output(), 4 * 3);
+    assert_eq!(written(&mut server), b"\x81\x012\x81\x013\x81\x014\x81\x015");
+    // Idle again: the next broadcast waits alone once more, and a Pong owed meanwhile goes first.
+    server.sender().send_prepared(&PreparedMessage::text("6")).unwrap();
+    server.sender().send_pong(b"p").unwrap();
+    assert_eq!(written(&mut server), b"\x8a\x01p\x81\x016");
+    assert_eq!(server.buffered_output(), 0);
+}
+
+#[test]
+fn a_pong_deferred_at_the_output_limit_goes_out_ahead_of_shared_frames() {
+    let mut config = Config::default();
+    config.max_buffered_output = 100;
+    let mut server = open_server(config);
+    server.sender().send_prepared(&PreparedMessage::binary(vec![0u8; 120])).unwrap();
+    let mut client = Connection::open(Role::Client, Negotiated::default(), config, Instant::now());
+    client.sender().send_ping(b"late").unwrap();
+    server.receive(&output(&mut client));
+    assert!(matches!(server.poll_event(), Some(Ok(Event::Ping(_)))));
+    assert_eq!(server.buffered_output(), 122, "over the limit: the Pong waits");
+    let wire = written(&mut server);
+    assert_eq!(&wire[..6], b"\x8a\x04late", "then the Pong is written first");
+    assert_eq!(wire.len(), 6 + 122);
+}
+
+#[test]
 fn a_prepared_message_waits_for_a_streamed_message_to_end() {
     let mut server = open_server(Config::default());
     server.sender().begin_message(wsmachine::MessageKind::Binary, b"ab", false).unwrap();

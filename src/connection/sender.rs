@@ -78,15 +78,16 @@ pub struct Sender<R = DefaultRandom> {
     random: R,
     /// A streamed message is in progress: only its pieces and control frames can be sent.
     streaming: bool,
-    /// The Pong for the latest Ping, held while the output is over its limit.
-    deferred_pong: Option<Box<bytes::Bytes>>,
-    /// Control frames (and the handshake head) waiting to go ahead of the data: rare, so
-    /// boxed (8 bytes in the connection instead of a `Vec`'s 24) and freed once taken.
-    #[allow(clippy::box_collection)]
-    /// Control frames, and frames shared with other connections: rare or bursty, so boxed
-    /// (8 bytes in the connection) and freed once taken, unless it has queued shared frames
-    /// (a connection that gets broadcasts keeps its queue's room until it goes idle).
+    /// Control frames, a deferred Pong, and frames shared with other connections beyond
+    /// `first_shared`: rare or bursty, so boxed (8 bytes in the connection) and freed once
+    /// taken, unless it has queued shared frames (a connection that gets bursts of
+    /// broadcasts keeps its queue's room until it goes idle).
     queued: Option<Box<Queued>>,
+    /// A frame shared with other connections, queued when nothing else waited (so it goes
+    /// out first): a broadcast to a connection with nothing pending, the common case, is held
+    /// here rather than in `queued`, which keeps a broadcast to one recipient to the memory
+    /// of the connection itself (`benches/broadcast.rs`).
+    first_shared: Option<Bytes>,
     /// Data frames this sender wrote, after what `queued` holds (see [`Queued::data_start`]).
     data: Vec<u8>,
     max_buffered: usize,
@@ -106,8 +107,8 @@ impl<R: RandomSource> Sender<R> {
             role,
             random,
             streaming: false,
-            deferred_pong: None,
             queued: None,
+            first_shared: None,
             data: Vec::new(),
             max_buffered: config.max_buffered_output,
             fragment_size: config.fragment_size.and_then(NonZeroUsize::new),
@@ -282,6 +283,13 @@ impl<R: RandomSource> Sender<R> {
 
     /// Queues frames shared with other connections behind the data queued so far.
     fn push_shared(&mut self, frames: Bytes) {
+        let nothing_waits = self.first_shared.is_none()
+            && self.data.is_empty()
+            && self.queued.as_ref().is_none_or(|queued| queued.shared.is_empty());
+        if nothing_waits {
+            self.first_shared = Some(frames);
+            return;
+        }
         let queued = self.queued.get_or_insert_with(Box::default);
         queued.shared_len += frames.len();
         queued.shared.push_back((self.data.len(), frames));
@@ -371,7 +379,7 @@ impl<R: RandomSource> Sender<R> {
             return;
         }
         if self.buffered_output() >= self.max_buffered {
-            self.deferred_pong = Some(Box::new(payload));
+            self.queued.get_or_insert_with(Box::default).deferred_pong = Some(payload);
             return;
         }
         // A Ping's payload is at most 125 bytes.
@@ -432,7 +440,7 @@ impl<R: RandomSource> Sender<R> {
     /// Bytes waiting to be written: the backpressure signal.
     #[must_use]
     pub fn buffered_output(&self) -> usize {
-        let data = self.data.len();
+        let data = self.data.len() + self.first_shared.as_ref().map_or(0, Bytes::len);
         self.queued.as_ref().map_or(data, |queued| {
             queued.control.len() + queued.shared_len + (data - queued.data_start)
         })
@@ -453,18 +461,22 @@ impl<R: RandomSource> Sender<R> {
     /// which goes on the wire after `out`: for a vectored write that copies no shared byte.
     /// `None` when `out` now holds all the output; call again until then.
     pub fn poll_transmit_shared(&mut self, out: &mut Vec<u8>) -> Option<Bytes> {
-        if let Some(payload) = self.deferred_pong.take() {
+        if let Some(payload) = self.queued.as_mut().and_then(|queued| queued.deferred_pong.take()) {
             let _ = self.send_control(Opcode::Pong, &payload);
+        }
+        if let Some(queued) = self.queued.as_mut().filter(|queued| !queued.control.is_empty()) {
+            // Control frames are rare and the handshake head is written once: their buffer is
+            // freed rather than kept.
+            out.extend_from_slice(&core::mem::take(&mut queued.control));
+        }
+        if let Some(shared) = self.first_shared.take() {
+            // Queued when nothing else waited: no own data goes before it.
+            return Some(shared);
         }
         let Some(queued) = self.queued.as_mut() else {
             take_data(&mut self.data, 0, out);
             return None;
         };
-        if !queued.control.is_empty() {
-            // Control frames are rare and the handshake head is written once: their buffer is
-            // freed rather than kept.
-            out.extend_from_slice(&core::mem::take(&mut queued.control));
-        }
         if let Some((at, shared)) = queued.shared.pop_front() {
             out.extend_from_slice(&self.data[queued.data_start..at]);
             queued.data_start = at;
@@ -607,6 +619,8 @@ impl<R: RandomSource> Sender<R> {
 /// What a sender queues beside its own data frames.
 #[derive(Debug, Default)]
 struct Queued {
+    /// The Pong for the latest Ping, held while the output is over its limit.
+    deferred_pong: Option<Bytes>,
     /// Control frames (and the handshake head), which go ahead of the data.
     control: Vec<u8>,
     /// Frames shared with other connections (prepared messages), in order, each with the
