@@ -4,7 +4,7 @@
 use std::io;
 
 use crate::frame::CloseCode;
-use crate::handshake::{Rejection, Request, ResponseError, UpgradeRequest};
+use crate::handshake::{H2ResponseError, Rejection, Request, ResponseError, UpgradeRequest};
 use crate::{Closed, CommandError, ProtocolError};
 
 /// An error of an adapter's WebSocket: each prints as one line.
@@ -53,6 +53,14 @@ pub enum Error {
     /// The URL given to `connect` is not a WebSocket URL it can open.
     #[error("invalid URL: {0}")]
     Url(String),
+    /// The HTTP/2 server does not take WebSockets: it did not send
+    /// `SETTINGS_ENABLE_CONNECT_PROTOCOL` (RFC 8441 §3). Connect over HTTP/1.1 instead.
+    #[error("the HTTP/2 server does not accept WebSockets (no SETTINGS_ENABLE_CONNECT_PROTOCOL)")]
+    NoExtendedConnect,
+    /// The HTTP/2 server's answer to the extended CONNECT does not match the request
+    /// (RFC 8441 §5); a refusal by status is [`Error::Rejected`].
+    #[error("invalid HTTP/2 response: {0}")]
+    Http2Response(H2ResponseError),
 }
 
 impl Error {

@@ -99,6 +99,7 @@
 //! | `tokio` | no | the tokio adapter, `wsmachine::tokio` |
 //! | `rustls` | no | `wss://` for the tokio adapter's `connect` |
 //! | `hyper` | no | WebSockets from hyper 1.x and axum servers: `wsmachine::tokio::upgrade` |
+//! | `http2` | no | WebSockets over HTTP/2 (RFC 8441): `upgrade` answers hyper's extended CONNECT, and `wsmachine::tokio::http2::Client` opens WebSockets as streams of one h2 connection |
 //! | `blocking` | no | the blocking adapter, `wsmachine::blocking` |
 //! | `http` | no | conversions from and to the `http` crate's request and response types |
 //!

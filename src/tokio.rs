@@ -51,6 +51,8 @@ use std::time::Instant;
 use ::tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use ::tokio::time::Sleep;
 
+#[cfg(feature = "http2")]
+pub mod http2;
 mod split;
 #[cfg(feature = "rustls")]
 mod tls;
@@ -387,6 +389,13 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
     /// The stream underneath.
     pub fn get_ref(&self) -> &S {
         &self.io
+    }
+
+    /// The stream underneath, mutably: for what the stream itself offers, such as resetting
+    /// an HTTP/2 stream ([`http2::Stream::reset`]). Reading or writing it directly would cut
+    /// into the WebSocket's frames.
+    pub fn get_mut(&mut self) -> &mut S {
+        &mut self.io
     }
 
     /// Sets the queued output above which `send` and `feed` wait for the socket (default

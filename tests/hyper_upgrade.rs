@@ -20,8 +20,8 @@ async fn serve(config: Config) -> std::net::SocketAddr {
     let app = Router::new().route(
         "/ws",
         get(move |request: Request| async move {
-            let decide = |upgrade: &wsmachine::handshake::UpgradeRequest| {
-                if upgrade.request().origin() == Some("http://evil.example") {
+            let decide = |upgrade: &wsmachine::handshake::Offer<'_>| {
+                if upgrade.origin() == Some("http://evil.example") {
                     Answer::Reject(Rejection::new(403))
                 } else if upgrade.protocols().iter().any(|p| p == "echo") {
                     Answer::accept_protocol("echo")

@@ -274,6 +274,49 @@ impl ClientHandshake {
         self
     }
 
+    /// This request as the fields of an HTTP/2 extended CONNECT (RFC 8441 §4, §5): the
+    /// pseudo-header fields first, names in lower case, then the headers added with
+    /// [`header`](ClientHandshake::header). There is no key: the HTTP/2 stream stands for it.
+    ///
+    /// ```
+    /// use wsmachine::handshake::ClientHandshake;
+    ///
+    /// let fields = ClientHandshake::new("wss://example.com/chat")?.protocol("chat").h2_fields()?;
+    /// assert!(fields.contains(&(":protocol".into(), "websocket".into())));
+    /// assert!(fields.contains(&("sec-websocket-protocol".into(), "chat".into())));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn h2_fields(&self) -> Result<Vec<(String, String)>, RequestBuildError> {
+        if let Some(protocol) = self.protocols.iter().find(|p| !is_token(p.as_bytes())) {
+            return Err(RequestBuildError::InvalidProtocol(protocol.clone()));
+        }
+        let protocols: Vec<&str> = self.protocols.iter().map(String::as_str).collect();
+        let mut fields = super::h2_connect_fields(
+            &self.uri,
+            &protocols,
+            &self.extensions,
+            self.origin.as_deref(),
+        );
+        for header in &self.headers {
+            let value = header
+                .value_str()
+                .ok_or_else(|| RequestBuildError::InvalidHeader(header.name().into()))?;
+            fields.push((header.name().to_ascii_lowercase(), value.into()));
+        }
+        Ok(fields)
+    }
+
+    /// Checks the server's answer to this request sent as an HTTP/2 extended CONNECT: a 2xx
+    /// status and only what was offered (RFC 8441 §5).
+    pub fn h2_check_response<'a>(
+        &self,
+        status: u16,
+        fields: impl IntoIterator<Item = (&'a str, &'a [u8])>,
+    ) -> Result<Negotiated, super::H2ResponseError> {
+        let protocols: Vec<&str> = self.protocols.iter().map(String::as_str).collect();
+        super::h2_check_response(status, fields, &protocols, &self.extensions)
+    }
+
     /// The URI the request is for, as text.
     #[cfg(feature = "http")]
     pub(crate) fn uri_string(&self) -> String {

@@ -14,6 +14,7 @@ mod http1;
 #[cfg(feature = "http")]
 mod http_interop;
 mod key;
+mod offer;
 mod server;
 mod tokens;
 
@@ -28,6 +29,7 @@ pub use h2::{
 };
 pub use http1::{HeadLimits, Header, InvalidHeader};
 pub use key::{accept_key, generate_key, is_valid_key};
+pub use offer::Offer;
 pub use server::{
     Accept, AcceptError, Incoming, Negotiated, Rejection, Request, RequestError, UpgradeRequest,
 };

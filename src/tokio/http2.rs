@@ -1,0 +1,221 @@
+//! WebSockets over HTTP/2 from the client side (RFC 8441, feature `http2`): one HTTP/2
+//! connection (TLS with ALPN `h2`, or cleartext with prior knowledge) carries any number of
+//! WebSockets, each on a stream of its own opened with an extended CONNECT, which saves a TCP
+//! and a TLS handshake per WebSocket. The server side is [`upgrade`](super::upgrade) on a
+//! hyper HTTP/2 server.
+
+use std::io;
+use std::pin::Pin;
+use std::task::{ready, Context, Poll};
+
+use bytes::{Buf, Bytes};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+
+use super::{now, Error, WebSocket};
+use crate::handshake::{ClientHandshake, H2ResponseError, Header, Rejection};
+use crate::{Config, Connection, Role};
+
+/// The client side of one HTTP/2 connection, on which WebSockets open as streams. Cloning it
+/// is cheap and shares the connection.
+///
+/// ```no_run
+/// # async fn run(tls: tokio::net::TcpStream) -> Result<(), wsmachine::tokio::Error> {
+/// use wsmachine::tokio::http2::Client;
+///
+/// // `tls`: a stream that negotiated ALPN `h2` (or cleartext HTTP/2 with prior knowledge).
+/// let h2 = Client::handshake(tls).await?;
+/// let mut chat = h2.connect("wss://example.com/chat").await?;
+/// let mut feed = h2.connect("wss://example.com/feed").await?; // the same TCP and TLS
+/// chat.send("hello".into()).await?;
+/// # let _ = feed.recv().await;
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone)]
+pub struct Client {
+    send_request: h2::client::SendRequest<Bytes>,
+}
+
+impl Client {
+    /// Starts HTTP/2 over `io`, drives the connection in a task of its own (`tokio::spawn`),
+    /// and returns once the server's SETTINGS arrived, so that
+    /// [`accepts_websockets`](Client::accepts_websockets) knows the answer.
+    pub async fn handshake<S>(io: S) -> Result<Client, Error>
+    where
+        S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    {
+        let (send_request, mut connection) = h2::client::handshake(io).await.map_err(h2_error)?;
+        let mut ping_pong = connection.ping_pong().expect("taken once, here");
+        tokio::spawn(async move {
+            // Its errors reach every stream, where they are reported.
+            let _ = connection.await;
+        });
+        // A server's first frame is its SETTINGS (RFC 9113 §3.4): the answer to a PING comes
+        // after it.
+        ping_pong.ping(h2::Ping::opaque()).await.map_err(h2_error)?;
+        Ok(Client { send_request })
+    }
+
+    /// Whether the server sent `SETTINGS_ENABLE_CONNECT_PROTOCOL` (RFC 8441 §3): if not,
+    /// WebSockets need a connection over HTTP/1.1.
+    #[must_use]
+    pub fn accepts_websockets(&self) -> bool {
+        self.send_request.is_extended_connect_protocol_enabled()
+    }
+
+    /// Opens a WebSocket to `url` on a new stream with the default [`Config`].
+    pub async fn connect(&self, url: &str) -> Result<WebSocket<Stream>, Error> {
+        let handshake = ClientHandshake::new(url).map_err(|error| Error::Url(error.to_string()))?;
+        self.connect_with(handshake, Config::default()).await
+    }
+
+    /// Opens a WebSocket on a new stream with `handshake` (subprotocols, `Origin`, headers) and
+    /// `config` (permessage-deflate is offered when it is set); returns once the server
+    /// accepted. [`Error::NoExtendedConnect`] if the server does not take WebSockets over
+    /// HTTP/2.
+    pub async fn connect_with(
+        &self,
+        handshake: ClientHandshake,
+        config: Config,
+    ) -> Result<WebSocket<Stream>, Error> {
+        if !self.accepts_websockets() {
+            return Err(Error::NoExtendedConnect);
+        }
+        #[cfg(feature = "deflate")]
+        let handshake = match config.deflate {
+            Some(deflate) if !handshake.offers(crate::extensions::deflate::EXTENSION_NAME) => {
+                handshake.extension(deflate.offer())
+            }
+            _ => handshake,
+        };
+        let request = extended_connect(&handshake)?;
+        let mut send_request = self.send_request.clone().ready().await.map_err(h2_error)?;
+        let (response, send) = send_request.send_request(request, false).map_err(h2_error)?;
+        let (parts, recv) = response.await.map_err(h2_error)?.into_parts();
+        let fields = parts.headers.iter().map(|(name, value)| (name.as_str(), value.as_bytes()));
+        let negotiated = handshake.h2_check_response(parts.status.as_u16(), fields).map_err(
+            |error| match error {
+                H2ResponseError::Rejected(status) => {
+                    let mut rejection = Rejection::new(status);
+                    for (name, value) in &parts.headers {
+                        if let Ok(header) = Header::new(name.as_str(), value.as_bytes()) {
+                            rejection = rejection.with_header(header);
+                        }
+                    }
+                    Error::Rejected(Box::new(rejection))
+                }
+                other => Error::Http2Response(other),
+            },
+        )?;
+        let connection = Connection::open(Role::Client, negotiated, config, now());
+        Ok(WebSocket::new(Stream { send, recv, received: Bytes::new() }, connection))
+    }
+}
+
+/// The extended CONNECT for `handshake`, as the h2 crate takes it: the pseudo-header fields
+/// in the method, the URI and the `Protocol` extension.
+fn extended_connect(handshake: &ClientHandshake) -> Result<http::Request<()>, Error> {
+    let fields = handshake.h2_fields().map_err(|error| Error::Url(error.to_string()))?;
+    let field = |name: &str| {
+        fields.iter().find(|(field, _)| field == name).map_or("", |(_, value)| value.as_str())
+    };
+    let uri = format!("{}://{}{}", field(":scheme"), field(":authority"), field(":path"));
+    let mut request = http::Request::builder()
+        .method(http::Method::CONNECT)
+        .version(http::Version::HTTP_2)
+        .uri(uri)
+        .extension(h2::ext::Protocol::from(field(":protocol")));
+    for (name, value) in fields.iter().filter(|(name, _)| !name.starts_with(':')) {
+        request = request.header(name.as_str(), value.as_str());
+    }
+    request.body(()).map_err(|error| Error::Url(error.to_string()))
+}
+
+/// One HTTP/2 stream as the byte stream a [`WebSocket`] runs on: reads take the DATA frames
+/// the server sent (and give their room back to its flow-control window), writes send DATA
+/// frames as the window allows, and shutting down ends the stream.
+#[derive(Debug)]
+pub struct Stream {
+    send: h2::SendStream<Bytes>,
+    recv: h2::RecvStream,
+    /// What was received and not yet read.
+    received: Bytes,
+}
+
+impl Stream {
+    /// Resets the stream (`RST_STREAM` with `CANCEL`): the WebSocket ends at once on both
+    /// sides with no closing handshake, and the other streams of the connection go on.
+    pub fn reset(&mut self) {
+        self.send.send_reset(h2::Reason::CANCEL);
+    }
+}
+
+impl AsyncRead for Stream {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let this = &mut *self;
+        if this.received.is_empty() {
+            match ready!(this.recv.poll_data(cx)) {
+                Some(Ok(data)) => this.received = data,
+                Some(Err(error)) => return Poll::Ready(Err(into_io(error))),
+                None => return Poll::Ready(Ok(())), // the server ended the stream: EOF
+            }
+        }
+        let len = this.received.len().min(buf.remaining());
+        buf.put_slice(&this.received[..len]);
+        this.received.advance(len);
+        this.recv.flow_control().release_capacity(len).map_err(into_io)?;
+        Poll::Ready(Ok(()))
+    }
+}
+
+impl AsyncWrite for Stream {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bytes: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        if bytes.is_empty() {
+            return Poll::Ready(Ok(0));
+        }
+        let send = &mut self.send;
+        send.reserve_capacity(bytes.len());
+        let mut room = send.capacity();
+        while room == 0 {
+            room = match ready!(send.poll_capacity(cx)) {
+                Some(Ok(room)) => room,
+                Some(Err(error)) => return Poll::Ready(Err(into_io(error))),
+                None => return Poll::Ready(Err(io::ErrorKind::BrokenPipe.into())),
+            };
+        }
+        let len = room.min(bytes.len());
+        send.send_data(Bytes::copy_from_slice(&bytes[..len]), false).map_err(into_io)?;
+        Poll::Ready(Ok(len))
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+        // The connection's task writes what was sent.
+        Poll::Ready(Ok(()))
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+        // END_STREAM, the HTTP/2 counterpart of closing TCP (RFC 8441 §5); sending it twice is
+        // refused by h2 and changes nothing.
+        let _ = self.send.send_data(Bytes::new(), true);
+        Poll::Ready(Ok(()))
+    }
+}
+
+/// An h2 error as the adapter's error: I/O errors as they are, the rest wrapped.
+fn h2_error(error: h2::Error) -> Error {
+    Error::Io(into_io(error))
+}
+
+fn into_io(error: h2::Error) -> io::Error {
+    if error.is_io() {
+        return error.into_io().expect("an I/O error");
+    }
+    io::Error::other(error)
+}
