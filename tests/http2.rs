@@ -217,3 +217,29 @@ async fn permessage_deflate_is_negotiated_on_an_http2_stream() {
     assert_eq!(ws.recv().await.unwrap().unwrap(), Message::from(text.as_str()));
     ws.close(CloseCode::NORMAL, "").await.unwrap();
 }
+
+#[tokio::test]
+async fn batches_of_messages_flow_both_ways_within_http2_flow_control() {
+    let server = serve(true, Config::default()).await;
+    let h2 = client(server.address).await;
+    let mut ws = h2.connect(&format!("ws://{}/echo", server.address)).await.unwrap();
+    // 40 batches of 256 short messages (far more than the 64 KiB window HTTP/2 starts
+    // with, so the client must give the server its room back as it reads), then 1.5 MB in
+    // one batch: the server echoes while the client is still writing, which needs more room
+    // than HTTP/2's default window on the client's side, or both would wait to write.
+    let batches = [(16usize, 256usize); 40].into_iter().chain([(16_384, 96)]);
+    for (round, (size, count)) in batches.enumerate() {
+        let message = Message::Binary(vec![round as u8; size].into());
+        for _ in 0..count {
+            ws.feed(message.clone()).await.unwrap();
+        }
+        ws.flush().await.unwrap();
+        for i in 0..count {
+            let reply = tokio::time::timeout(std::time::Duration::from_secs(5), ws.recv())
+                .await
+                .unwrap_or_else(|_| panic!("batch {round}: echo {i} of {count} never came"));
+            assert_eq!(reply.unwrap().unwrap(), message);
+        }
+    }
+    ws.close(CloseCode::NORMAL, "").await.unwrap();
+}

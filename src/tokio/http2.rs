@@ -15,6 +15,15 @@ use super::{now, Error, WebSocket};
 use crate::handshake::{ClientHandshake, H2ResponseError, Header, Rejection};
 use crate::{Config, Connection, Role};
 
+/// How much a server may send on one stream before this end reads it: HTTP/2's default,
+/// 64 KiB, would hold a WebSocket's echo of a few large messages back until the
+/// application reads, and a sender that waits for room while the peer waits for it can then
+/// deadlock; 1 MiB is hyper's order of magnitude (it takes 2 MiB), and the most a stream
+/// buffers unread.
+const STREAM_WINDOW: u32 = 1 << 20;
+/// The same for all the connection's streams together.
+const CONNECTION_WINDOW: u32 = 4 << 20;
+
 /// The client side of one HTTP/2 connection, on which WebSockets open as streams. Cloning it
 /// is cheap and shares the connection.
 ///
@@ -43,7 +52,12 @@ impl Client {
     where
         S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     {
-        let (send_request, mut connection) = h2::client::handshake(io).await.map_err(h2_error)?;
+        let (send_request, mut connection) = h2::client::Builder::new()
+            .initial_window_size(STREAM_WINDOW)
+            .initial_connection_window_size(CONNECTION_WINDOW)
+            .handshake(io)
+            .await
+            .map_err(h2_error)?;
         let mut ping_pong = connection.ping_pong().expect("taken once, here");
         tokio::spawn(async move {
             // Its errors reach every stream, where they are reported.
