@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The chat demo in a real browser: installs Debian's Chromium and ChromeDriver if missing
-# (and says how long that took), builds the chat example with permessage-deflate, and runs
-# tests/browser/chat.py, which drives two headless pages over WebDriver. The screenshot it
+# (and says how long that took), builds the chat example with permessage-deflate and HTTP/2,
+# and runs tests/browser/chat.py, which drives two headless pages over WebDriver, with every
+# compression preset, then tests/browser/chat_https.py: the chat over HTTPS, where Chromium
+# must open each page's WebSocket on the page's HTTP/2 connection. The screenshot it
 # takes is left in target/browser/demo.png; `--update-screenshot` also copies it to
 # docs/demo.png, the picture in the README.
 set -euo pipefail
@@ -29,7 +31,7 @@ fi
 chromium --version 2>/dev/null # its launcher script warns on stderr
 chromedriver --version
 
-cargo build --release --quiet --features deflate --example chat
+cargo build --release --quiet --features deflate,http2 --example chat
 test_started=$SECONDS
 # The chat's own preset (balanced) last, so that its screenshot is the one left; each other
 # compression preset first, with Chromium as the peer of its codecs.
@@ -45,6 +47,15 @@ for preset in default small smallest shared balanced; do
         exit 1
     fi
 done
+# Over HTTPS: the page and its WebSocket on one HTTP/2 connection (RFC 8441).
+echo "--- the chat over HTTPS and HTTP/2 (--tls)"
+if ! timeout 120 python3 tests/browser/chat_https.py target/release/examples/chat "$work"; then
+    for log in "$work/chat-https.log" "$work/chromedriver-https.log"; do
+        echo "--- last lines of $log"
+        tail -n 30 "$log" || true
+    done
+    exit 1
+fi
 echo "browser test took $((SECONDS - test_started)) s"
 if [ "${1:-}" = --update-screenshot ]; then
     cp "$work/demo.png" docs/demo.png

@@ -282,14 +282,22 @@ fn origins_are_checked_against_the_host_or_the_configured_list() {
     }
 
     let same = Origins::SameHost;
-    assert!(same.allows(Some("http://chat.example"), Some("chat.example:80")));
-    assert!(same.allows(Some("http://chat.example:80"), Some("chat.example")));
-    assert!(!same.allows(Some("http://chat.example"), None));
+    assert!(same.allows(Some("http://chat.example"), Some("chat.example:80"), false));
+    assert!(same.allows(Some("http://chat.example:80"), Some("chat.example"), false));
+    assert!(!same.allows(Some("http://chat.example"), None, false));
+    // Over TLS the page's origin is https:// and the default port 443.
+    assert!(same.allows(Some("https://chat.example"), Some("chat.example:443"), true));
+    assert!(same.allows(Some("https://127.0.0.1:8443"), Some("127.0.0.1:8443"), true));
+    assert!(!same.allows(Some("http://chat.example"), Some("chat.example"), true));
+    assert!(!same.allows(Some("https://chat.example"), Some("chat.example"), false));
     let listed = Origins::List(vec!["https://chat.example/".into(), "http://b.example".into()]);
-    assert!(listed.allows(Some("https://chat.example"), Some("127.0.0.1:8080")));
-    assert!(listed.allows(Some("http://B.example"), Some("whatever")));
-    assert!(!listed.allows(Some(SITE), Some("127.0.0.1:8080")), "the list replaces the default");
-    assert!(Origins::Any.allows(Some("http://evil.example"), Some("127.0.0.1:8080")));
+    assert!(listed.allows(Some("https://chat.example"), Some("127.0.0.1:8080"), false));
+    assert!(listed.allows(Some("http://B.example"), Some("whatever"), true));
+    assert!(
+        !listed.allows(Some(SITE), Some("127.0.0.1:8080"), false),
+        "the list replaces the default"
+    );
+    assert!(Origins::Any.allows(Some("http://evil.example"), Some("127.0.0.1:8080"), false));
 }
 
 #[test]
@@ -301,6 +309,7 @@ fn options_read_the_address_and_the_origin_policy() {
             address: "127.0.0.1:8080".into(),
             origins: Origins::SameHost,
             deflate_preset: None,
+            tls: false,
         })
     );
     assert_eq!(
@@ -309,6 +318,7 @@ fn options_read_the_address_and_the_origin_policy() {
             address: "0.0.0.0:80".into(),
             origins: Origins::List(vec!["http://a.example".into(), "https://b.example".into()]),
             deflate_preset: None,
+            tls: false,
         })
     );
     assert_eq!(
@@ -494,4 +504,58 @@ fn a_browser_offering_permessage_deflate_gets_it_and_messages_still_arrive_uncha
             r#"{{"type":"message","from":{a},"text":"compressed ünïcødé, compressed ünïcødé, compressed ünïcødé"}}"#
         )]
     );
+}
+
+#[test]
+fn a_connection_whose_handshake_was_done_elsewhere_joins_as_a_member() {
+    // The HTTPS front end: hyper answered the request (over HTTP/2, say) and hands the open
+    // connection over; the room welcomes it, counts it, and relays as for any member.
+    let mut chat = Chat::new(Origins::SameHost);
+    let a = chat.join();
+    let _ = chat.texts(a);
+    let negotiated = wsmachine::handshake::Negotiated::default();
+    chat.next_id += 1;
+    let b = chat.next_id;
+    let server =
+        Connection::open(wsmachine::Role::Server, negotiated.clone(), chat_config(), chat.now);
+    chat.room.adopt(b, server, chat.now);
+    let client = Connection::open(wsmachine::Role::Client, negotiated, Config::default(), chat.now);
+    chat.peers
+        .insert(b, Peer { connection: client, events: Vec::new(), reading: true, gone: false });
+    chat.pump();
+    assert_eq!(chat.texts(b), [format!(r#"{{"type":"welcome","id":{b}}}"#), count(2)]);
+    assert_eq!(chat.texts(a), [count(2)]);
+    assert_eq!(chat.pings(b), 1, "pinged on joining, to time the round trip");
+    chat.send(b, "over HTTP/2");
+    assert_eq!(chat.texts(a), [format!(r#"{{"type":"message","from":{b},"text":"over HTTP/2"}}"#)]);
+}
+
+#[test]
+fn the_same_policy_decides_requests_over_http2() {
+    use room::{decide, Decision};
+    use wsmachine::handshake::{H2Request, Offer};
+    let request = |path: &'static [u8], origin: &'static [u8]| {
+        H2Request::validate([
+            (":method", &b"CONNECT"[..]),
+            (":protocol", b"websocket"),
+            (":scheme", b"https"),
+            (":path", path),
+            (":authority", b"127.0.0.1:8443"),
+            ("origin", origin),
+            ("sec-websocket-protocol", b"chat, superchat"),
+            ("sec-websocket-version", b"13"),
+        ])
+        .unwrap()
+    };
+    let page = request(b"/chat", b"https://127.0.0.1:8443");
+    let decision = decide(&Offer::Http2(&page), &Origins::SameHost, false, true);
+    assert_eq!(decision, Decision::Accept(Some("chat")));
+    let plain_origin = request(b"/chat", b"http://127.0.0.1:8443");
+    let decision = decide(&Offer::Http2(&plain_origin), &Origins::SameHost, false, true);
+    assert!(matches!(decision, Decision::Refuse(r) if r.status() == 403));
+    let elsewhere = request(b"/other", b"https://127.0.0.1:8443");
+    let decision = decide(&Offer::Http2(&elsewhere), &Origins::SameHost, false, true);
+    assert!(matches!(decision, Decision::Refuse(r) if r.status() == 404));
+    let decision = decide(&Offer::Http2(&page), &Origins::SameHost, true, true);
+    assert!(matches!(decision, Decision::Refuse(r) if r.status() == 503));
 }

@@ -4,6 +4,7 @@
 //! ```text
 //! cargo run --release --features deflate --example chat              # http://127.0.0.1:8080
 //! cargo run --release --features deflate --example chat -- 0.0.0.0:8080 --origin http://chat.example
+//! cargo run --release --features deflate,http2 --example chat -- --tls  # https://127.0.0.1:8080
 //! ```
 //!
 //! Open the address in two browser windows and type. `GET /` serves the page (plain HTTP: the
@@ -27,6 +28,15 @@
 //!
 //! Requests without `Origin` are not from browser pages and are admitted.
 //!
+//! # HTTPS and HTTP/2
+//!
+//! `--tls` (feature `http2`) serves the page and the chat over TLS on the same address, with a
+//! certificate made at start for `localhost` and `127.0.0.1` (a browser warns about it), ALPN
+//! `h2` and `http/1.1`, and HTTP/2's extended CONNECT enabled (RFC 8441): a browser that
+//! speaks it opens the chat's WebSocket as a stream of the HTTP/2 connection that loaded the
+//! page, with no TCP or TLS handshake of its own. The origin policy then expects `https://`.
+//! hyper does the HTTP and the handshake; the room is the same (`https.rs`).
+//!
 //! # Structure
 //!
 //! `room.rs` is the chat itself, sans-IO like the crate: it owns every [`Connection`]
@@ -40,6 +50,8 @@
 
 #[path = "../shared/admission.rs"]
 mod admission;
+#[cfg(feature = "http2")]
+mod https;
 #[path = "../shared/listen.rs"]
 mod listen;
 mod room;
@@ -66,7 +78,7 @@ fn main() {
         Err(error) => {
             eprintln!(
                 "{error}\nusage: chat [ADDRESS] [--origin URL]... [--any-origin] \
-                 [--deflate-preset NAME]"
+                 [--deflate-preset NAME] [--tls]"
             );
             std::process::exit(2);
         }
@@ -86,6 +98,12 @@ fn run(options: Options) -> io::Result<()> {
     let address: SocketAddr = options.address.parse().map_err(|error| {
         io::Error::new(ErrorKind::InvalidInput, format!("{}: {error}", options.address))
     })?;
+    if options.tls {
+        #[cfg(feature = "http2")]
+        return https::run(address, Room::new(config, options.origins));
+        #[cfg(not(feature = "http2"))]
+        return Err(io::Error::new(ErrorKind::Unsupported, "--tls needs --features http2"));
+    }
     let poll = Poll::new()?;
     let mut listener = TcpListener::from_std(listen::listen(&address.to_string(), true)?);
     poll.registry().register(&mut listener, LISTENER, Interest::READABLE)?;

@@ -31,7 +31,7 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use wsmachine::frame::CloseCode;
-use wsmachine::handshake::{Header, Rejection, Request, UpgradeRequest};
+use wsmachine::handshake::{Header, Offer, Rejection, Request, UpgradeRequest};
 use wsmachine::{CloseCause, CommandError, Config, Connection, Event, PreparedMessage, Sender};
 
 /// The page served at `/`.
@@ -100,7 +100,8 @@ pub(crate) fn chat_config_with_preset(preset: Option<&str>) -> Result<Config, St
 /// browser page and is let in: any other client could send whatever `Origin` it liked.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Origins {
-    /// The origin the page itself was served from: `http://` and the request's `Host`.
+    /// The origin the page itself was served from: `http://` (`https://` over TLS) and the
+    /// request's `Host`.
     SameHost,
     /// Exactly these origins (`--origin URL`, repeatable), compared ASCII case-insensitively.
     List(Vec<String>),
@@ -109,16 +110,18 @@ pub(crate) enum Origins {
 }
 
 impl Origins {
-    /// Whether a request with this `Origin` and `Host` may join.
-    pub(crate) fn allows(&self, origin: Option<&str>, host: Option<&str>) -> bool {
+    /// Whether a request with this `Origin` and `Host`, over plain HTTP or TLS (`secure`), may
+    /// join.
+    pub(crate) fn allows(&self, origin: Option<&str>, host: Option<&str>, secure: bool) -> bool {
         let Some(origin) = origin else { return true };
+        let (scheme, default_port) = if secure { ("https://", ":443") } else { ("http://", ":80") };
         match self {
             Origins::Any => true,
             Origins::SameHost => host.is_some_and(|host| {
-                let host = host.strip_suffix(":80").unwrap_or(host);
-                let origin = origin.strip_suffix(":80").unwrap_or(origin);
-                origin.get(..7).is_some_and(|scheme| scheme.eq_ignore_ascii_case("http://"))
-                    && origin[7..].eq_ignore_ascii_case(host)
+                let host = host.strip_suffix(default_port).unwrap_or(host);
+                let origin = origin.strip_suffix(default_port).unwrap_or(origin);
+                origin.get(..scheme.len()).is_some_and(|s| s.eq_ignore_ascii_case(scheme))
+                    && origin[scheme.len()..].eq_ignore_ascii_case(host)
             }),
             Origins::List(allowed) => allowed.iter().any(|allowed| {
                 allowed.trim_end_matches('/').eq_ignore_ascii_case(origin.trim_end_matches('/'))
@@ -137,6 +140,8 @@ pub(crate) struct Options {
     /// `--deflate-preset NAME`: another compression preset than [`chat_config`]'s `balanced`
     /// (the browser test runs the chat with each).
     pub(crate) deflate_preset: Option<String>,
+    /// `--tls`: HTTPS with HTTP/2 and HTTP/1.1 on the address, a certificate made at start.
+    pub(crate) tls: bool,
 }
 
 impl Options {
@@ -146,6 +151,7 @@ impl Options {
         let mut listed = Vec::new();
         let mut any = false;
         let mut deflate_preset = None;
+        let mut tls = false;
         let mut args = args.into_iter();
         while let Some(arg) = args.next() {
             match arg.as_str() {
@@ -159,6 +165,7 @@ impl Options {
                     None => return Err("--origin needs a URL, such as http://example.com".into()),
                 },
                 "--any-origin" => any = true,
+                "--tls" => tls = true,
                 flag if flag.starts_with('-') => return Err(format!("unknown option {flag}")),
                 _ if address.is_some() => return Err(format!("unexpected argument {arg}")),
                 _ => address = Some(arg),
@@ -174,6 +181,7 @@ impl Options {
             address: address.unwrap_or_else(|| "127.0.0.1:8080".into()),
             origins,
             deflate_preset,
+            tls,
         })
     }
 }
@@ -206,7 +214,12 @@ pub(crate) fn message_envelope(from: u64, text: &str) -> String {
 /// The answer to a plain HTTP request: the page at `/`, 426 at `/chat`, 404 elsewhere. Every
 /// answer closes the connection (no keep-alive), which a page this small can afford.
 pub(crate) fn http_response(request: &Request) -> Rejection {
-    match (request.method(), request.path()) {
+    page_response(request.method(), request.path())
+}
+
+/// The answer to a plain HTTP request for `path`: the page, or why not.
+pub(crate) fn page_response(method: &str, path: &str) -> Rejection {
+    match (method, path) {
         ("GET", "/") => Rejection::new(200)
             .with_header(header("Content-Type", "text/html; charset=utf-8"))
             .with_header(header("Cache-Control", "no-store"))
@@ -229,13 +242,13 @@ pub(crate) enum Decision {
     Refuse(Rejection),
 }
 
-/// Decides a WebSocket request: the path, then the origin, then room.
-pub(crate) fn decide(upgrade: &UpgradeRequest, origins: &Origins, full: bool) -> Decision {
-    let request = upgrade.request();
-    if request.path() != "/chat" {
+/// Decides a WebSocket request, over HTTP/1.1 or HTTP/2, plain or over TLS (`secure`): the
+/// path, then the origin, then room.
+pub(crate) fn decide(offer: &Offer<'_>, origins: &Origins, full: bool, secure: bool) -> Decision {
+    if offer.path() != "/chat" {
         return Decision::Refuse(text_response(404, "not found\n"));
     }
-    if !origins.allows(request.origin(), request.host()) {
+    if !origins.allows(offer.origin(), offer.host(), secure) {
         return Decision::Refuse(text_response(403, "origin not allowed\n"));
     }
     if full {
@@ -243,7 +256,7 @@ pub(crate) fn decide(upgrade: &UpgradeRequest, origins: &Origins, full: bool) ->
             text_response(503, "the room is full\n").with_header(header("Retry-After", "10")),
         );
     }
-    Decision::Accept(upgrade.protocols().iter().any(|p| p == SUBPROTOCOL).then_some(SUBPROTOCOL))
+    Decision::Accept(offer.protocols().iter().any(|p| p == SUBPROTOCOL).then_some(SUBPROTOCOL))
 }
 
 fn text_response(status: u16, body: &str) -> Rejection {
@@ -290,6 +303,20 @@ struct Client {
 }
 
 impl Client {
+    fn new(connection: Connection, now: Instant) -> Client {
+        Client {
+            connection,
+            output: Vec::new(),
+            written: 0,
+            member: false,
+            dropped: false,
+            last_ping: now,
+            ping: None,
+            pings_sent: 0,
+            over_since: None,
+        }
+    }
+
     fn pending(&self) -> usize {
         self.output.len() - self.written
     }
@@ -310,18 +337,7 @@ impl Room {
 
     /// A transport connected; `id` names it until [`remove`](Room::remove).
     pub(crate) fn connect(&mut self, id: u64, now: Instant) {
-        let client = Client {
-            connection: Connection::server(self.config, now),
-            output: Vec::new(),
-            written: 0,
-            member: false,
-            dropped: false,
-            last_ping: now,
-            ping: None,
-            pings_sent: 0,
-            over_since: None,
-        };
-        self.clients.insert(id, client);
+        self.clients.insert(id, Client::new(Connection::server(self.config, now), now));
     }
 
     /// Bytes arrived from `id`.
@@ -471,8 +487,9 @@ impl Room {
     }
 
     fn answer_upgrade(&mut self, id: u64, upgrade: &UpgradeRequest, now: Instant) {
+        let full = self.is_full();
         let Some(client) = self.clients.get_mut(&id) else { return };
-        let protocol = match decide(upgrade, &self.origins, self.members >= MAX_MEMBERS) {
+        let protocol = match decide(&Offer::Http1(upgrade), &self.origins, full, false) {
             Decision::Accept(protocol) => protocol,
             Decision::Refuse(response) => return refuse(id, &mut client.connection, &response),
         };
@@ -484,6 +501,38 @@ impl Room {
             eprintln!("connection {id}: cannot accept: {error}");
             return refuse(id, &mut client.connection, &text_response(500, "cannot accept\n"));
         }
+        self.join(id, now);
+    }
+
+    /// Whether the room has no place left.
+    pub(crate) fn is_full(&self) -> bool {
+        self.members >= MAX_MEMBERS
+    }
+
+    /// The configuration every connection of the room uses.
+    #[allow(dead_code)] // for the HTTPS front end only, not the plain server or the tests
+    pub(crate) fn config(&self) -> Config {
+        self.config
+    }
+
+    /// The origins the room admits.
+    #[allow(dead_code)] // for the HTTPS front end only, not the plain server or the tests
+    pub(crate) fn origins(&self) -> &Origins {
+        &self.origins
+    }
+
+    /// Takes in a connection whose handshake was done elsewhere (an HTTP stack that accepted
+    /// the request after [`decide`]): a member from now on, named `id`.
+    #[cfg_attr(not(feature = "http2"), allow(dead_code))] // for the HTTPS front end
+    pub(crate) fn adopt(&mut self, id: u64, connection: Connection, now: Instant) {
+        self.clients.insert(id, Client::new(connection, now));
+        self.join(id, now);
+        self.settle();
+    }
+
+    /// `id`'s WebSocket is open: a member, welcomed, counted and pinged.
+    fn join(&mut self, id: u64, now: Instant) {
+        let Some(client) = self.clients.get_mut(&id) else { return };
         client.member = true;
         self.members += 1;
         let negotiated = client.connection.negotiated();

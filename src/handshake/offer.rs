@@ -24,6 +24,7 @@ use super::{Extension, H2Request, UpgradeRequest};
 /// let offer = Offer::Http2(&request);
 /// assert_eq!((offer.path(), offer.query()), ("/chat", Some("room=7")));
 /// assert_eq!(offer.origin(), Some("https://example.com"));
+/// assert_eq!(offer.host(), Some("example.com"));
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -52,6 +53,16 @@ impl<'a> Offer<'a> {
         match self {
             Offer::Http1(request) => request.request().query(),
             Offer::Http2(request) => request.path().split_once('?').map(|(_, query)| query),
+        }
+    }
+
+    /// The host (and port) the request was sent to: `Host` over HTTP/1.1, `:authority` over
+    /// HTTP/2.
+    #[must_use]
+    pub fn host(&self) -> Option<&'a str> {
+        match self {
+            Offer::Http1(request) => request.request().host(),
+            Offer::Http2(request) => Some(request.authority()),
         }
     }
 

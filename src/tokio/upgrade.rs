@@ -116,6 +116,18 @@ pub struct Upgrading {
     connection: Option<Connection>,
 }
 
+impl Upgrading {
+    /// The upgraded stream and the open [`Connection`] apart, for a program that drives
+    /// connections itself with the sans-IO API (its own event loop or room, as the chat
+    /// example's HTTPS front end does) rather than through [`WebSocket`].
+    pub async fn into_parts(mut self) -> Result<(Upgraded, Connection), Error> {
+        let upgraded =
+            (&mut self.on_upgrade).await.map_err(|error| Error::Io(io::Error::other(error)))?;
+        let connection = self.connection.take().expect("taken only here or by poll");
+        Ok((TokioIo::new(upgraded), connection))
+    }
+}
+
 impl Future for Upgrading {
     type Output = Result<WebSocket<Upgraded>, Error>;
 

@@ -120,9 +120,10 @@ class Server:
 class WebDriver:
     """A WebDriver session with chromedriver over its HTTP interface (W3C WebDriver)."""
 
-    def __init__(self, port, profile):
+    def __init__(self, port, profile, extra_flags=()):
         self.base = f"http://127.0.0.1:{port}"
-        options = {"binary": "/usr/bin/chromium", "args": CHROMIUM_FLAGS + [f"--user-data-dir={profile}"]}
+        args = CHROMIUM_FLAGS + list(extra_flags) + [f"--user-data-dir={profile}"]
+        options = {"binary": "/usr/bin/chromium", "args": args}
         capabilities = {"browserName": "chrome", "goog:chromeOptions": options}
         session = self.call("POST", "/session", {"capabilities": {"alwaysMatch": capabilities}})
         self.base += f"/session/{session['sessionId']}"
@@ -222,21 +223,17 @@ def check_plain_http(server):
     log("plain HTTP: page 200, other paths 404, foreign origin 403, subprotocol chat or none")
 
 
-def main():
-    binary, work = sys.argv[1], sys.argv[2]
-    server = Server(binary, f"{work}/chat.log")
-    open(server.log_path, "w").close()
-    server.start()
+def with_browser(work, name, checks, extra_flags=()):
+    """Starts chromedriver and a headless Chromium session (logs and profile under WORK, named
+    after NAME), runs checks(browser), and shuts both down whatever happens."""
     driver_port = free_port()
-    driver_log = open(f"{work}/chromedriver.log", "w")
+    driver_log = open(f"{work}/{name}.log", "w")
     chromedriver = subprocess.Popen(
         ["chromedriver", f"--port={driver_port}"], stdout=driver_log, stderr=driver_log
     )
     profile = tempfile.mkdtemp(prefix="chat-browser-", dir=work)
     browser = None
     try:
-        log(f"chat server on {server.origin()}")
-        check_plain_http(server)
 
         def driver_ready():
             try:
@@ -247,8 +244,8 @@ def main():
                 return False
 
         wait_for("chromedriver", driver_ready, timeout=20)
-        browser = WebDriver(driver_port, profile)
-        run_browser_checks(browser, server, work)
+        browser = WebDriver(driver_port, profile, extra_flags)
+        checks(browser)
         browser.quit()
         browser = None
     finally:
@@ -259,8 +256,20 @@ def main():
                 print(f"quitting the browser: {error}", file=sys.stderr)
         chromedriver.terminate()
         chromedriver.wait(timeout=10)
-        server.stop()
         shutil.rmtree(profile, ignore_errors=True)
+
+
+def main():
+    binary, work = sys.argv[1], sys.argv[2]
+    server = Server(binary, f"{work}/chat.log")
+    open(server.log_path, "w").close()
+    server.start()
+    try:
+        log(f"chat server on {server.origin()}")
+        check_plain_http(server)
+        with_browser(work, "chromedriver", lambda browser: run_browser_checks(browser, server, work))
+    finally:
+        server.stop()
     print("browser test: ok")
 
 
