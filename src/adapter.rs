@@ -53,9 +53,10 @@ pub enum Error {
     /// The URL given to `connect` is not a WebSocket URL it can open.
     #[error("invalid URL: {0}")]
     Url(String),
-    /// The HTTP/2 server does not take WebSockets: it did not send
-    /// `SETTINGS_ENABLE_CONNECT_PROTOCOL` (RFC 8441 §3). Connect over HTTP/1.1 instead.
-    #[error("the HTTP/2 server does not accept WebSockets (no SETTINGS_ENABLE_CONNECT_PROTOCOL)")]
+    /// The server does not take WebSockets over HTTP/2: it did not choose `h2` in the TLS
+    /// handshake, or did not send `SETTINGS_ENABLE_CONNECT_PROTOCOL` (RFC 8441 §3). Connect
+    /// over HTTP/1.1 instead.
+    #[error("the server does not accept WebSockets over HTTP/2 (no h2, or no SETTINGS_ENABLE_CONNECT_PROTOCOL)")]
     NoExtendedConnect,
     /// The HTTP/2 server's answer to the extended CONNECT does not match the request
     /// (RFC 8441 §5); a refusal by status is [`Error::Rejected`].

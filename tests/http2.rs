@@ -243,3 +243,113 @@ async fn batches_of_messages_flow_both_ways_within_http2_flow_control() {
     }
     ws.close(CloseCode::NORMAL, "").await.unwrap();
 }
+
+/// Sends an extended CONNECT with these fields (beside the pseudo-header fields) and returns
+/// the status and the response's fields, with h2 directly: requests our client would not send.
+async fn raw_connect(
+    address: SocketAddr,
+    protocol: &str,
+    fields: &[(&str, &str)],
+) -> http::Response<()> {
+    let tcp = tokio::net::TcpStream::connect(address).await.unwrap();
+    let (send_request, mut connection) = h2::client::handshake(tcp).await.unwrap();
+    let mut ping_pong = connection.ping_pong().unwrap();
+    tokio::spawn(connection);
+    ping_pong.ping(h2::Ping::opaque()).await.unwrap(); // the server's SETTINGS are in
+    let mut request = http::Request::builder()
+        .method(http::Method::CONNECT)
+        .uri(format!("http://{address}/echo"))
+        .extension(h2::ext::Protocol::from(protocol));
+    for (name, value) in fields {
+        request = request.header(*name, *value);
+    }
+    let mut send_request = send_request.ready().await.unwrap();
+    let (response, _stream) = send_request.send_request(request.body(()).unwrap(), false).unwrap();
+    response.await.unwrap().map(|_| ())
+}
+
+#[tokio::test]
+async fn extended_connects_the_handshake_layer_refuses_get_its_status() {
+    let server = serve(true, Config::default()).await;
+    let version = ("sec-websocket-version", "13");
+    let ok = raw_connect(server.address, "websocket", &[version]).await;
+    assert_eq!(ok.status(), 200);
+    let old = raw_connect(server.address, "websocket", &[("sec-websocket-version", "8")]).await;
+    assert_eq!(old.status(), 426);
+    assert_eq!(old.headers()["sec-websocket-version"], "13");
+    let missing = raw_connect(server.address, "websocket", &[]).await;
+    assert_eq!(missing.status(), 426, "no version is not version 13 (RFC 6455 §4.4)");
+    let other = raw_connect(server.address, "webtransport", &[version]).await;
+    assert_eq!(other.status(), 400);
+    let bad_list =
+        raw_connect(server.address, "websocket", &[version, ("sec-websocket-protocol", "a b")])
+            .await;
+    assert_eq!(bad_list.status(), 400);
+}
+
+/// The same server over TLS, offering `alpn`; returns its address and a client configuration
+/// that trusts its certificate.
+#[cfg(feature = "rustls")]
+async fn serve_tls(alpn: &[&[u8]]) -> (SocketAddr, Arc<rustls::ClientConfig>) {
+    use rustls::pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer};
+    let certified = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
+    let certificate = certified.cert.der().clone();
+    let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(certified.signing_key.serialize_der()));
+    let mut server_config = rustls::ServerConfig::builder()
+        .with_no_client_auth()
+        .with_single_cert(vec![certificate.clone()], key)
+        .unwrap();
+    server_config.alpn_protocols = alpn.iter().map(|name| name.to_vec()).collect();
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(server_config));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    let (report, _reports) = mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        loop {
+            let (tcp, _) = listener.accept().await.unwrap();
+            let (acceptor, report) = (acceptor.clone(), report.clone());
+            tokio::spawn(async move {
+                let tls = acceptor.accept(tcp).await.unwrap();
+                let service = hyper::service::service_fn(move |request| {
+                    let report = report.clone();
+                    async move { Ok::<_, Infallible>(answer(request, Config::default(), report)) }
+                });
+                let mut builder =
+                    hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+                builder.http2().enable_connect_protocol();
+                let _ = builder.serve_connection_with_upgrades(TokioIo::new(tls), service).await;
+            });
+        }
+    });
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(certificate).unwrap();
+    let client_config =
+        rustls::ClientConfig::builder().with_root_certificates(roots).with_no_client_auth();
+    (address, Arc::new(client_config))
+}
+
+#[cfg(feature = "rustls")]
+#[tokio::test]
+async fn dial_opens_wss_websockets_on_one_tls_connection_or_says_to_use_http1() {
+    let (address, trust) = serve_tls(&[b"h2", b"http/1.1"]).await;
+    let url = format!("wss://localhost:{}/echo", address.port());
+    let h2 = Client::dial_tls(&url, trust.clone()).await.unwrap();
+    for text in ["one", "two", "three"] {
+        let mut ws = h2.connect(&url).await.unwrap();
+        ws.send(text.into()).await.unwrap();
+        assert_eq!(ws.recv().await.unwrap().unwrap(), Message::from(text));
+        ws.close(CloseCode::NORMAL, "").await.unwrap();
+    }
+    assert!(matches!(
+        Client::dial_tls(&format!("ws://localhost:{}/", address.port()), trust).await,
+        Err(Error::Url(_))
+    ));
+
+    // A server that speaks only HTTP/1.1: dialing says so, and HTTP/1.1 works.
+    let (address, trust) = serve_tls(&[b"http/1.1"]).await;
+    let url = format!("wss://localhost:{}/echo", address.port());
+    assert!(matches!(Client::dial_tls(&url, trust.clone()).await, Err(Error::NoExtendedConnect)));
+    let mut ws = wsmachine::tokio::connect_tls(&url, trust).await.unwrap();
+    ws.send("over HTTP/1.1".into()).await.unwrap();
+    assert_eq!(ws.recv().await.unwrap().unwrap(), Message::from("over HTTP/1.1"));
+}

@@ -69,6 +69,74 @@ impl Client {
         Ok(Client { send_request })
     }
 
+    /// Connects to the host of `url` (`wss://`) over TLS offering ALPN `h2` (and `http/1.1`,
+    /// so that an HTTP/1.1 server answers rather than refusing the handshake), trusting the
+    /// same roots as [`connect`](super::connect) (feature `rustls`), and starts HTTP/2 on it;
+    /// then [`connect`](Client::connect) opens WebSockets on that one connection. A server
+    /// that does not speak HTTP/2, or does not take WebSockets over it, is
+    /// [`Error::NoExtendedConnect`]: open them over HTTP/1.1 with
+    /// [`tokio::connect`](super::connect) instead.
+    ///
+    /// ```no_run
+    /// # async fn run() -> Result<(), wsmachine::tokio::Error> {
+    /// use wsmachine::tokio::{http2::Client, Error};
+    ///
+    /// match Client::dial("wss://example.com/").await {
+    ///     Ok(h2) => {
+    ///         let mut feed = h2.connect("wss://example.com/feed").await?;
+    ///         let mut chat = h2.connect("wss://example.com/chat").await?; // the same connection
+    ///         feed.send("hello".into()).await?;
+    ///         # let _ = chat.recv().await;
+    ///     }
+    ///     Err(Error::NoExtendedConnect) => {
+    ///         let mut feed = wsmachine::tokio::connect("wss://example.com/feed").await?;
+    ///         feed.send("hello".into()).await?;
+    ///     }
+    ///     Err(error) => return Err(error),
+    /// }
+    /// # Ok(()) }
+    /// ```
+    #[cfg(feature = "rustls")]
+    pub async fn dial(url: &str) -> Result<Client, Error> {
+        Client::dial_tls(url, super::tls::default_config()).await
+    }
+
+    /// [`dial`](Client::dial) with the caller's rustls configuration (its roots, its client
+    /// certificate); its ALPN list is replaced by `h2` and `http/1.1`.
+    #[cfg(feature = "rustls")]
+    pub async fn dial_tls(
+        url: &str,
+        config: std::sync::Arc<tokio_rustls::rustls::ClientConfig>,
+    ) -> Result<Client, Error> {
+        let uri =
+            crate::handshake::WsUri::parse(url).map_err(|error| Error::Url(error.to_string()))?;
+        if !uri.is_secure() {
+            return Err(Error::Url(format!(
+                "{url}: HTTP/2 is chosen in the TLS handshake, so dialing needs wss:// \
+                 (for cleartext HTTP/2 with prior knowledge, use Client::handshake)"
+            )));
+        }
+        let mut config = (*config).clone();
+        // `http/1.1` too: a server that knows only that may refuse the handshake otherwise
+        // (RFC 7301 §3.2), and the answer to give is NoExtendedConnect, not a TLS error.
+        config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+        let tcp = tokio::net::TcpStream::connect((uri.host(), uri.port())).await?;
+        tcp.set_nodelay(true)?;
+        let name = tokio_rustls::rustls::pki_types::ServerName::try_from(uri.host().to_owned())
+            .map_err(|error| Error::Url(format!("{}: {error}", uri.host())))?;
+        let tls = tokio_rustls::TlsConnector::from(std::sync::Arc::new(config))
+            .connect(name, tcp)
+            .await?;
+        if tls.get_ref().1.alpn_protocol() != Some(b"h2") {
+            return Err(Error::NoExtendedConnect);
+        }
+        let client = Client::handshake(tls).await?;
+        if !client.accepts_websockets() {
+            return Err(Error::NoExtendedConnect);
+        }
+        Ok(client)
+    }
+
     /// Whether the server sent `SETTINGS_ENABLE_CONNECT_PROTOCOL` (RFC 8441 §3): if not,
     /// WebSockets need a connection over HTTP/1.1.
     #[must_use]

@@ -32,7 +32,7 @@ pub enum Stream {
 }
 
 /// The client configuration `connect` uses for `wss://`: webpki's roots, built once.
-pub(super) fn default_config() -> Arc<ClientConfig> {
+pub(crate) fn default_config() -> Arc<ClientConfig> {
     static CONFIG: OnceLock<Arc<ClientConfig>> = OnceLock::new();
     Arc::clone(CONFIG.get_or_init(|| {
         let roots = RootCertStore { roots: webpki_roots::TLS_SERVER_ROOTS.to_vec() };
