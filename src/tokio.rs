@@ -290,9 +290,15 @@ pub async fn connect_tls(
 /// Parses `url` and connects over TCP to its host and port.
 async fn dial(url: &str) -> Result<(WsUri, ::tokio::net::TcpStream), Error> {
     let uri = WsUri::parse(url).map_err(|error| Error::Url(error.to_string()))?;
+    let tcp = dial_uri(&uri).await?;
+    Ok((uri, tcp))
+}
+
+/// Connects over TCP to `uri`'s host and port.
+async fn dial_uri(uri: &WsUri) -> Result<::tokio::net::TcpStream, Error> {
     let tcp = ::tokio::net::TcpStream::connect((uri.host(), uri.port())).await?;
     tcp.set_nodelay(true)?;
-    Ok((uri, tcp))
+    Ok(tcp)
 }
 
 /// Opens a WebSocket over a stream the caller brings (any TLS, a proxy tunnel) with
@@ -392,7 +398,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
     }
 
     /// The stream underneath, mutably: for what the stream itself offers, such as resetting
-    /// an HTTP/2 stream ([`http2::Stream::reset`]). Reading or writing it directly would cut
+    /// an HTTP/2 stream (`http2::Stream::reset`, feature `http2`). Reading or writing it directly would cut
     /// into the WebSocket's frames.
     pub fn get_mut(&mut self) -> &mut S {
         &mut self.io

@@ -353,3 +353,24 @@ async fn dial_opens_wss_websockets_on_one_tls_connection_or_says_to_use_http1() 
     ws.send("over HTTP/1.1".into()).await.unwrap();
     assert_eq!(ws.recv().await.unwrap().unwrap(), Message::from("over HTTP/1.1"));
 }
+
+#[cfg(feature = "rustls")]
+#[tokio::test]
+async fn a_connector_uses_http2_where_the_server_allows_and_http1_where_not() {
+    use wsmachine::tokio::http2::Connector;
+    for (alpn, over_http2) in
+        [(&[&b"h2"[..], b"http/1.1"][..], true), (&[&b"http/1.1"[..]][..], false)]
+    {
+        let (address, trust) = serve_tls(alpn).await;
+        let url = format!("wss://localhost:{}/echo", address.port());
+        let connector = Connector::dial_tls(&url, trust).await.unwrap();
+        assert_eq!(connector.is_http2(), over_http2);
+        for text in ["first", "second"] {
+            let mut ws = connector.connect(&url).await.unwrap();
+            assert_eq!(matches!(ws.get_ref(), wsmachine::tokio::Stream::Http2(_)), over_http2);
+            ws.send(text.into()).await.unwrap();
+            assert_eq!(ws.recv().await.unwrap().unwrap(), Message::from(text));
+            ws.close(CloseCode::NORMAL, "").await.unwrap();
+        }
+    }
+}

@@ -247,6 +247,12 @@ impl ClientHandshake {
         self
     }
 
+    /// The URI the request is for.
+    #[must_use]
+    pub fn uri(&self) -> &WsUri {
+        &self.uri
+    }
+
     /// Whether an extension of this name is offered.
     #[must_use]
     pub fn offers(&self, extension_name: &str) -> bool {

@@ -159,6 +159,17 @@ impl Client {
         handshake: ClientHandshake,
         config: Config,
     ) -> Result<WebSocket<Stream>, Error> {
+        let (stream, connection) = self.open(handshake, config).await?;
+        Ok(WebSocket::new(stream, connection))
+    }
+
+    /// The extended CONNECT for `handshake` on a new stream, checked: the stream and the
+    /// open connection.
+    async fn open(
+        &self,
+        handshake: ClientHandshake,
+        config: Config,
+    ) -> Result<(Stream, Connection), Error> {
         if !self.accepts_websockets() {
             return Err(Error::NoExtendedConnect);
         }
@@ -189,7 +200,91 @@ impl Client {
             },
         )?;
         let connection = Connection::open(Role::Client, negotiated, config, now());
-        Ok(WebSocket::new(Stream { send, recv, received: Bytes::new() }, connection))
+        Ok((Stream { send, recv, received: Bytes::new() }, connection))
+    }
+}
+
+/// Opens WebSockets to one server over HTTP/2 when it allows, and over HTTP/1.1 when it does
+/// not, behind one type (feature `rustls`): [`dial`](Connector::dial) tries HTTP/2 once, and
+/// every [`connect`](Connector::connect) then opens a stream of that connection, or a TLS
+/// connection of its own if the server answered with HTTP/1.1.
+///
+/// ```no_run
+/// # async fn run() -> Result<(), wsmachine::tokio::Error> {
+/// use wsmachine::tokio::http2::Connector;
+///
+/// let server = Connector::dial("wss://example.com/").await?;
+/// let mut feed = server.connect("wss://example.com/feed").await?;
+/// let mut chat = server.connect("wss://example.com/chat").await?;
+/// println!("over HTTP/2: {}", server.is_http2()); // one TLS connection for both if true
+/// feed.send("hello".into()).await?;
+/// # let _ = chat.recv().await;
+/// # Ok(()) }
+/// ```
+#[cfg(feature = "rustls")]
+#[derive(Debug, Clone)]
+pub struct Connector {
+    /// The HTTP/2 connection, if the server took WebSockets over it.
+    http2: Option<Client>,
+    tls: std::sync::Arc<tokio_rustls::rustls::ClientConfig>,
+}
+
+#[cfg(feature = "rustls")]
+impl Connector {
+    /// Tries HTTP/2 with the host of `url` ([`Client::dial`]); any other answer than an
+    /// HTTP/2 server that takes WebSockets makes this connector open HTTP/1.1 connections.
+    pub async fn dial(url: &str) -> Result<Connector, Error> {
+        Connector::dial_tls(url, super::tls::default_config()).await
+    }
+
+    /// [`dial`](Connector::dial) with the caller's rustls configuration.
+    pub async fn dial_tls(
+        url: &str,
+        tls: std::sync::Arc<tokio_rustls::rustls::ClientConfig>,
+    ) -> Result<Connector, Error> {
+        let http2 = match Client::dial_tls(url, tls.clone()).await {
+            Ok(client) => Some(client),
+            Err(Error::NoExtendedConnect) => None,
+            Err(error) => return Err(error),
+        };
+        Ok(Connector { http2, tls })
+    }
+
+    /// Whether WebSockets go over the one HTTP/2 connection.
+    #[must_use]
+    pub fn is_http2(&self) -> bool {
+        self.http2.is_some()
+    }
+
+    /// Opens a WebSocket to `url` with the default [`Config`].
+    pub async fn connect(&self, url: &str) -> Result<WebSocket<super::Stream>, Error> {
+        let handshake = ClientHandshake::new(url).map_err(|error| Error::Url(error.to_string()))?;
+        self.connect_with(handshake, Config::default()).await
+    }
+
+    /// Opens a WebSocket with `handshake` and `config`: a stream of the HTTP/2 connection, or
+    /// a TLS connection of its own over HTTP/1.1.
+    pub async fn connect_with(
+        &self,
+        handshake: ClientHandshake,
+        config: Config,
+    ) -> Result<WebSocket<super::Stream>, Error> {
+        match &self.http2 {
+            Some(client) => {
+                let (stream, connection) = client.open(handshake, config).await?;
+                Ok(WebSocket::new(super::Stream::Http2(Box::new(stream)), connection))
+            }
+            None => {
+                let uri = handshake.uri();
+                let tcp = super::dial_uri(uri).await?;
+                let stream = if uri.is_secure() {
+                    super::tls::handshake(tcp, uri.host(), self.tls.clone()).await?
+                } else {
+                    super::Stream::Plain(tcp)
+                };
+                super::connect_with(stream, handshake, config).await
+            }
+        }
     }
 }
 

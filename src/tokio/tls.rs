@@ -21,7 +21,8 @@ use tokio_rustls::TlsConnector;
 use super::Error;
 
 /// The stream [`connect`](super::connect) opens: plain TCP for `ws://`, TLS over TCP for
-/// `wss://`.
+/// `wss://`; and with the feature `http2`, a stream of an HTTP/2 connection that
+/// `http2::Connector` opened.
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum Stream {
@@ -29,6 +30,9 @@ pub enum Stream {
     Plain(TcpStream),
     /// `wss://`.
     Tls(Box<TlsStream<TcpStream>>),
+    /// `wss://` as a stream of a shared HTTP/2 connection (RFC 8441).
+    #[cfg(feature = "http2")]
+    Http2(Box<super::http2::Stream>),
 }
 
 /// The client configuration `connect` uses for `wss://`: webpki's roots, built once.
@@ -67,6 +71,8 @@ impl AsyncRead for Stream {
         match self.get_mut() {
             Stream::Plain(tcp) => Pin::new(tcp).poll_read(cx, buf),
             Stream::Tls(tls) => Pin::new(tls.as_mut()).poll_read(cx, buf),
+            #[cfg(feature = "http2")]
+            Stream::Http2(stream) => Pin::new(stream.as_mut()).poll_read(cx, buf),
         }
     }
 }
@@ -80,6 +86,8 @@ impl AsyncWrite for Stream {
         match self.get_mut() {
             Stream::Plain(tcp) => Pin::new(tcp).poll_write(cx, buf),
             Stream::Tls(tls) => Pin::new(tls.as_mut()).poll_write(cx, buf),
+            #[cfg(feature = "http2")]
+            Stream::Http2(stream) => Pin::new(stream.as_mut()).poll_write(cx, buf),
         }
     }
 
@@ -87,6 +95,8 @@ impl AsyncWrite for Stream {
         match self.get_mut() {
             Stream::Plain(tcp) => Pin::new(tcp).poll_flush(cx),
             Stream::Tls(tls) => Pin::new(tls.as_mut()).poll_flush(cx),
+            #[cfg(feature = "http2")]
+            Stream::Http2(stream) => Pin::new(stream.as_mut()).poll_flush(cx),
         }
     }
 
@@ -94,6 +104,8 @@ impl AsyncWrite for Stream {
         match self.get_mut() {
             Stream::Plain(tcp) => Pin::new(tcp).poll_shutdown(cx),
             Stream::Tls(tls) => Pin::new(tls.as_mut()).poll_shutdown(cx),
+            #[cfg(feature = "http2")]
+            Stream::Http2(stream) => Pin::new(stream.as_mut()).poll_shutdown(cx),
         }
     }
 }
