@@ -146,8 +146,7 @@ impl Client {
 
     /// Opens a WebSocket to `url` on a new stream with the default [`Config`].
     pub async fn connect(&self, url: &str) -> Result<WebSocket<Stream>, Error> {
-        let handshake = ClientHandshake::new(url).map_err(|error| Error::Url(error.to_string()))?;
-        self.connect_with(handshake, Config::default()).await
+        self.connect_with(handshake_for(url)?, Config::default()).await
     }
 
     /// Opens a WebSocket on a new stream with `handshake` (subprotocols, `Origin`, headers) and
@@ -258,8 +257,7 @@ impl Connector {
 
     /// Opens a WebSocket to `url` with the default [`Config`].
     pub async fn connect(&self, url: &str) -> Result<WebSocket<super::Stream>, Error> {
-        let handshake = ClientHandshake::new(url).map_err(|error| Error::Url(error.to_string()))?;
-        self.connect_with(handshake, Config::default()).await
+        self.connect_with(handshake_for(url)?, Config::default()).await
     }
 
     /// Opens a WebSocket with `handshake` and `config`: a stream of the HTTP/2 connection, or
@@ -286,6 +284,11 @@ impl Connector {
             }
         }
     }
+}
+
+/// A handshake for `url`, or why it cannot be one.
+fn handshake_for(url: &str) -> Result<ClientHandshake, Error> {
+    ClientHandshake::new(url).map_err(|error| Error::Url(error.to_string()))
 }
 
 /// The extended CONNECT for `handshake`, as the h2 crate takes it: the pseudo-header fields
