@@ -460,7 +460,12 @@ impl Room {
                         client.connection.sender().close(CloseCode::UNSUPPORTED_DATA, "text only");
                 }
                 Ok(Event::Pong(payload)) => self.pong(id, &payload, now),
-                Ok(Event::Close(_)) => self.leave(id),
+                Ok(Event::Close(close)) => {
+                    if client.member {
+                        eprintln!("guest {id} sent Close ({})", close.code);
+                    }
+                    self.leave(id);
+                }
                 Ok(Event::Closed(closed)) => {
                     self.leave(id);
                     if matches!(

@@ -10,7 +10,8 @@ certificate. It checks:
 - the server saw every page's WebSocket as an HTTP/2 extended CONNECT (RFC 8441) on the same
   TLS connection that loaded a page, and no WebSocket over HTTP/1.1;
 - a message typed in one page appears unchanged in the other;
-- closing one page drops the other's count to 1 (the closing handshake over the stream).
+- a page closing its WebSocket completes the closing handshake over the stream: the server
+  logs the page's Close 1000, the page's close event is clean, the other page's count drops.
 """
 import os
 import re
@@ -88,13 +89,28 @@ def run_checks(browser, origin, log_path):
     browser.type_into("#text", typed + ENTER)
     s = wait_state(browser, b, "A's message in B", lambda s: s["messages"])
     assert s["messages"][0]["text"] == typed, s
+    guest_a = s["messages"][0]["from"]  # "guest N", as the server names A
     log("a message typed in A appeared unchanged in B")
 
+    # The page closes its WebSocket (as a person leaving the chat would): the closing
+    # handshake runs over the HTTP/2 stream, both ends see it complete.
     browser.switch_to(a)
-    browser.close_window()
+    # With `socket` cleared, the page's reconnect leaves this socket alone.
+    browser.script(
+        "const ws = socket; socket = null;"
+        "ws.addEventListener('close', (e) => { window.chatClosed = {code: e.code, clean: e.wasClean}; });"
+        "ws.close(1000, 'bye');"
+    )
+    closed = wait_for("A's close event", lambda: browser.script("return window.chatClosed || null;"))
+    assert closed == {"code": 1000, "clean": True}, closed
     wait_state(browser, b, "the count to drop to 1", lambda s: s["count"] == "1")
-    log("page A closed: B's count dropped to 1")
 
+    def server_log():
+        with open(log_path) as f:
+            return f.read()
+
+    wait_for(f"the server to log {guest_a}'s Close", lambda: f"{guest_a} sent Close (1000" in server_log())
+    log("A closed its WebSocket: Close 1000 at the server, wasClean in the page, B's count 1")
 
 if __name__ == "__main__":
     main()
