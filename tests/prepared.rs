@@ -384,3 +384,37 @@ fn threads_share_one_prepared_message() {
     }
     assert_eq!(prepared.encodings(), 1);
 }
+
+#[test]
+fn a_servers_long_owned_message_is_written_from_its_own_buffer() {
+    let mut server = open_server(Config::default());
+    let payload = bytes::Bytes::from(vec![5u8; 20_000]);
+    server.sender().send_text("first").unwrap();
+    server.sender().send(Message::Binary(payload.clone())).unwrap();
+    server.sender().send_text("last").unwrap();
+    assert_eq!(server.buffered_output(), 7 + 4 + 20_000 + 6);
+    let mut own = Vec::new();
+    let shared = server.poll_transmit_shared(&mut own).expect("the payload, not copied");
+    assert_eq!(own, b"\x81\x05first\x82\x7e\x4e\x20", "the text, then the header alone");
+    assert_eq!(shared.as_ptr(), payload.as_ptr(), "the caller's buffer itself");
+    assert_eq!(server.poll_transmit_shared(&mut own), None);
+    assert_eq!(&own[own.len() - 6..], b"\x81\x04last");
+    // What the client reads is the message as sent.
+    let mut client =
+        Connection::open(Role::Client, Negotiated::default(), Config::default(), Instant::now());
+    let mut wire = b"\x81\x05first\x82\x7e\x4e\x20".to_vec();
+    wire.extend_from_slice(&shared);
+    wire.extend_from_slice(b"\x81\x04last");
+    client.receive(&wire);
+    assert_eq!(client.poll_event().unwrap().unwrap(), Event::Text("first".into()));
+    assert_eq!(client.poll_event().unwrap().unwrap(), Event::Binary(payload));
+
+    // Short messages, and a client's (masked with its own key), are copied as before.
+    let mut short = open_server(Config::default());
+    short.sender().send(Message::Binary(vec![1u8; 100].into())).unwrap();
+    assert_eq!(short.poll_transmit_shared(&mut Vec::new()), None);
+    let mut masking =
+        Connection::open(Role::Client, Negotiated::default(), Config::default(), Instant::now());
+    masking.sender().send(Message::Binary(vec![1u8; 20_000].into())).unwrap();
+    assert_eq!(masking.poll_transmit_shared(&mut Vec::new()), None);
+}

@@ -165,7 +165,10 @@ impl<R: RandomSource> Sender<R> {
     /// Queues a message or control frame given as a value. Text is not checked again: a
     /// [`Text`](crate::Text) is valid UTF-8 by construction. `Message::Close(None)` sends a
     /// Close without a code (§5.5.1 allows an empty body); a `Message::Piece` begins a
-    /// streamed message when it is the first and continues it otherwise.
+    /// streamed message when it is the first and continues it otherwise. On a server, a text
+    /// or binary message of 8 KiB or more that goes out uncompressed in one frame is not
+    /// copied: [`poll_transmit_shared`](Sender::poll_transmit_shared) hands its bytes out
+    /// after its header.
     ///
     /// ```
     /// use std::time::Instant;
@@ -184,9 +187,12 @@ impl<R: RandomSource> Sender<R> {
         match message {
             Message::Text(text) => {
                 let compress = self.worth_compressing(text.as_bytes().len());
-                self.queue_message(Opcode::Text, text.as_bytes(), compress)
+                self.queue_owned(Opcode::Text, text.into_bytes(), compress)
             }
-            Message::Binary(data) => self.send_binary(&data),
+            Message::Binary(data) => {
+                let compress = self.worth_compressing(data.len());
+                self.queue_owned(Opcode::Binary, data, compress)
+            }
             Message::Ping(data) => self.send_ping(&data),
             Message::Pong(data) => self.send_pong(&data),
             Message::Close(Some(frame)) => self.close(frame.code, frame.reason.as_str()),
@@ -512,6 +518,32 @@ impl<R: RandomSource> Sender<R> {
         }
     }
 
+    /// Queues a message given as owned bytes: a server's long uncompressed message that fits
+    /// in one frame is not copied, but queued as a shared frame after its header, for a
+    /// vectored write ([`poll_transmit_shared`](Sender::poll_transmit_shared)); others as
+    /// [`queue_message`](Sender::queue_message).
+    fn queue_owned(
+        &mut self,
+        opcode: Opcode,
+        payload: Bytes,
+        compress: bool,
+    ) -> Result<(), CommandError> {
+        let len = payload.len();
+        let shares = len >= SHARE_PAYLOADS_FROM
+            && !self.role.masks_outgoing_frames()
+            && !(compress && self.compresses())
+            && self.fragment_size.is_none_or(|size| len <= size.get());
+        if !shares {
+            return self.queue_message(opcode, &payload, compress);
+        }
+        self.lifecycle.check(Command::SendMessage)?;
+        self.check_can_send_data()?;
+        self.check_room()?;
+        push_header(&mut self.data, opcode, len, true, Rsv::NONE, None);
+        self.push_shared(payload);
+        Ok(())
+    }
+
     fn queue_message(
         &mut self,
         opcode: Opcode,
@@ -616,6 +648,11 @@ impl<R: RandomSource> Sender<R> {
     }
 }
 
+/// From this length on, a server's owned message is written from its own buffer (after its
+/// header, in a vectored write) rather than copied into the output: copying 8 KiB costs more
+/// than the reference count and the second slice of the write.
+const SHARE_PAYLOADS_FROM: usize = 8 * 1024;
+
 /// What a sender queues beside its own data frames.
 #[derive(Debug, Default)]
 struct Queued {
@@ -689,9 +726,26 @@ fn push_frame(
     mask: Option<[u8; 4]>,
 ) {
     out.reserve(MAX_HEADER_LEN + payload.len());
+    push_header(out, opcode, payload.len(), fin, rsv, mask);
+    let start = out.len();
+    out.extend_from_slice(payload);
+    if let Some(key) = mask {
+        apply_mask(&mut out[start..], key);
+    }
+}
+
+/// Appends the header of a frame of `len` payload bytes to `out`, in its shortest form
+/// (§5.2), with the masking key if one is given.
+fn push_header(
+    out: &mut Vec<u8>,
+    opcode: Opcode,
+    len: usize,
+    fin: bool,
+    rsv: Rsv,
+    mask: Option<[u8; 4]>,
+) {
     let first = (u8::from(fin) << 7) | (rsv.bits() << 4) | opcode.as_u8();
     let mask_bit = if mask.is_some() { 0x80 } else { 0 };
-    let len = payload.len();
     // Each arm bounds the length, so the narrowing casts are exact.
     #[allow(clippy::cast_possible_truncation)]
     match len {
@@ -707,11 +761,6 @@ fn push_frame(
     }
     if let Some(key) = mask {
         out.extend_from_slice(&key);
-    }
-    let start = out.len();
-    out.extend_from_slice(payload);
-    if let Some(key) = mask {
-        apply_mask(&mut out[start..], key);
     }
 }
 
