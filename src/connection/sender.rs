@@ -262,9 +262,7 @@ impl<R: RandomSource> Sender<R> {
     /// # Ok::<(), wsmachine::CommandError>(())
     /// ```
     pub fn send_prepared(&mut self, message: &PreparedMessage) -> Result<(), CommandError> {
-        self.lifecycle.check(Command::SendMessage)?;
-        self.check_can_send_data()?;
-        self.check_room()?;
+        self.check_new_message()?;
         let compress = self.worth_compressing(message.payload().len());
         if self.role.masks_outgoing_frames() {
             return self.queue_message(message.opcode(), message.payload(), compress);
@@ -413,9 +411,7 @@ impl<R: RandomSource> Sender<R> {
         first_piece: &[u8],
         last: bool,
     ) -> Result<(), CommandError> {
-        self.lifecycle.check(Command::SendMessage)?;
-        self.check_can_send_data()?;
-        self.check_room()?;
+        self.check_new_message()?;
         let opcode = match kind {
             MessageKind::Text => Opcode::Text,
             MessageKind::Binary => Opcode::Binary,
@@ -536,9 +532,7 @@ impl<R: RandomSource> Sender<R> {
         if !shares {
             return self.queue_message(opcode, &payload, compress);
         }
-        self.lifecycle.check(Command::SendMessage)?;
-        self.check_can_send_data()?;
-        self.check_room()?;
+        self.check_new_message()?;
         push_header(&mut self.data, opcode, len, true, Rsv::NONE, None);
         self.push_shared(payload);
         Ok(())
@@ -550,9 +544,7 @@ impl<R: RandomSource> Sender<R> {
         payload: &[u8],
         compress: bool,
     ) -> Result<(), CommandError> {
-        self.lifecycle.check(Command::SendMessage)?;
-        self.check_can_send_data()?;
-        self.check_room()?;
+        self.check_new_message()?;
         #[cfg(feature = "deflate")]
         if let Some(deflate) = self.deflate.as_mut().filter(|_| compress) {
             let compressed = deflate.compress_piece(payload, true);
@@ -594,11 +586,14 @@ impl<R: RandomSource> Sender<R> {
         }
     }
 
-    fn check_can_send_data(&self) -> Result<(), CommandError> {
+    /// Whether a new message may be queued: the lifecycle allows it, no streamed message is in
+    /// progress, and the output is below its limit.
+    fn check_new_message(&self) -> Result<(), CommandError> {
+        self.lifecycle.check(Command::SendMessage)?;
         if self.streaming {
             return Err(CommandError::StreamInProgress);
         }
-        Ok(())
+        self.check_room()
     }
 
     /// Refuses new data while the output holds `max_buffered` bytes or more. A message is
