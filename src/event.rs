@@ -7,12 +7,14 @@ use bytes::Bytes;
 use crate::connection::Closed;
 use crate::frame::CloseCode;
 use crate::handshake::{Accepted, Request, UpgradeRequest};
+use crate::Payload;
 
 /// Something that happened on a connection, returned by
 /// [`Connection::poll_event`](crate::Connection::poll_event).
 ///
-/// Payloads are [`Bytes`] cut out of the receive buffer without copying (except for messages
-/// assembled from several frames), so an event can be sent straight back.
+/// Payloads are cut out of the receive buffer without copying (except for messages assembled
+/// from several frames), or held inline when short (see [`Payload`]), so an event can be sent
+/// straight back.
 ///
 /// ```
 /// use std::time::Instant;
@@ -41,7 +43,7 @@ pub enum Event {
     /// A complete text message (§5.6), valid UTF-8.
     Text(Text),
     /// A complete binary message.
-    Binary(Bytes),
+    Binary(Payload),
     /// Part of a message too large to assemble (see
     /// [`Config::stream_messages_above`](crate::Config::stream_messages_above)).
     Piece(Piece),
@@ -95,7 +97,8 @@ pub enum EventRef<'a> {
     Other(Event),
 }
 
-/// Text that is known to be valid UTF-8, held as [`Bytes`].
+/// Text that is known to be valid UTF-8, held as a [`Payload`] (short text inline, long text
+/// as [`Bytes`]).
 ///
 /// The crate forbids `unsafe`, so [`Text::as_str`] checks the bytes again (with SIMD, at many
 /// GB/s) rather than trusting them unchecked.
@@ -108,12 +111,12 @@ pub enum EventRef<'a> {
 /// assert_eq!(text.as_bytes().len(), 6);
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
-pub struct Text(Bytes);
+pub struct Text(Payload);
 
 impl Text {
     /// Text from bytes the caller has validated.
-    pub(crate) fn from_validated(bytes: Bytes) -> Text {
-        Text(bytes)
+    pub(crate) fn from_validated(bytes: impl Into<Payload>) -> Text {
+        Text(bytes.into())
     }
 
     /// The text.
@@ -128,22 +131,29 @@ impl Text {
         &self.0
     }
 
-    /// The UTF-8 bytes, without copying.
+    /// The UTF-8 bytes as [`Bytes`]: without a copy unless the text is short enough to be
+    /// held inline (see [`Payload`]).
     #[must_use]
     pub fn into_bytes(self) -> Bytes {
+        self.0.into_bytes()
+    }
+
+    /// The UTF-8 bytes as they are held.
+    #[must_use]
+    pub fn into_payload(self) -> Payload {
         self.0
     }
 }
 
 impl From<&str> for Text {
     fn from(text: &str) -> Text {
-        Text(Bytes::copy_from_slice(text.as_bytes()))
+        Text(Payload::copy_from_slice(text.as_bytes()))
     }
 }
 
 impl From<alloc::string::String> for Text {
     fn from(text: alloc::string::String) -> Text {
-        Text(Bytes::from(text))
+        Text(Payload::from(text.into_bytes()))
     }
 }
 

@@ -129,6 +129,7 @@ pub mod extensions;
 pub mod frame;
 pub mod handshake;
 mod message;
+mod payload;
 mod random;
 mod role;
 mod time;
@@ -143,6 +144,7 @@ pub use connection::{
 pub use error::{CommandError, ProtocolError};
 pub use event::{CloseFrame, Event, EventRef, MessageKind, Piece, Text};
 pub use message::Message;
+pub use payload::Payload;
 #[cfg(feature = "std")]
 pub use random::OsSeededRandom;
 pub use random::RandomSource;

@@ -3,6 +3,7 @@
 use bytes::Bytes;
 
 use crate::event::{CloseFrame, Event, Piece, Text};
+use crate::Payload;
 
 /// A whole message, a Ping, a Pong or a Close, owned: what the adapters
 /// (`wsmachine::tokio`, `wsmachine::blocking`) send and receive, and what
@@ -25,7 +26,7 @@ pub enum Message {
     /// A text message (§5.6), valid UTF-8.
     Text(Text),
     /// A binary message.
-    Binary(Bytes),
+    Binary(Payload),
     /// A Ping (§5.5.2); a received one is answered automatically.
     Ping(Bytes),
     /// A Pong (§5.5.3).
@@ -86,6 +87,12 @@ impl From<Text> for Message {
 
 impl From<Bytes> for Message {
     fn from(data: Bytes) -> Message {
+        Message::Binary(data.into())
+    }
+}
+
+impl From<Payload> for Message {
+    fn from(data: Payload) -> Message {
         Message::Binary(data)
     }
 }
@@ -98,6 +105,6 @@ impl From<alloc::vec::Vec<u8>> for Message {
 
 impl From<&[u8]> for Message {
     fn from(data: &[u8]) -> Message {
-        Message::Binary(Bytes::copy_from_slice(data))
+        Message::Binary(Payload::copy_from_slice(data))
     }
 }

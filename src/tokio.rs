@@ -32,8 +32,9 @@
 //!
 //! [`recv`](WebSocket::recv) is cancel-safe: all its state lives in the `WebSocket`, and a
 //! message is taken from the connection only when `recv` returns it, so a `recv` dropped in
-//! `tokio::select!` loses nothing. `send` is not: dropped while it waits for room, the message
-//! was not queued; dropped while it writes, it was.
+//! `tokio::select!` loses nothing. `send` queues its message when it is called if the output
+//! is under the high-water mark, else once it is: dropped while it waits for room, the message
+//! was not queued; dropped after, it was (and the next `recv`, `send` or `flush` writes it).
 //!
 //! # Dropping
 //!
@@ -53,6 +54,7 @@ use ::tokio::time::Sleep;
 
 #[cfg(feature = "http2")]
 pub mod http2;
+mod sending;
 mod split;
 #[cfg(feature = "rustls")]
 mod tls;
@@ -60,6 +62,7 @@ mod tls;
 mod upgrade;
 
 pub use crate::adapter::{Answer, Error, IncomingRef};
+use sending::{Receiving, Sending};
 pub use split::{ReadHalf, WriteHalf};
 #[cfg(feature = "rustls")]
 pub use tls::Stream;
@@ -418,18 +421,27 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
     /// An error ends the connection: a protocol error (after its Close with the error's code
     /// was written), an I/O error, or an end without a closing handshake (the peer vanished,
     /// a deadline passed); `None` follows.
-    pub async fn recv(&mut self) -> Option<Result<Message, Error>> {
-        poll_fn(|cx| self.poll_recv(cx)).await
+    #[inline]
+    pub fn recv(&mut self) -> impl Future<Output = Option<Result<Message, Error>>> + '_ {
+        Receiving(self)
     }
 
     /// [`recv`](WebSocket::recv) as a poll function, for `Stream` and hand-written futures.
+    #[inline]
     pub fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Message, Error>>> {
-        // The common case first: a whole short message already read.
+        // The common case first, inlined into the caller so that the message is built where
+        // the caller wants it: a whole short message already read.
         if self.pending_error.is_none() {
             if let Some(message) = self.connection.poll_short_message() {
                 return Poll::Ready(Some(Ok(message)));
             }
         }
+        self.poll_recv_slow(cx)
+    }
+
+    /// The rest of [`poll_recv`](WebSocket::poll_recv): events, I/O and the clock.
+    #[inline(never)]
+    fn poll_recv_slow(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Message, Error>>> {
         loop {
             let event = match ready!(self.poll_event(cx)) {
                 Some(Ok(event)) => event,
@@ -562,9 +574,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
     }
 
     /// Sends a message (or a Ping, a Pong, a Close), waiting while more than the high-water
-    /// mark is queued; see the module docs for when its bytes reach the socket.
-    pub async fn send(&mut self, message: Message) -> Result<(), Error> {
-        self.send_with(|sender| sender.send(message)).await
+    /// mark is queued; see the module docs for when its bytes reach the socket. The message
+    /// is queued when `send` is called if there is room, else once there is.
+    #[inline]
+    pub fn send(&mut self, message: Message) -> impl Future<Output = Result<(), Error>> + '_ {
+        Sending::message(self, message)
     }
 
     /// Sends a [`PreparedMessage`] as [`send`](WebSocket::send) sends a message: on a server,
@@ -586,25 +600,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
     /// assert_eq!(client.recv().await.unwrap()?, wsmachine::Message::from(r#"{"price":101.5}"#));
     /// # Ok(()) }
     /// ```
-    pub async fn send_prepared(&mut self, message: &PreparedMessage) -> Result<(), Error> {
-        self.send_with(|sender| sender.send_prepared(message)).await
-    }
-
-    /// What `send` and `send_prepared` share: room below the high-water mark, the command, and
-    /// the write unless input waits to be read. Written out flat rather than as `feed` then
-    /// `flush`: one future, no nesting, on the path every message takes.
-    async fn send_with(
-        &mut self,
-        command: impl FnOnce(&mut Sender) -> Result<(), CommandError>,
-    ) -> Result<(), Error> {
-        if self.pending_output() > self.high_water {
-            poll_fn(|cx| self.poll_room(cx)).await?;
-        }
-        command(self.connection.sender())?;
-        if self.connection.buffered_input() == 0 {
-            poll_fn(|cx| self.poll_drain(cx, 0)).await?;
-        }
-        Ok(())
+    pub fn send_prepared<'a>(
+        &'a mut self,
+        message: &'a PreparedMessage,
+    ) -> impl Future<Output = Result<(), Error>> + 'a {
+        Sending::prepared(self, message)
     }
 
     /// Queues a message, waiting only while more than the high-water mark is queued; it is

@@ -1,8 +1,9 @@
 //! Heap allocations per echoed message in the two event-loop integrations, `echo_mio` (the
 //! sans-IO API on mio) and `echo_tokio` (the tokio adapter's borrowed path, with the
-//! feature `tokio`), over real loopback sockets: after a warm-up, echoing thousands more messages
-//! (16 B and 1 KiB, streamed in batches and one at a time) must not allocate at all on the
-//! server's thread.
+//! feature `tokio`), and in the adapter's owned-message loop for short messages, over real
+//! loopback sockets: after a warm-up, echoing thousands more messages (16 B and 1 KiB, or 16
+//! and 38 B, streamed in batches and one at a time) must not allocate at all on the server's
+//! thread.
 //!
 //! The examples' own code runs here (included as modules), each server on a thread of its own
 //! that marks itself as counted; a global allocator forwards to [`System`] and counts the
@@ -31,9 +32,9 @@ mod echo_mio;
 #[path = "../examples/echo_tokio.rs"]
 mod echo_tokio;
 
-/// Allocation calls made by each server's thread: index 1 `echo_mio`, 2 `echo_tokio` (0 is
-/// every other thread).
-static ALLOCATIONS: [AtomicUsize; 3] = [const { AtomicUsize::new(0) }; 3];
+/// Allocation calls made by each server's thread: index 1 `echo_mio`, 2 `echo_tokio`, 3 the
+/// tokio adapter's owned messages (0 is every other thread).
+static ALLOCATIONS: [AtomicUsize; 4] = [const { AtomicUsize::new(0) }; 4];
 
 thread_local! {
     /// Which count this thread's allocations go to. A `const` thread-local of a type without
@@ -85,6 +86,8 @@ static GLOBAL: CountingAllocator = CountingAllocator;
 const ECHO_MIO: usize = 1;
 #[cfg(feature = "tokio")]
 const ECHO_TOKIO: usize = 2;
+#[cfg(feature = "tokio")]
+const OWNED_ECHO: usize = 3;
 
 /// Counts the calling thread's allocations in `counter`.
 fn count_this_thread(counter: usize) {
@@ -114,22 +117,50 @@ fn start_echo_mio() -> SocketAddr {
     address
 }
 
-/// Starts `echo_tokio` (a current-thread runtime) on a counted thread and returns its address.
+/// Starts `serve` on a listener of its own, in a current-thread runtime on a thread counted
+/// in `counter`, and returns its address.
 #[cfg(feature = "tokio")]
-fn start_echo_tokio() -> SocketAddr {
+fn start_on_tokio<F>(
+    counter: usize,
+    serve: impl FnOnce(tokio::net::TcpListener) -> F + Send + 'static,
+) -> SocketAddr
+where
+    F: std::future::Future<Output = ()>,
+{
     let (sender, receiver) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
-        count_this_thread(ECHO_TOKIO);
+        count_this_thread(counter);
         let runtime =
             tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a runtime");
         runtime.block_on(async move {
             let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bound");
             sender.send(listener.local_addr().expect("bound")).expect("the test waits");
-            let limits = echo_tokio::admission::Limits { total: 1000, per_address: 1000 };
-            let _ = echo_tokio::serve_all(listener, wsmachine::Config::default(), limits).await;
+            serve(listener).await;
         });
     });
-    receiver.recv().expect("echo_tokio starts")
+    receiver.recv().expect("the server starts")
+}
+
+/// Starts `echo_tokio` and returns its address.
+#[cfg(feature = "tokio")]
+fn start_echo_tokio() -> SocketAddr {
+    start_on_tokio(ECHO_TOKIO, |listener| async move {
+        let limits = echo_tokio::admission::Limits { total: 1000, per_address: 1000 };
+        let _ = echo_tokio::serve_all(listener, wsmachine::Config::default(), limits).await;
+    })
+}
+
+/// Starts an echo server written the obvious way on the tokio adapter (`recv`, then `send`
+/// the owned message back) and returns its address.
+#[cfg(feature = "tokio")]
+fn start_owned_echo() -> SocketAddr {
+    start_on_tokio(OWNED_ECHO, |listener| async move {
+        let (stream, _) = listener.accept().await.expect("a connection");
+        let mut ws = wsmachine::tokio::accept(stream).await.expect("a WebSocket");
+        while let Some(Ok(message)) = ws.recv().await {
+            ws.send(message).await.expect("echoed");
+        }
+    })
 }
 
 /// A client over a blocking socket, past the opening handshake.
@@ -194,23 +225,28 @@ fn frames(size: usize, count: usize) -> (Vec<u8>, Vec<u8>) {
     (request, reply)
 }
 
-/// Warms `address` up, then echoes 16 B and 1 KiB messages streamed and one at a time and
+/// Warms `address` up, then echoes messages of each of `sizes` streamed and one at a time and
 /// asserts that the server allocated nothing meanwhile.
-fn assert_no_allocations_per_message(server: &str, counter: usize, address: SocketAddr) {
+fn assert_no_allocations_per_message(
+    server: &str,
+    counter: usize,
+    address: SocketAddr,
+    sizes: &[usize],
+) {
     let mut client = Client::connect(address);
     // Warm-up: the same traffic as measured, so that every buffer reaches its working size.
-    client.echo(16, 2_000, 100);
-    client.echo(16, 200, 1);
-    client.echo(1024, 1_000, 50);
-    client.echo(1024, 100, 1);
+    for &size in sizes {
+        client.echo(size, 2_000, 100);
+        client.echo(size, 200, 1);
+    }
 
     let before = server_allocations(counter);
-    client.echo(16, 20_000, 100);
-    client.echo(16, 2_000, 1);
-    client.echo(1024, 5_000, 50);
-    client.echo(1024, 500, 1);
+    for &size in sizes {
+        client.echo(size, 20_000, 100);
+        client.echo(size, 2_000, 1);
+    }
     let allocations = server_allocations(counter) - before;
-    let messages = 20_000 + 2_000 + 5_000 + 500;
+    let messages = 22_000 * sizes.len() as u32;
     assert_eq!(
         allocations,
         0,
@@ -221,11 +257,19 @@ fn assert_no_allocations_per_message(server: &str, counter: usize, address: Sock
 
 #[test]
 fn echo_mio_allocates_nothing_per_echoed_message() {
-    assert_no_allocations_per_message("echo_mio", ECHO_MIO, start_echo_mio());
+    assert_no_allocations_per_message("echo_mio", ECHO_MIO, start_echo_mio(), &[16, 1024]);
 }
 
 #[cfg(feature = "tokio")]
 #[test]
 fn echo_tokio_allocates_nothing_per_echoed_message() {
-    assert_no_allocations_per_message("echo_tokio", ECHO_TOKIO, start_echo_tokio());
+    assert_no_allocations_per_message("echo_tokio", ECHO_TOKIO, start_echo_tokio(), &[16, 1024]);
+}
+
+/// Owned messages short enough to be held inline (`wsmachine::Payload`) cost no allocation
+/// either: no buffer, no reference count, and `send` keeps nothing in its future.
+#[cfg(feature = "tokio")]
+#[test]
+fn the_owned_echo_loop_allocates_nothing_per_short_message() {
+    assert_no_allocations_per_message("the owned echo", OWNED_ECHO, start_owned_echo(), &[16, 38]);
 }

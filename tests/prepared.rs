@@ -390,7 +390,7 @@ fn a_servers_long_owned_message_is_written_from_its_own_buffer() {
     let mut server = open_server(Config::default());
     let payload = bytes::Bytes::from(vec![5u8; 20_000]);
     server.sender().send_text("first").unwrap();
-    server.sender().send(Message::Binary(payload.clone())).unwrap();
+    server.sender().send(Message::Binary(payload.clone().into())).unwrap();
     server.sender().send_text("last").unwrap();
     assert_eq!(server.buffered_output(), 7 + 4 + 20_000 + 6);
     let mut own = Vec::new();
@@ -407,7 +407,7 @@ fn a_servers_long_owned_message_is_written_from_its_own_buffer() {
     wire.extend_from_slice(b"\x81\x04last");
     client.receive(&wire);
     assert_eq!(client.poll_event().unwrap().unwrap(), Event::Text("first".into()));
-    assert_eq!(client.poll_event().unwrap().unwrap(), Event::Binary(payload));
+    assert_eq!(client.poll_event().unwrap().unwrap(), Event::Binary(payload.into()));
 
     // Short messages, and a client's (masked with its own key), are copied as before.
     let mut short = open_server(Config::default());

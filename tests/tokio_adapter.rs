@@ -276,6 +276,30 @@ async fn send_and_feed_wait_for_a_reader_that_stops_reading_and_memory_stays_bou
 }
 
 #[tokio::test]
+async fn a_dropped_send_queued_its_message_only_if_there_was_room_when_it_was_called() {
+    let (mut client, mut server) = pair(Config::default(), Config::default()).await;
+    // Room: the message is queued by the call itself, and a later flush writes it.
+    drop(server.send("queued by the call".into()));
+    // No room (a high-water mark of 0 and bytes waiting): dropped while it waits, the message
+    // was never queued.
+    server.set_high_water(0);
+    server.feed("fed".into()).await.unwrap();
+    drop(server.send("never queued".into()));
+    server.set_high_water(64 * 1024);
+    server.flush().await.unwrap();
+    let reader = tokio::spawn(async move {
+        let mut received = Vec::new();
+        while let Some(message) = client.recv().await {
+            received.push(message.unwrap());
+        }
+        received
+    });
+    server.close(CloseCode::NORMAL, "").await.unwrap();
+    let received = reader.await.unwrap();
+    assert_eq!(received, [Message::from("queued by the call"), Message::from("fed")]);
+}
+
+#[tokio::test]
 async fn a_sent_message_reaches_the_socket_before_the_task_waits_on_something_else() {
     let (client_io, server_io) = tokio::io::duplex(64 * 1024);
     let (tell, told) = tokio::sync::oneshot::channel::<()>();

@@ -17,7 +17,7 @@ use crate::frame::{
 };
 use crate::message::Message;
 use crate::random::RandomSource;
-use crate::{Config, Role};
+use crate::{Config, Payload, Role};
 
 /// What the receiving half of a split connection obliges the sending half to send: a Pong, a
 /// keepalive Ping, or the Close that answers the peer's or fails the connection (§5.5).
@@ -187,7 +187,7 @@ impl<R: RandomSource> Sender<R> {
         match message {
             Message::Text(text) => {
                 let compress = self.worth_compressing(text.as_bytes().len());
-                self.queue_owned(Opcode::Text, text.into_bytes(), compress)
+                self.queue_owned(Opcode::Text, text.into_payload(), compress)
             }
             Message::Binary(data) => {
                 let compress = self.worth_compressing(data.len());
@@ -521,7 +521,7 @@ impl<R: RandomSource> Sender<R> {
     fn queue_owned(
         &mut self,
         opcode: Opcode,
-        payload: Bytes,
+        payload: Payload,
         compress: bool,
     ) -> Result<(), CommandError> {
         let len = payload.len();
@@ -534,7 +534,7 @@ impl<R: RandomSource> Sender<R> {
         }
         self.check_new_message()?;
         push_header(&mut self.data, opcode, len, true, Rsv::NONE, None);
-        self.push_shared(payload);
+        self.push_shared(payload.into_bytes());
         Ok(())
     }
 

@@ -190,7 +190,7 @@ impl Reader {
                 last: true,
             }),
             (false, MessageKind::Text) => Event::Text(Text::from_validated(data)),
-            (false, MessageKind::Binary) => Event::Binary(data),
+            (false, MessageKind::Binary) => Event::Binary(data.into()),
         }))
     }
 

@@ -13,7 +13,7 @@ use crate::event::{CloseFrame, Event, EventRef, MessageKind, Piece, Text};
 use crate::frame::{
     apply_mask_at, CloseBody, CloseCode, FrameHeader, HeaderRules, Opcode, Status, Utf8Validator,
 };
-use crate::{Config, Role};
+use crate::{Config, Payload, Role};
 
 /// A message whose frames are still arriving.
 #[derive(Debug)]
@@ -254,7 +254,7 @@ impl Reader {
                 Ok(Ready::Stashed(MessageKind::Text))
             }
             Ok(Step::Event(Event::Binary(data))) => {
-                self.held().stash = data;
+                self.held().stash = data.into_bytes();
                 Ok(Ready::Stashed(MessageKind::Binary))
             }
             Ok(Step::Event(event)) => Ok(Ready::Event(event)),
@@ -425,9 +425,18 @@ impl Reader {
         let Step::Whole { opcode, header_len, frame_len } = self.whole_short_frame()? else {
             return None;
         };
-        let mut payload = self.buf.split_to(frame_len);
-        payload.advance(header_len);
-        let payload = payload.freeze();
+        // A short payload is copied out (cheaper than the two atomic operations of sharing
+        // the buffer); a longer one is cut out of it.
+        let payload = if let Some(inline) =
+            Payload::inline_at(&self.buf, header_len, frame_len - header_len)
+        {
+            self.buf.advance(frame_len);
+            inline
+        } else {
+            let mut payload = self.buf.split_to(frame_len);
+            payload.advance(header_len);
+            Payload::from(payload.freeze())
+        };
         Some(match opcode {
             Opcode::Text => Event::Text(Text::from_validated(payload)),
             _ => Event::Binary(payload),
@@ -762,7 +771,7 @@ impl Reader {
         payload: BytesMut,
     ) -> Result<Event, ProtocolError> {
         if opcode == Opcode::Binary {
-            return Ok(Event::Binary(payload.freeze()));
+            return Ok(Event::Binary(payload.freeze().into()));
         }
         // The payload was validated as it arrived; only its end remains to check.
         if let Err(error) = self.utf8().finish() {
@@ -793,7 +802,7 @@ impl Reader {
         let data = self.message.take()?.data.freeze();
         Some(Ok(match kind {
             MessageKind::Text => Event::Text(Text::from_validated(data)),
-            MessageKind::Binary => Event::Binary(data),
+            MessageKind::Binary => Event::Binary(data.into()),
         }))
     }
 
