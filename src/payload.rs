@@ -9,7 +9,7 @@ use bytes::Bytes;
 
 /// The longest payload kept inline: what fits beside the length in the room a [`Bytes`]
 /// and its tag take anyway. (Aligning the inline bytes to 8, 32 of them, measured no faster.)
-const INLINE_CAPACITY: usize = 38;
+pub(crate) const INLINE_CAPACITY: usize = 38;
 
 /// The inline bytes.
 type Block = [u8; INLINE_CAPACITY];

@@ -114,9 +114,8 @@ pub struct WebSocket<S> {
     /// A frame shared with other connections (a [`PreparedMessage`]), written after `output`
     /// and advanced as it is written.
     shared: Option<bytes::Bytes>,
-    /// The sleep until the connection's next deadline, and the deadline it was set for.
+    /// The sleep until the connection's next deadline (which it keeps: no copy of it here).
     timer: Option<Pin<Box<Sleep>>>,
-    timer_at: Option<Instant>,
     /// After the end, when output the peer is not taking is given up (see `poll_linger`).
     linger_until: Option<Instant>,
     high_water: usize,
@@ -153,12 +152,17 @@ pub struct WebSocket<S> {
 /// }
 /// # }
 /// ```
-pub async fn accept<S: AsyncRead + AsyncWrite + Unpin>(stream: S) -> Result<WebSocket<S>, Error> {
-    match accept_with(stream, Config::default(), |_| Answer::accept()).await? {
-        Accepted::WebSocket(ws) => Ok(ws),
-        Accepted::Http(request) => Err(Error::NotWebSocket(request)),
-        Accepted::Rejected(_) => unreachable!("the callback accepts every upgrade"),
-    }
+pub fn accept<S: AsyncRead + AsyncWrite + Unpin>(
+    stream: S,
+) -> impl Future<Output = Result<WebSocket<S>, Error>> {
+    // On the heap from the call on, as `accept_with`'s.
+    Box::pin(async move {
+        match serve_handshake(stream, Config::default(), |_| Answer::accept()).await? {
+            Accepted::WebSocket(ws) => Ok(ws),
+            Accepted::Http(request) => Err(Error::NotWebSocket(request)),
+            Accepted::Rejected(_) => unreachable!("the callback accepts every upgrade"),
+        }
+    })
 }
 
 /// Accepts a WebSocket on `stream` with `config`, letting `decide` see the request first: its
@@ -185,15 +189,15 @@ pub async fn accept<S: AsyncRead + AsyncWrite + Unpin>(stream: S) -> Result<WebS
 /// }
 /// # Ok(()) }
 /// ```
-pub async fn accept_with<S: AsyncRead + AsyncWrite + Unpin>(
+pub fn accept_with<S: AsyncRead + AsyncWrite + Unpin>(
     stream: S,
     config: Config,
     decide: impl FnOnce(IncomingRef<'_>) -> Answer,
-) -> Result<Accepted<S>, Error> {
-    // The handshake's state lives on the heap while it runs, so that the caller's task,
-    // whose size is that of its largest state, holds little more than the open WebSocket
-    // once it is idle (an echo task: 1,192 bytes inline before, see docs/benchmarks.md).
-    Box::pin(serve_handshake(stream, config, decide)).await
+) -> impl Future<Output = Result<Accepted<S>, Error>> {
+    // The handshake, its arguments included, lives on the heap from the call on: the
+    // caller's task, whose size is that of its largest state, holds a pointer for it and
+    // little more than the open WebSocket once it is idle (see docs/benchmarks.md).
+    Box::pin(serve_handshake(stream, config, decide))
 }
 
 async fn serve_handshake<S: AsyncRead + AsyncWrite + Unpin>(
@@ -211,6 +215,7 @@ async fn serve_handshake<S: AsyncRead + AsyncWrite + Unpin>(
                 }
                 ws.connection.accept(accept)?;
                 ws.flush().await?;
+                ws.release_output();
                 return Ok(Accepted::WebSocket(ws));
             }
             Answer::Reject(response) => {
@@ -328,22 +333,24 @@ async fn dial_uri(uri: &WsUri) -> Result<::tokio::net::TcpStream, Error> {
 /// server.await.unwrap()?;
 /// # Ok(()) }
 /// ```
-pub async fn connect_with<S: AsyncRead + AsyncWrite + Unpin>(
+pub fn connect_with<S: AsyncRead + AsyncWrite + Unpin>(
     stream: S,
     handshake: ClientHandshake,
     config: Config,
-) -> Result<WebSocket<S>, Error> {
-    // On the heap while it runs, as `accept_with`'s.
+) -> impl Future<Output = Result<WebSocket<S>, Error>> {
+    // On the heap from the call on, as `accept_with`'s.
     Box::pin(async move {
         let connection = Connection::client(handshake, config, now())
             .map_err(|error| Error::Url(error.to_string()))?;
         let mut ws = WebSocket::new(stream, connection);
         match ws.next_handshake_event().await? {
-            Event::Accepted(_) => Ok(ws),
+            Event::Accepted(_) => {
+                ws.release_output();
+                Ok(ws)
+            }
             other => unreachable!("a client's first event is the server's answer, not {other:?}"),
         }
     })
-    .await
 }
 
 impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
@@ -358,7 +365,6 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
             written: 0,
             shared: None,
             timer: None,
-            timer_at: None,
             linger_until: None,
             high_water: DEFAULT_HIGH_WATER,
             read_closed: false,
@@ -440,21 +446,55 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
     }
 
     /// The rest of [`poll_recv`](WebSocket::poll_recv): events, I/O and the clock.
+    ///
+    /// Reads as [`poll_event`](WebSocket::poll_event) does, except that a read whose first
+    /// frame is a whole message short enough to be held inline ([`Payload`](crate::Payload))
+    /// hands that message out from the read buffer: only what follows it is copied into the
+    /// connection, so a connection that gets one short message per read never holds a
+    /// receive buffer (the idle memory of the owned loop).
     #[inline(never)]
     fn poll_recv_slow(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Message, Error>>> {
         loop {
-            let event = match ready!(self.poll_event(cx)) {
-                Some(Ok(event)) => event,
-                Some(Err(error)) => return Poll::Ready(Some(Err(error))),
-                None => return Poll::Ready(None),
-            };
-            match Message::from_event(event) {
-                // The peer's Close ends the stream, once the reply is written.
-                Ok(Message::Close(frame)) => self.peer_close = frame.map(Box::new),
-                Ok(message) => return Poll::Ready(Some(Ok(message))),
-                Err(_) => {}
+            if let Some(error) = ready!(self.poll_pending_error(cx)) {
+                return Poll::Ready(Some(Err(error)));
+            }
+            if let Some(next) = self.connection.poll_event() {
+                if let Some(event) = self.take_event(next) {
+                    match Message::from_event(event) {
+                        // The peer's Close ends the stream, once the reply is written.
+                        Ok(Message::Close(frame)) => self.peer_close = frame.map(Box::new),
+                        Ok(message) => return Poll::Ready(Some(Ok(message))),
+                        Err(_) => {}
+                    }
+                }
+                continue;
+            }
+            let mut inline = None;
+            let polled = self.poll_io_with(cx, |connection, bytes| {
+                inline = connection.receive_in_place(bytes).poll_inline_message();
+                Ok(())
+            });
+            if let Some(message) = inline {
+                return Poll::Ready(Some(Ok(message)));
+            }
+            match polled {
+                Poll::Ready(Ok(true)) => continue,
+                Poll::Ready(Ok(false)) => return Poll::Ready(self.end().map(Err)),
+                Poll::Ready(Err(error)) => return Poll::Ready(Some(Err(error))),
+                Poll::Pending => return Poll::Pending,
             }
         }
+    }
+
+    /// An event the connection reported, for the caller, unless it is the end or an error,
+    /// which are kept (`ended`, `pending_error`) for the caller's loop to act on.
+    fn take_event(&mut self, next: Result<Event, crate::ProtocolError>) -> Option<Event> {
+        match next {
+            Ok(Event::Closed(closed)) => self.ended = Some(closed),
+            Ok(event) => return Some(event),
+            Err(error) => self.pending_error = Some(Box::new(Error::from_protocol(error))),
+        }
+        None
     }
 
     /// The next message borrowed rather than owned, with the [`Sender`] to answer it while it
@@ -664,10 +704,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
                 return Poll::Ready(Some(Err(error)));
             }
             if let Some(next) = self.connection.poll_event() {
-                match next {
-                    Ok(Event::Closed(closed)) => self.ended = Some(closed),
-                    Ok(event) => return Poll::Ready(Some(Ok(event))),
-                    Err(error) => self.pending_error = Some(Box::new(Error::from_protocol(error))),
+                if let Some(event) = self.take_event(next) {
+                    return Poll::Ready(Some(Ok(event)));
                 }
                 continue;
             }
@@ -815,7 +853,6 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
     /// Sets the sleep to the connection's next deadline; true if it passed.
     fn poll_timer(&mut self, cx: &mut Context<'_>) -> bool {
         let Some(deadline) = self.connection.poll_timeout() else {
-            self.timer_at = None;
             return false;
         };
         self.poll_sleep_until(cx, deadline)
@@ -835,15 +872,15 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
 
     /// Sets the sleep to `deadline`; true if it passed.
     fn poll_sleep_until(&mut self, cx: &mut Context<'_>, deadline: Instant) -> bool {
-        if self.timer_at != Some(deadline) {
-            let at = ::tokio::time::Instant::from_std(deadline);
-            match &mut self.timer {
-                Some(sleep) => sleep.as_mut().reset(at),
-                None => self.timer = Some(Box::pin(::tokio::time::sleep_until(at))),
+        let at = ::tokio::time::Instant::from_std(deadline);
+        let sleep = match &mut self.timer {
+            Some(sleep) if sleep.deadline() == at => sleep,
+            Some(sleep) => {
+                sleep.as_mut().reset(at);
+                sleep
             }
-            self.timer_at = Some(deadline);
-        }
-        let Some(sleep) = self.timer.as_mut() else { return false };
+            None => self.timer.insert(Box::pin(::tokio::time::sleep_until(at))),
+        };
         sleep.as_mut().poll(cx).is_ready()
     }
 
@@ -935,6 +972,17 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
         }
     }
 
+    /// Gives the output buffers back (the adapter's and the connection's) once everything in
+    /// them is written: after the handshake, whose response would otherwise size the buffer an
+    /// idle connection keeps.
+    fn release_output(&mut self) {
+        if self.written >= self.output.len() {
+            self.output = Vec::new();
+            self.written = 0;
+        }
+        self.connection.release_buffers();
+    }
+
     fn pending_output(&self) -> usize {
         self.output.len() - self.written
             + self.shared.as_ref().map_or(0, bytes::Bytes::len)
@@ -977,6 +1025,27 @@ impl<S: AsyncRead + AsyncWrite + Unpin> futures_sink::Sink<Message> for WebSocke
                 Some(Ok(_)) => {}
                 None => return Poll::Ready(Ok(())),
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The handshake's request and response are buffered while they are read and written;
+    /// an idle connection must not keep those buffers (they were the largest part of its
+    /// heap after the task itself, see docs/benchmarks.md).
+    #[::tokio::test]
+    async fn a_websocket_holds_no_data_buffer_once_its_handshake_is_done() {
+        let (client_io, server_io) = ::tokio::io::duplex(4096);
+        let server = ::tokio::spawn(accept(server_io));
+        let handshake = ClientHandshake::new("ws://localhost/chat").unwrap();
+        let client = connect_with(client_io, handshake, Config::default()).await.unwrap();
+        let server = server.await.unwrap().unwrap();
+        for ws in [&server, &client] {
+            assert_eq!(ws.output.capacity(), 0);
+            assert_eq!(ws.connection.buffer_capacities(), (0, 0));
         }
     }
 }

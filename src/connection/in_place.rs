@@ -103,6 +103,36 @@ impl<'a, R: RandomSource, T: Timestamp> InPlace<'a, R, T> {
         }
     }
 
+    /// The next message as an owned value, if it lies whole at the front of the bytes and is
+    /// short enough to be held inline ([`Payload`](crate::Payload)): copied out, no buffer and
+    /// no reference count. Anything else is `None` and stays unread (handed to the connection
+    /// when this is dropped, or read by [`poll_event_ref`](InPlace::poll_event_ref)).
+    #[cfg_attr(not(feature = "tokio"), allow(dead_code))]
+    #[inline]
+    pub(crate) fn poll_inline_message(&mut self) -> Option<crate::Message> {
+        if self.unread.is_empty() || !(self.reads_in_place || self.connection.reads_in_place()) {
+            return None;
+        }
+        self.reads_in_place = true;
+        let frame = self.connection.reader.inline_frame_in(self.unread)?;
+        let (frame_bytes, rest) = mem::take(&mut self.unread).split_at_mut(frame.frame_len);
+        self.unread = rest;
+        let payload = &frame_bytes[frame.header_len..];
+        if frame.text && crate::frame::validate_short(payload).is_err() {
+            // Invalid text: the connection reads the frame as it arrived and reports the
+            // error where it is.
+            self.connection.reader.receive_unmasked(frame_bytes, &frame);
+            self.reads_in_place = false;
+            return None;
+        }
+        let payload = crate::Payload::inline(payload)?;
+        Some(if frame.text {
+            crate::Message::Text(crate::Text::from_validated(payload))
+        } else {
+            crate::Message::Binary(payload)
+        })
+    }
+
     /// The connection, for its commands while the bytes are read: to accept the request the
     /// handshake reported, say, or to send. Bytes given to its
     /// [`receive`](Connection::receive) now would be read before the unread ones here.

@@ -809,6 +809,13 @@ impl<R: RandomSource, T: Timestamp> Connection<R, T> {
         self.sender.release_if_empty();
     }
 
+    /// The capacities of the receive buffer and of the send buffer: what the connection holds
+    /// on the heap for data, for tests of when it gives them back.
+    #[cfg(all(test, feature = "tokio"))]
+    pub(crate) fn buffer_capacities(&self) -> (usize, usize) {
+        (self.reader.buf.capacity(), self.sender.data_capacity())
+    }
+
     /// Splits a connection whose handshake is done into halves that separate tasks or threads
     /// can own without a lock; the caller moves each [`Receiver::poll_reply`] to
     /// [`Sender::send_reply`]. The deadlines go with the receiving half, which sees the input

@@ -502,6 +502,12 @@ impl<R: RandomSource> Sender<R> {
         }
     }
 
+    /// The capacity of the buffer data frames are queued in.
+    #[cfg(all(test, feature = "tokio"))]
+    pub(crate) fn data_capacity(&self) -> usize {
+        self.data.capacity()
+    }
+
     /// Frees the output buffers if nothing waits in them.
     pub(crate) fn release_if_empty(&mut self) {
         if self.buffered_output() == 0 {

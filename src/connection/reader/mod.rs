@@ -539,6 +539,15 @@ impl Reader {
         }
     }
 
+    /// As [`whole_frame_in`](Reader::whole_frame_in), for a message short enough to be held
+    /// inline in a [`Payload`] only (checked before anything is unmasked).
+    #[inline]
+    pub(crate) fn inline_frame_in(&self, bytes: &mut [u8]) -> Option<ShortFrame> {
+        let inline = u8::try_from(crate::payload::INLINE_CAPACITY).unwrap_or(u8::MAX);
+        let limit = self.short_frame_limit?.min(inline);
+        short_frame_at(bytes, limit, self.rules.role)
+    }
+
     /// Takes a frame that [`whole_frame_in`](Reader::whole_frame_in) unmasked in the
     /// caller's buffer but that the general path must read (its text is invalid): it is
     /// copied in and masked again, as it arrived.
