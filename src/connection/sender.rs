@@ -310,6 +310,7 @@ impl<R: RandomSource> Sender<R> {
 
     /// Whether a message of `len` bytes is compressed by default: deflate is in force and the
     /// message reaches its threshold.
+    #[inline]
     fn worth_compressing(&self, len: usize) -> bool {
         #[cfg(feature = "deflate")]
         if let Some(deflate) = &self.deflate {
@@ -559,6 +560,11 @@ impl<R: RandomSource> Sender<R> {
             return Ok(());
         }
         let _ = compress;
+        if !self.role.masks_outgoing_frames()
+            && push_short_frame(&mut self.data, opcode, payload, self.fragment_size)
+        {
+            return Ok(());
+        }
         self.push_message_frames(opcode, payload, Rsv::NONE);
         Ok(())
     }
@@ -594,6 +600,7 @@ impl<R: RandomSource> Sender<R> {
 
     /// Whether a new message may be queued: the lifecycle allows it, no streamed message is in
     /// progress, and the output is below its limit.
+    #[inline]
     fn check_new_message(&self) -> Result<(), CommandError> {
         self.lifecycle.check(Command::SendMessage)?;
         if self.streaming {
@@ -606,6 +613,7 @@ impl<R: RandomSource> Sender<R> {
     /// taken whole whatever its size once the output is below the limit, so that any message
     /// can be sent (an echo of the largest message received included) and the output never
     /// holds more than the limit plus one message.
+    #[inline]
     fn check_room(&self) -> Result<(), CommandError> {
         if self.buffered_output() >= self.max_buffered {
             return Err(CommandError::OutputFull);
@@ -715,6 +723,29 @@ pub(super) fn push_message_frames(
     }
 }
 
+/// The common case in one step: a whole unmasked message of at most 125 bytes that needs no
+/// fragmenting goes out as a two-byte header and the payload (§5.2), what
+/// [`push_frame`] writes for it (the tests below hold it to that). False, with nothing
+/// written, for anything else.
+#[inline]
+fn push_short_frame(
+    out: &mut Vec<u8>,
+    opcode: Opcode,
+    payload: &[u8],
+    fragment_size: Option<NonZeroUsize>,
+) -> bool {
+    let Ok(len @ 0..=125) = u8::try_from(payload.len()) else {
+        return false;
+    };
+    if fragment_size.is_some_and(|size| payload.len() > size.get()) {
+        return false;
+    }
+    out.reserve(2 + payload.len());
+    out.extend_from_slice(&[0x80 | opcode.as_u8(), len]);
+    out.extend_from_slice(payload);
+    true
+}
+
 /// Appends one frame to `out`, masking the payload when a key is given. The header is written
 /// straight into `out` in its shortest form (§5.2), as [`FrameHeader::encode`](crate::frame::FrameHeader::encode) writes it (the
 /// tests below hold it to that); every message sent passes here.
@@ -811,6 +842,26 @@ mod tests {
             push_frame(&mut out, opcode, &payload, fin, rsv, mask);
             prop_assert_eq!(&out[..already.len()], &already[..]);
             prop_assert!(out[already.len()..] == encoded_plainly(opcode, &payload, fin, rsv, mask)[..]);
+        }
+
+        #[test]
+        fn push_short_frame_writes_what_push_message_frames_writes_or_nothing(
+            len in 0usize..=140,
+            text: bool,
+            fragment_size in prop::option::of(1usize..=200),
+            already in prop::collection::vec(any::<u8>(), 0..4),
+        ) {
+            let payload: Vec<u8> = (0..len).map(|i| (i * 7) as u8).collect();
+            let opcode = if text { Opcode::Text } else { Opcode::Binary };
+            let fragment_size = fragment_size.and_then(NonZeroUsize::new);
+            let mut fast = already.clone();
+            let taken = push_short_frame(&mut fast, opcode, &payload, fragment_size);
+            prop_assert_eq!(taken, len <= 125 && fragment_size.is_none_or(|size| len <= size.get()));
+            let mut plain = already.clone();
+            if taken {
+                push_message_frames(&mut plain, opcode, &payload, Rsv::NONE, fragment_size, &mut || None);
+            }
+            prop_assert_eq!(fast, plain);
         }
     }
 }

@@ -379,15 +379,16 @@ impl Reader {
         }
     }
 
-    /// [`short_frame_event`](Reader::short_frame_event) as a [`Message`](crate::Message), for
-    /// the adapters' `recv`.
+    /// [`short_frame_event`](Reader::short_frame_event)'s message as a
+    /// [`Message`](crate::Message), for the adapters' `recv`.
     #[inline]
     #[cfg_attr(not(feature = "tokio"), allow(dead_code))]
     pub(crate) fn short_frame_message(&mut self) -> Option<crate::Message> {
-        Some(match self.short_frame_event()? {
-            Event::Text(text) => crate::Message::Text(text),
-            Event::Binary(data) => crate::Message::Binary(data),
-            _ => return None,
+        let (text, payload) = self.short_frame_payload()?;
+        Some(if text {
+            crate::Message::Text(Text::from_validated(payload))
+        } else {
+            crate::Message::Binary(payload)
         })
     }
 
@@ -421,6 +422,15 @@ impl Reader {
     /// `Connection::poll_event`'s fast path.
     #[inline]
     pub(crate) fn short_frame_event(&mut self) -> Option<Event> {
+        let (text, payload) = self.short_frame_payload()?;
+        Some(if text { Event::Text(Text::from_validated(payload)) } else { Event::Binary(payload) })
+    }
+
+    /// [`whole_short_frame`](Reader::whole_short_frame)'s message taken out of the buffer:
+    /// whether it is text, and its payload. Each caller builds its own value around it, so
+    /// that the payload is not moved from one enum to another on the way.
+    #[inline]
+    fn short_frame_payload(&mut self) -> Option<(bool, Payload)> {
         self.settle();
         let Step::Whole { opcode, header_len, frame_len } = self.whole_short_frame()? else {
             return None;
@@ -437,10 +447,7 @@ impl Reader {
             payload.advance(header_len);
             Payload::from(payload.freeze())
         };
-        Some(match opcode {
-            Opcode::Text => Event::Text(Text::from_validated(payload)),
-            _ => Event::Binary(payload),
-        })
+        Some((opcode == Opcode::Text, payload))
     }
 
     /// The common case, found and unmasked in place without the general frame loop: a whole
