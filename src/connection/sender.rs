@@ -183,6 +183,7 @@ impl<R: RandomSource> Sender<R> {
     /// assert_eq!(out, [0x81, 0x02, b'h', b'i', 0x88, 0x00]);
     /// # Ok::<(), wsmachine::CommandError>(())
     /// ```
+    #[inline]
     pub fn send(&mut self, message: Message) -> Result<(), CommandError> {
         match message {
             Message::Text(text) => {
@@ -193,6 +194,15 @@ impl<R: RandomSource> Sender<R> {
                 let compress = self.worth_compressing(data.len());
                 self.queue_owned(Opcode::Binary, data, compress)
             }
+            other => self.send_other(other),
+        }
+    }
+
+    /// [`send`](Sender::send) for what is not a whole text or binary message.
+    #[inline(never)]
+    fn send_other(&mut self, message: Message) -> Result<(), CommandError> {
+        match message {
+            Message::Text(_) | Message::Binary(_) => unreachable!("sent by send"),
             Message::Ping(data) => self.send_ping(&data),
             Message::Pong(data) => self.send_pong(&data),
             Message::Close(Some(frame)) => self.close(frame.code, frame.reason.as_str()),
@@ -525,6 +535,7 @@ impl<R: RandomSource> Sender<R> {
     /// in one frame is not copied, but queued as a shared frame after its header, for a
     /// vectored write ([`poll_transmit_shared`](Sender::poll_transmit_shared)); others as
     /// [`queue_message`](Sender::queue_message).
+    #[inline]
     fn queue_owned(
         &mut self,
         opcode: Opcode,
