@@ -60,6 +60,16 @@ impl Message {
         })
     }
 
+    /// A whole text message (its payload validated already) or binary message.
+    #[inline]
+    pub(crate) fn whole(text: bool, payload: Payload) -> Message {
+        if text {
+            Message::Text(Text::from_validated(payload))
+        } else {
+            Message::Binary(payload)
+        }
+    }
+
     /// Whether this is a text or binary message or a piece of one (not a control frame).
     #[must_use]
     pub fn is_data(&self) -> bool {

@@ -804,13 +804,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
         }
         if self.poll_timer(cx) {
             self.connection.handle_timeout(now());
-            if self.written >= self.output.len() {
-                // A deadline (most often the keepalive's) is the moment to give the written
-                // output's buffer back, as the connection gives back its own: rare, so a busy
-                // connection hardly notices, and an idle one holds none.
-                self.output = Vec::new();
-                self.written = 0;
-            }
+            // A deadline (most often the keepalive's) is the moment to give the written
+            // output's buffer back, as the connection gives back its own: rare, so a busy
+            // connection hardly notices, and an idle one holds none.
+            self.release_written_output();
             return Poll::Ready(Ok(true));
         }
         if self.read_closed {
@@ -976,11 +973,16 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
     /// them is written: after the handshake, whose response would otherwise size the buffer an
     /// idle connection keeps.
     fn release_output(&mut self) {
+        self.release_written_output();
+        self.connection.release_buffers();
+    }
+
+    /// Gives the adapter's output buffer back if everything in it is written.
+    fn release_written_output(&mut self) {
         if self.written >= self.output.len() {
             self.output = Vec::new();
             self.written = 0;
         }
-        self.connection.release_buffers();
     }
 
     fn pending_output(&self) -> usize {

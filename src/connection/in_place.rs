@@ -2,6 +2,7 @@
 
 use core::mem;
 
+use super::reader::ShortFrame;
 use super::{Connection, DefaultRandom, Sender};
 use crate::error::ProtocolError;
 use crate::event::EventRef;
@@ -77,10 +78,7 @@ impl<'a, R: RandomSource, T: Timestamp> InPlace<'a, R, T> {
                     if let Some(event) = event {
                         return Some(Ok((event, &mut self.connection.sender)));
                     }
-                    // Invalid text: the connection reads the frame as it arrived and reports
-                    // the error where it is.
-                    self.connection.reader.receive_unmasked(frame_bytes, &frame);
-                    self.reads_in_place = false;
+                    self.hand_over_invalid_text(frame_bytes, &frame);
                     continue;
                 }
                 self.unread = unread;
@@ -119,18 +117,17 @@ impl<'a, R: RandomSource, T: Timestamp> InPlace<'a, R, T> {
         self.unread = rest;
         let payload = &frame_bytes[frame.header_len..];
         if frame.text && crate::frame::validate_short(payload).is_err() {
-            // Invalid text: the connection reads the frame as it arrived and reports the
-            // error where it is.
-            self.connection.reader.receive_unmasked(frame_bytes, &frame);
-            self.reads_in_place = false;
+            self.hand_over_invalid_text(frame_bytes, &frame);
             return None;
         }
-        let payload = crate::Payload::inline(payload)?;
-        Some(if frame.text {
-            crate::Message::Text(crate::Text::from_validated(payload))
-        } else {
-            crate::Message::Binary(payload)
-        })
+        Some(crate::Message::whole(frame.text, crate::Payload::inline(payload)?))
+    }
+
+    /// A frame of invalid text found in place: the connection reads it as it arrived and
+    /// reports the error where it is.
+    fn hand_over_invalid_text(&mut self, frame_bytes: &[u8], frame: &ShortFrame) {
+        self.connection.reader.receive_unmasked(frame_bytes, frame);
+        self.reads_in_place = false;
     }
 
     /// The connection, for its commands while the bytes are read: to accept the request the

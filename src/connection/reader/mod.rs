@@ -385,11 +385,7 @@ impl Reader {
     #[cfg_attr(not(feature = "tokio"), allow(dead_code))]
     pub(crate) fn short_frame_message(&mut self) -> Option<crate::Message> {
         let (text, payload) = self.short_frame_payload()?;
-        Some(if text {
-            crate::Message::Text(Text::from_validated(payload))
-        } else {
-            crate::Message::Binary(payload)
-        })
+        Some(crate::Message::whole(text, payload))
     }
 
     /// The common case in one step: a whole text or binary message in one short frame,
