@@ -119,6 +119,12 @@ impl Text {
         Text(bytes.into())
     }
 
+    /// The validated bytes, as held.
+    #[inline]
+    pub(crate) fn payload(&self) -> &Payload {
+        &self.0
+    }
+
     /// The text.
     #[must_use]
     pub fn as_str(&self) -> &str {

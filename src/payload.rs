@@ -84,6 +84,21 @@ impl Payload {
         Some(Payload(Repr::Inline { len: u8::try_from(len).ok()?, data }))
     }
 
+    /// Appends the bytes to `out`. An inline payload is copied as its whole block (a few wide
+    /// moves rather than a call to copy a variable length) and `out` cut back to its bytes, so
+    /// `out` should have room for [`INLINE_CAPACITY`] more.
+    #[inline]
+    pub(crate) fn append_to(&self, out: &mut Vec<u8>) {
+        match &self.0 {
+            Repr::Inline { len, data } => {
+                let end = out.len() + usize::from(*len);
+                out.extend_from_slice(data);
+                out.truncate(end);
+            }
+            Repr::Shared(bytes) => out.extend_from_slice(bytes),
+        }
+    }
+
     #[cold]
     #[inline(never)]
     fn inline_cold(bytes: &[u8]) -> Option<Payload> {

@@ -669,3 +669,53 @@ fn invalid_utf8_fails_before_its_frame_is_complete() {
     assert!(matches!(event, Some(Err(ProtocolError::Utf8(_)))), "{event:?}");
     assert!(output(&mut server).ends_with(&server_frame(Opcode::Close, &[0x03, 0xEF], true)));
 }
+
+#[test]
+fn an_owned_message_goes_out_as_its_borrowed_twin_does_whatever_its_length_and_form() {
+    use wsmachine::{Message, Payload};
+    // `Sender::send` frames a short whole message in one step; `send_text`/`send_binary`
+    // take the general path. Inline and shared payloads, around the 7-bit length and the
+    // inline capacity, with and without fragmentation.
+    for fragment_size in [None, Some(1), Some(20), Some(125)] {
+        let config = || {
+            let mut config = Config::default();
+            config.fragment_size = fragment_size;
+            config
+        };
+        for len in 0..=140usize {
+            let bytes: Vec<u8> = (0..len).map(|i| b'a' + (i % 26) as u8).collect();
+            let text = String::from_utf8(bytes.clone()).unwrap();
+            let owned = [
+                (Message::from(text.as_str()), true),
+                (Message::Binary(Payload::copy_from_slice(&bytes)), false),
+                (Message::Binary(Payload::from(bytes::Bytes::from(bytes.clone()))), false),
+            ];
+            for (message, is_text) in owned {
+                let mut fast = open_server(config());
+                fast.sender().send(message).unwrap();
+                let mut plain = open_server(config());
+                if is_text {
+                    plain.sender().send_text(&text).unwrap();
+                } else {
+                    plain.sender().send_binary(&bytes).unwrap();
+                }
+                assert_eq!(output(&mut fast), output(&mut plain), "{len} {fragment_size:?}");
+            }
+        }
+    }
+}
+
+#[test]
+fn an_owned_message_is_refused_as_its_borrowed_twin_is() {
+    use wsmachine::Message;
+    let mut server = open_server(Config::default());
+    server.sender().begin_message(MessageKind::Binary, b"part", false).unwrap();
+    assert_eq!(
+        server.sender().send(Message::from(&b"short"[..])),
+        Err(CommandError::StreamInProgress)
+    );
+    let mut server = open_server(Config::default());
+    server.sender().close(CloseCode::NORMAL, "").unwrap();
+    let refused = server.sender().send(Message::from("short"));
+    assert!(matches!(refused, Err(CommandError::NotAllowed { .. })), "{refused:?}");
+}

@@ -183,8 +183,17 @@ impl<R: RandomSource> Sender<R> {
     /// assert_eq!(out, [0x81, 0x02, b'h', b'i', 0x88, 0x00]);
     /// # Ok::<(), wsmachine::CommandError>(())
     /// ```
-    #[inline]
+    #[inline(always)]
     pub fn send(&mut self, message: Message) -> Result<(), CommandError> {
+        if let Some(sent) = self.send_short(&message) {
+            return sent;
+        }
+        self.send_long(message)
+    }
+
+    /// [`send`](Sender::send) for all but its common case.
+    #[inline(never)]
+    fn send_long(&mut self, message: Message) -> Result<(), CommandError> {
         match message {
             Message::Text(text) => {
                 let compress = self.worth_compressing(text.as_bytes().len());
@@ -196,6 +205,36 @@ impl<R: RandomSource> Sender<R> {
             }
             other => self.send_other(other),
         }
+    }
+
+    /// [`send`](Sender::send)'s common case, framed from where the message lies: a whole text
+    /// or binary message of at most 125 bytes, unmasked, uncompressed and not fragmented, goes
+    /// out as a two-byte header and its payload. `None` for anything else (nothing checked or
+    /// queued yet).
+    #[inline(always)]
+    fn send_short(&mut self, message: &Message) -> Option<Result<(), CommandError>> {
+        let (opcode, payload) = match message {
+            Message::Text(text) => (Opcode::Text, text.payload()),
+            Message::Binary(data) => (Opcode::Binary, data),
+            _ => return None,
+        };
+        let len = payload.len();
+        let Ok(len_byte @ 0..=125) = u8::try_from(len) else {
+            return None;
+        };
+        if self.role.masks_outgoing_frames()
+            || self.worth_compressing(len)
+            || self.fragment_size.is_some_and(|size| len > size.get())
+        {
+            return None;
+        }
+        if let Err(error) = self.check_new_message() {
+            return Some(Err(error));
+        }
+        self.data.reserve(2 + len.max(crate::payload::INLINE_CAPACITY));
+        self.data.extend_from_slice(&[0x80 | opcode.as_u8(), len_byte]);
+        payload.append_to(&mut self.data);
+        Some(Ok(()))
     }
 
     /// [`send`](Sender::send) for what is not a whole text or binary message.

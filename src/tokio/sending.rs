@@ -32,22 +32,27 @@ pub(super) struct Sending<'a, S> {
 }
 
 enum State<'a> {
-    /// Waiting for room under the high-water mark (boxed: rare, and the common path's future
-    /// stays a few words).
-    Waiting(Box<Message>),
-    WaitingPrepared(&'a PreparedMessage),
     /// Queued; the write is what is left.
     Queued,
+    Done,
+    /// Anything off the common path, boxed: the common path's future stays a few words and
+    /// has nothing to drop.
+    Other(Box<Other<'a>>),
+}
+
+enum Other<'a> {
+    /// Waiting for room under the high-water mark.
+    Waiting(Message),
+    WaitingPrepared(&'a PreparedMessage),
     /// The connection refused the command.
     Refused(CommandError),
-    Done,
 }
 
 impl<'a, S: AsyncRead + AsyncWrite + Unpin> Sending<'a, S> {
     #[inline]
     pub(super) fn message(ws: &'a mut WebSocket<S>, message: Message) -> Self {
         let state = if ws.pending_output() > ws.high_water {
-            State::Waiting(Box::new(message))
+            State::Other(Box::new(Other::Waiting(message)))
         } else {
             State::queued(ws.connection.sender().send(message))
         };
@@ -56,7 +61,7 @@ impl<'a, S: AsyncRead + AsyncWrite + Unpin> Sending<'a, S> {
 
     pub(super) fn prepared(ws: &'a mut WebSocket<S>, message: &'a PreparedMessage) -> Self {
         let state = if ws.pending_output() > ws.high_water {
-            State::WaitingPrepared(message)
+            State::Other(Box::new(Other::WaitingPrepared(message)))
         } else {
             State::queued(ws.connection.sender().send_prepared(message))
         };
@@ -65,10 +70,11 @@ impl<'a, S: AsyncRead + AsyncWrite + Unpin> Sending<'a, S> {
 }
 
 impl State<'_> {
+    #[inline]
     fn queued(command: Result<(), CommandError>) -> Self {
         match command {
             Ok(()) => State::Queued,
-            Err(error) => State::Refused(error),
+            Err(error) => State::Other(Box::new(Other::Refused(error))),
         }
     }
 }
@@ -81,20 +87,6 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Future for Sending<'_, S> {
         let this = self.get_mut();
         loop {
             match &mut this.state {
-                State::Waiting(_) | State::WaitingPrepared(_) => {
-                    if let Err(error) = ready!(this.ws.poll_room(cx)) {
-                        this.state = State::Done;
-                        return Poll::Ready(Err(error));
-                    }
-                    let sender = this.ws.connection.sender();
-                    this.state = match std::mem::replace(&mut this.state, State::Done) {
-                        State::Waiting(message) => State::queued(sender.send(*message)),
-                        State::WaitingPrepared(message) => {
-                            State::queued(sender.send_prepared(message))
-                        }
-                        _ => unreachable!("matched above"),
-                    };
-                }
                 State::Queued => {
                     if this.ws.connection.buffered_input() == 0 {
                         let written = ready!(this.ws.poll_drain(cx, 0));
@@ -104,14 +96,27 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Future for Sending<'_, S> {
                     this.state = State::Done;
                     return Poll::Ready(Ok(()));
                 }
-                State::Refused(_) => {
-                    let State::Refused(error) = std::mem::replace(&mut this.state, State::Done)
+                State::Done => return Poll::Ready(Ok(())),
+                State::Other(other) => {
+                    if !matches!(**other, Other::Refused(_)) {
+                        if let Err(error) = ready!(this.ws.poll_room(cx)) {
+                            this.state = State::Done;
+                            return Poll::Ready(Err(error));
+                        }
+                    }
+                    let State::Other(other) = std::mem::replace(&mut this.state, State::Done)
                     else {
                         unreachable!("matched above")
                     };
-                    return Poll::Ready(Err(error.into()));
+                    let sender = this.ws.connection.sender();
+                    this.state = match *other {
+                        Other::Waiting(message) => State::queued(sender.send(message)),
+                        Other::WaitingPrepared(message) => {
+                            State::queued(sender.send_prepared(message))
+                        }
+                        Other::Refused(error) => return Poll::Ready(Err(error.into())),
+                    };
                 }
-                State::Done => return Poll::Ready(Ok(())),
             }
         }
     }
