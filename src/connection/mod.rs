@@ -598,7 +598,9 @@ impl<R: RandomSource, T: Timestamp> Connection<R, T> {
     #[inline]
     pub(crate) fn poll_lendable(&mut self) -> Option<Result<Lendable, ProtocolError>> {
         if self.sender.lifecycle().reads_frames() {
-            self.reader.settle();
+            // What the last event lent stays in the buffer, read, until the general path
+            // drops it with the short frames taken since (`Reader::settle`).
+            self.reader.settle_stash();
             if let Some(frame) = self.reader.take_valid_short_frame() {
                 // The common case: a whole message in one short frame, lent where it lies
                 // (its text checked here, so that lending it cannot fail).

@@ -121,8 +121,10 @@ pub(crate) struct Reader {
     /// Payload bytes of the text frame at the front of the buffer already unmasked and
     /// validated.
     checked: usize,
-    /// Bytes at the front of `buf` lent out by the last borrowed event, dropped at the next
-    /// call.
+    /// Bytes at the front of `buf` already read: lent out by the last borrowed event, or
+    /// messages the short-frame paths took. Dropped from `buf` at once by [`settle`]
+    /// (Reader::settle), which every other path calls first, so that a run of short frames
+    /// costs one cut of the buffer rather than one a frame.
     lent: usize,
     /// The longest payload [`whole_short_frame`](Reader::whole_short_frame) takes: 125 or
     /// less under the limits; `None` when the limits leave no room for it.
@@ -175,6 +177,7 @@ impl Reader {
     /// Takes bytes that arrived from the peer, in any chunking; none after the end of input.
     pub(crate) fn receive(&mut self, bytes: &[u8]) {
         if !self.eof {
+            self.settle();
             self.buf.extend_from_slice(bytes);
         }
     }
@@ -293,13 +296,23 @@ impl Reader {
         }
     }
 
-    /// Drops what the last borrowed event lent out.
+    /// Drops what was read already (see `lent`) and what the last borrowed event lent out.
     #[inline]
     pub(crate) fn settle(&mut self) {
         if self.lent != 0 {
-            self.buf.advance(self.lent);
+            if self.lent == self.buf.len() {
+                self.buf.clear();
+            } else {
+                self.buf.advance(self.lent);
+            }
             self.lent = 0;
         }
+        self.settle_stash();
+    }
+
+    /// Drops the message the last borrowed event lent from outside `buf`.
+    #[inline]
+    pub(crate) fn settle_stash(&mut self) {
         if let Some(held) = self.held.as_mut().filter(|held| !held.stash.is_empty()) {
             held.stash = Bytes::new();
         }
@@ -427,20 +440,23 @@ impl Reader {
     /// that the payload is not moved from one enum to another on the way.
     #[inline]
     fn short_frame_payload(&mut self) -> Option<(bool, Payload)> {
-        self.settle();
+        self.settle_stash();
         let Step::Whole { opcode, header_len, frame_len } = self.whole_short_frame()? else {
             return None;
         };
         // A short payload is copied out (cheaper than the two atomic operations of sharing
-        // the buffer); a longer one is cut out of it.
+        // the buffer) and its frame left to be dropped with the next ones; a longer one is
+        // cut out of the buffer.
         let payload = if let Some(inline) =
             Payload::inline_at(&self.buf, header_len, frame_len - header_len)
         {
-            self.buf.advance(frame_len);
+            self.lent = frame_len;
             inline
         } else {
-            let mut payload = self.buf.split_to(frame_len);
-            payload.advance(header_len);
+            let taken = core::mem::take(&mut self.lent);
+            self.buf.advance(taken);
+            let mut payload = self.buf.split_to(frame_len - taken);
+            payload.advance(header_len - taken);
             Payload::from(payload.freeze())
         };
         Some((opcode == Opcode::Text, payload))
@@ -448,15 +464,22 @@ impl Reader {
 
     /// The common case, found and unmasked in place without the general frame loop: a whole
     /// text or binary message in one frame with a 7-bit length (§5.2), complete at the front of
-    /// the buffer, while no message is in progress and within every limit. Its text is not
-    /// validated yet. Anything else, every error included, is `None`, for the general path.
+    /// the unread bytes (past `lent`; its positions are in the whole buffer), while no message
+    /// is in progress and within every limit. Its text is not validated yet. Anything else,
+    /// every error included, is `None`, for the general path.
     #[inline]
     pub(crate) fn take_short_frame(&mut self) -> Option<ShortFrame> {
         let limit = self.short_frame_limit?;
         if !self.at_message_boundary() {
             return None;
         }
-        short_frame_at(&mut self.buf, limit, self.rules.role)
+        let read = self.lent;
+        let frame = short_frame_at(self.buf.get_mut(read..)?, limit, self.rules.role)?;
+        Some(ShortFrame {
+            header_len: read + frame.header_len,
+            frame_len: read + frame.frame_len,
+            ..frame
+        })
     }
 
     /// Whether the next frame starts a message and nothing else is in progress: the fast
@@ -565,7 +588,7 @@ impl Reader {
     }
 
     /// Lends the frame [`take_short_frame`](Reader::take_short_frame) found: it is dropped
-    /// from the buffer at the next call.
+    /// from the buffer, with what was read before it, when the general path next runs.
     pub(crate) fn lend_short_frame(&mut self, frame: &ShortFrame) {
         self.lent = frame.frame_len;
     }
