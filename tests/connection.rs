@@ -719,3 +719,49 @@ fn an_owned_message_is_refused_as_its_borrowed_twin_is() {
     let refused = server.sender().send(Message::from("short"));
     assert!(matches!(refused, Err(CommandError::NotAllowed { .. })), "{refused:?}");
 }
+
+#[test]
+fn short_frames_read_between_other_frames_and_reads_leave_every_byte_where_it_belongs() {
+    // The short-frame paths leave the frames they take in the buffer until the general path
+    // or the next receive drops them: interleave them with a Ping, a frame too long for them,
+    // a fragmented message and a frame split across receives, owned and borrowed.
+    let long = vec![b'x'; 300];
+    let mut wire = Vec::new();
+    for payload in [&b"one"[..], b"two", b"three"] {
+        wire.extend(client_frame(Opcode::Text, payload, true));
+    }
+    wire.extend(client_frame(Opcode::Ping, b"p", true));
+    wire.extend(client_frame(Opcode::Binary, b"four", true));
+    wire.extend(client_frame(Opcode::Binary, &long, true));
+    wire.extend(client_frame(Opcode::Text, b"fi", false));
+    wire.extend(client_frame(Opcode::Continuation, b"ve", true));
+    wire.extend(client_frame(Opcode::Text, b"six", true));
+    let split = client_frame(Opcode::Binary, b"seven", true);
+    wire.extend(&split[..3]);
+    let expected: Vec<Event> = vec![
+        Event::Text("one".into()),
+        Event::Text("two".into()),
+        Event::Text("three".into()),
+        Event::Ping(bytes::Bytes::from_static(b"p")),
+        Event::Binary((&b"four"[..]).into()),
+        Event::Binary(long.clone().into()),
+        Event::Text("five".into()),
+        Event::Text("six".into()),
+        Event::Binary((&b"seven"[..]).into()),
+    ];
+    for borrowed in [false, true] {
+        let mut server = open_server(Config::default());
+        let mut seen = Vec::new();
+        for chunk in [&wire[..], &split[3..]] {
+            server.receive(chunk);
+            loop {
+                let next =
+                    if borrowed { common::poll_borrowed(&mut server) } else { server.poll_event() };
+                let Some(event) = next else { break };
+                seen.push(event.unwrap());
+            }
+        }
+        assert_eq!(seen, expected, "borrowed: {borrowed}");
+        assert_eq!(server.buffered_input(), 0);
+    }
+}
