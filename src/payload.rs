@@ -16,8 +16,8 @@ pub(crate) const INLINE_CAPACITY: usize = 32;
 #[repr(C, align(8))]
 struct Block([u8; INLINE_CAPACITY]);
 
-/// Declares [`Repr`] with one inline variant per length, and the two functions that turn a
-/// length into its variant and back.
+/// Declares [`Repr`] with one inline variant per length, and the functions that turn a length
+/// into its variant and a variant into its length and bytes.
 macro_rules! representation {
     ($($len:literal => $variant:ident),* $(,)?) => {
         /// A payload: inline, its length told by the variant itself, or shared.
@@ -65,7 +65,13 @@ macro_rules! representation {
     };
 }
 
-representation!(0 => I0, 1 => I1, 2 => I2, 3 => I3, 4 => I4, 5 => I5, 6 => I6, 7 => I7, 8 => I8, 9 => I9, 10 => I10, 11 => I11, 12 => I12, 13 => I13, 14 => I14, 15 => I15, 16 => I16, 17 => I17, 18 => I18, 19 => I19, 20 => I20, 21 => I21, 22 => I22, 23 => I23, 24 => I24, 25 => I25, 26 => I26, 27 => I27, 28 => I28, 29 => I29, 30 => I30, 31 => I31, 32 => I32);
+representation!(
+    0 => I0, 1 => I1, 2 => I2, 3 => I3, 4 => I4, 5 => I5, 6 => I6, 7 => I7,
+    8 => I8, 9 => I9, 10 => I10, 11 => I11, 12 => I12, 13 => I13, 14 => I14, 15 => I15,
+    16 => I16, 17 => I17, 18 => I18, 19 => I19, 20 => I20, 21 => I21, 22 => I22, 23 => I23,
+    24 => I24, 25 => I25, 26 => I26, 27 => I27, 28 => I28, 29 => I29, 30 => I30, 31 => I31,
+    32 => I32,
+);
 
 /// The bytes of an owned message ([`Event::Binary`](crate::Event::Binary),
 /// [`Message::Binary`](crate::Message::Binary), inside [`Text`](crate::Text)): up to 32
