@@ -191,22 +191,6 @@ impl<R: RandomSource> Sender<R> {
         self.send_long(message)
     }
 
-    /// [`send`](Sender::send) for all but its common case.
-    #[inline(never)]
-    fn send_long(&mut self, message: Message) -> Result<(), CommandError> {
-        match message {
-            Message::Text(text) => {
-                let compress = self.worth_compressing(text.as_bytes().len());
-                self.queue_owned(Opcode::Text, text.into_payload(), compress)
-            }
-            Message::Binary(data) => {
-                let compress = self.worth_compressing(data.len());
-                self.queue_owned(Opcode::Binary, data, compress)
-            }
-            other => self.send_other(other),
-        }
-    }
-
     /// [`send`](Sender::send)'s common case, framed from where the message lies: a whole text
     /// or binary message of at most 125 bytes, unmasked, uncompressed and not fragmented, goes
     /// out as a two-byte header and its payload. `None` for anything else (nothing checked or
@@ -219,29 +203,31 @@ impl<R: RandomSource> Sender<R> {
             _ => return None,
         };
         let len = payload.len();
-        let Ok(len_byte @ 0..=125) = u8::try_from(len) else {
-            return None;
-        };
-        if self.role.masks_outgoing_frames()
-            || self.worth_compressing(len)
-            || self.fragment_size.is_some_and(|size| len > size.get())
-        {
+        if self.role.masks_outgoing_frames() || self.worth_compressing(len) {
             return None;
         }
+        let header = short_frame_header(opcode, len, self.fragment_size)?;
         if let Err(error) = self.check_new_message() {
             return Some(Err(error));
         }
-        self.data.reserve(2 + len.max(crate::payload::INLINE_CAPACITY));
-        self.data.extend_from_slice(&[0x80 | opcode.as_u8(), len_byte]);
+        self.data.reserve(header.len() + len.max(crate::payload::INLINE_CAPACITY));
+        self.data.extend_from_slice(&header);
         payload.append_to(&mut self.data);
         Some(Ok(()))
     }
 
-    /// [`send`](Sender::send) for what is not a whole text or binary message.
+    /// [`send`](Sender::send) for all but its common case.
     #[inline(never)]
-    fn send_other(&mut self, message: Message) -> Result<(), CommandError> {
+    fn send_long(&mut self, message: Message) -> Result<(), CommandError> {
         match message {
-            Message::Text(_) | Message::Binary(_) => unreachable!("sent by send"),
+            Message::Text(text) => {
+                let compress = self.worth_compressing(text.as_bytes().len());
+                self.queue_owned(Opcode::Text, text.into_payload(), compress)
+            }
+            Message::Binary(data) => {
+                let compress = self.worth_compressing(data.len());
+                self.queue_owned(Opcode::Binary, data, compress)
+            }
             Message::Ping(data) => self.send_ping(&data),
             Message::Pong(data) => self.send_pong(&data),
             Message::Close(Some(frame)) => self.close(frame.code, frame.reason.as_str()),
@@ -784,16 +770,31 @@ fn push_short_frame(
     payload: &[u8],
     fragment_size: Option<NonZeroUsize>,
 ) -> bool {
-    let Ok(len @ 0..=125) = u8::try_from(payload.len()) else {
+    let Some(header) = short_frame_header(opcode, payload.len(), fragment_size) else {
         return false;
     };
-    if fragment_size.is_some_and(|size| payload.len() > size.get()) {
-        return false;
-    }
-    out.reserve(2 + payload.len());
-    out.extend_from_slice(&[0x80 | opcode.as_u8(), len]);
+    out.reserve(header.len() + payload.len());
+    out.extend_from_slice(&header);
     out.extend_from_slice(payload);
     true
+}
+
+/// The two-byte header of a whole unmasked message of `len` bytes sent as one frame, when
+/// its length fits the 7-bit form (at most 125, §5.2) and `fragment_size` does not split it;
+/// `None` otherwise. [`push_short_frame`] and [`Sender::send`]'s common case write it.
+#[inline]
+fn short_frame_header(
+    opcode: Opcode,
+    len: usize,
+    fragment_size: Option<NonZeroUsize>,
+) -> Option<[u8; 2]> {
+    let len_byte @ 0..=125 = u8::try_from(len).ok()? else {
+        return None;
+    };
+    if fragment_size.is_some_and(|size| len > size.get()) {
+        return None;
+    }
+    Some([0x80 | opcode.as_u8(), len_byte])
 }
 
 /// Appends one frame to `out`, masking the payload when a key is given. The header is written

@@ -453,10 +453,11 @@ impl Reader {
             self.lent = frame_len;
             inline
         } else {
-            let taken = core::mem::take(&mut self.lent);
-            self.buf.advance(taken);
-            let mut payload = self.buf.split_to(frame_len - taken);
-            payload.advance(header_len - taken);
+            // Positions are in the whole buffer, past what was read before this frame.
+            let read = self.lent;
+            self.settle();
+            let mut payload = self.buf.split_to(frame_len - read);
+            payload.advance(header_len - read);
             Payload::from(payload.freeze())
         };
         Some((opcode == Opcode::Text, payload))
