@@ -20,7 +20,7 @@ use std::net::TcpStream;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use wsmachine::blocking::{connect_with, set_tcp_timeouts, Error, SetTimeout};
+use wsmachine::blocking::{connect_with, set_tcp_timeouts, SetTimeout};
 use wsmachine::handshake::{ClientHandshake, WsUri};
 use wsmachine::{Config, Message};
 
@@ -121,11 +121,7 @@ fn session(url: &str, echo: bool, config: Config) -> io::Result<String> {
     let stream = TcpStream::connect((uri.host(), uri.port()))?;
     stream.set_nodelay(true)?;
     let set_timeout = Some(set_tcp_timeouts as SetTimeout<TcpStream>);
-    let mut ws = match connect_with(stream, handshake(uri, &config), config, set_timeout) {
-        Ok(ws) => ws,
-        Err(Error::Io(error)) => return Err(error),
-        Err(error) => return Err(io::Error::other(error.to_string())),
-    };
+    let mut ws = connect_with(stream, handshake(uri, &config), config, set_timeout)?;
     let mut last_text = String::new();
     while let Some(next) = ws.read() {
         match next {

@@ -1,25 +1,35 @@
 //! What the I/O adapters (`wsmachine::tokio`, `wsmachine::blocking`) share: their error,
 //! and what a server decides about a request and what came of it.
 
-use std::io;
+use std::{fmt, io};
 
 use crate::frame::CloseCode;
 use crate::handshake::{H2ResponseError, Rejection, Request, ResponseError, UpgradeRequest};
 use crate::{Closed, CommandError, ProtocolError};
 
-/// An error of an adapter's WebSocket: each prints as one line.
+/// An error of an adapter's WebSocket: what went wrong is its [`ErrorKind`]; each prints as
+/// one line.
+///
+/// One pointer wide (the kind is boxed), so `Result<Message, Error>` is no larger than a
+/// [`Message`](crate::Message) and moves as the message does: on the path every message takes,
+/// a wider error put its discriminant among the message's bytes and made each move of the
+/// result wait on the stores that wrote them (docs/benchmarks.md).
 ///
 /// ```
 /// use wsmachine::frame::{CloseCode, FrameError};
-/// use wsmachine::tokio::Error; // the same type as wsmachine::blocking::Error
+/// use wsmachine::tokio::{Error, ErrorKind}; // the same types as in wsmachine::blocking
 ///
 /// let error = Error::from_protocol(FrameError::ReservedOpcode(3).into());
-/// assert!(matches!(error, Error::Protocol { close_code: Some(CloseCode::PROTOCOL_ERROR), .. }));
+/// assert!(matches!(error.kind(), ErrorKind::Protocol { close_code: Some(CloseCode::PROTOCOL_ERROR), .. }));
 /// assert_eq!(error.to_string(), "protocol error: reserved opcode 0x3 (closed with 1002 (protocol error))");
+/// assert_eq!(std::mem::size_of::<Error>(), std::mem::size_of::<usize>());
 /// ```
+pub struct Error(Box<ErrorKind>);
+
+/// What went wrong, as an adapter's [`Error`] says it.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
-pub enum Error {
+pub enum ErrorKind {
     /// The stream failed.
     #[error("I/O error: {0}")]
     Io(#[from] io::Error),
@@ -34,7 +44,7 @@ pub enum Error {
     },
     /// The server declined the opening handshake: its status, headers and body.
     #[error("handshake rejected with status {}", .0.status())]
-    Rejected(Box<Rejection>),
+    Rejected(Rejection),
     /// The opening handshake was invalid (a request a server refused, or a response a client
     /// could not accept).
     #[error("invalid handshake: {0}")]
@@ -42,7 +52,7 @@ pub enum Error {
     /// A plain HTTP request arrived where a WebSocket upgrade was expected; it was answered
     /// with 426.
     #[error("not a WebSocket upgrade: {} {}", .0.method(), .0.path())]
-    NotWebSocket(Box<Request>),
+    NotWebSocket(Request),
     /// The connection ended without a closing handshake: the transport ended, or a deadline
     /// passed ([`Closed::cause`] says which).
     #[error("connection ended: {} ({:?})", .0.code, .0.cause)]
@@ -59,7 +69,7 @@ pub enum Error {
     #[error("the server does not accept WebSockets over HTTP/2 (no h2, or no SETTINGS_ENABLE_CONNECT_PROTOCOL)")]
     NoExtendedConnect,
     /// The HTTP/2 server's answer to the extended CONNECT does not match the request
-    /// (RFC 8441 §5); a refusal by status is [`Error::Rejected`].
+    /// (RFC 8441 §5); a refusal by status is [`ErrorKind::Rejected`].
     #[error("invalid HTTP/2 response: {0}")]
     Http2Response(H2ResponseError),
 }
@@ -69,14 +79,97 @@ impl Error {
     /// error with the close code sent for it.
     #[must_use]
     pub fn from_protocol(error: ProtocolError) -> Error {
-        match error {
+        Error::from(match error {
             ProtocolError::Response(response) => match *response {
-                ResponseError::Rejected(rejection) => Error::Rejected(Box::new(rejection)),
-                other => Error::Handshake(ProtocolError::Response(Box::new(other))),
+                ResponseError::Rejected(rejection) => ErrorKind::Rejected(rejection),
+                other => ErrorKind::Handshake(ProtocolError::Response(Box::new(other))),
             },
-            ProtocolError::Request(_) => Error::Handshake(error),
-            error => Error::Protocol { close_code: error.close_code(), error },
+            ProtocolError::Request(_) => ErrorKind::Handshake(error),
+            error => ErrorKind::Protocol { close_code: error.close_code(), error },
+        })
+    }
+
+    /// What went wrong.
+    ///
+    /// ```
+    /// use wsmachine::tokio::{Error, ErrorKind};
+    ///
+    /// let error = Error::from(ErrorKind::Url("ftp://example.com".into()));
+    /// assert!(matches!(error.kind(), ErrorKind::Url(url) if url.starts_with("ftp")));
+    /// ```
+    #[must_use]
+    pub fn kind(&self) -> &ErrorKind {
+        &self.0
+    }
+
+    /// What went wrong, by value (to keep the [`Closed`] or the [`Rejection`] it holds).
+    ///
+    /// ```
+    /// use wsmachine::tokio::{Error, ErrorKind};
+    ///
+    /// let error = Error::from(std::io::Error::from(std::io::ErrorKind::ConnectionReset));
+    /// let ErrorKind::Io(io) = error.into_kind() else { unreachable!() };
+    /// assert_eq!(io.kind(), std::io::ErrorKind::ConnectionReset);
+    /// ```
+    #[must_use]
+    pub fn into_kind(self) -> ErrorKind {
+        *self.0
+    }
+}
+
+impl From<ErrorKind> for Error {
+    fn from(kind: ErrorKind) -> Error {
+        Error(Box::new(kind))
+    }
+}
+
+impl From<io::Error> for Error {
+    fn from(error: io::Error) -> Error {
+        ErrorKind::Io(error).into()
+    }
+}
+
+impl From<CommandError> for Error {
+    fn from(error: CommandError) -> Error {
+        ErrorKind::Command(error).into()
+    }
+}
+
+impl From<Error> for io::Error {
+    /// An I/O error as itself; any other error as an [`io::Error`] of kind `Other` around it,
+    /// for code that returns `io::Result`.
+    ///
+    /// ```
+    /// use wsmachine::tokio::{Error, ErrorKind};
+    ///
+    /// let reset = Error::from(std::io::Error::from(std::io::ErrorKind::ConnectionReset));
+    /// assert_eq!(std::io::Error::from(reset).kind(), std::io::ErrorKind::ConnectionReset);
+    /// let url = std::io::Error::from(Error::from(ErrorKind::Url("ftp://x".into())));
+    /// assert_eq!((url.kind(), url.to_string().as_str()), (std::io::ErrorKind::Other, "invalid URL: ftp://x"));
+    /// ```
+    fn from(error: Error) -> io::Error {
+        match error.into_kind() {
+            ErrorKind::Io(error) => error,
+            other => io::Error::other(other),
         }
+    }
+}
+
+impl fmt::Debug for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&self.0, f)
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&self.0, f)
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        std::error::Error::source(&*self.0)
     }
 }
 

@@ -22,16 +22,16 @@
 //! and write timeouts while it waits, through the function given to
 //! [`WebSocket::with_timeout`] ([`set_tcp_timeouts`] already for a `TcpStream`). So a peer
 //! that stops reading holds nothing for long: nothing is read while a write waits, the
-//! keepalive Ping goes unanswered, and the write ends with [`Error::Ended`] at
+//! keepalive Ping goes unanswered, and the write ends with [`ErrorKind::Ended`] at
 //! [`Config::pong_timeout`]. Output left at the end gets [`Config::close_timeout`] to be
 //! taken. Dropping a `WebSocket` drops the stream without a Close; call
 //! [`close`](WebSocket::close) first.
 
-use std::io::{self, ErrorKind, Read, Write};
+use std::io::{self, Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
-pub use crate::adapter::{Answer, Error, IncomingRef};
+pub use crate::adapter::{Answer, Error, ErrorKind, IncomingRef};
 
 /// What [`accept_with`] did with a request.
 pub type Accepted<S> = crate::adapter::Accepted<WebSocket<S>>;
@@ -101,11 +101,11 @@ fn timeout_is_close_enough(set: Option<Option<Duration>>, wanted: Option<Duratio
 
 /// Accepts a WebSocket on `stream` with the default [`Config`]: reads the opening handshake,
 /// answers it with the 101 and returns. A plain HTTP request is answered with 426 and reported
-/// as [`Error::NotWebSocket`].
+/// as [`ErrorKind::NotWebSocket`].
 pub fn accept(stream: TcpStream) -> Result<WebSocket<TcpStream>, Error> {
     match accept_with(stream, Config::default(), |_| Answer::accept())? {
         Accepted::WebSocket(ws) => Ok(ws),
-        Accepted::Http(request) => Err(Error::NotWebSocket(request)),
+        Accepted::Http(request) => Err(Error::from(ErrorKind::NotWebSocket(*request))),
         Accepted::Rejected(_) => unreachable!("the callback accepts every upgrade"),
     }
 }
@@ -153,9 +153,11 @@ pub fn accept_with(
 
 /// Opens a WebSocket to `url` (`ws://host[:port]/path`) over TCP with the default [`Config`].
 pub fn connect(url: &str) -> Result<WebSocket<TcpStream>, Error> {
-    let uri = WsUri::parse(url).map_err(|error| Error::Url(error.to_string()))?;
+    let uri = WsUri::parse(url).map_err(|error| Error::from(ErrorKind::Url(error.to_string())))?;
     if uri.is_secure() {
-        return Err(Error::Url(format!("{url}: wss:// needs a TLS stream (see connect_with)")));
+        return Err(Error::from(ErrorKind::Url(format!(
+            "{url}: wss:// needs a TLS stream (see connect_with)"
+        ))));
     }
     let stream = TcpStream::connect((uri.host(), uri.port()))?;
     stream.set_nodelay(true)?;
@@ -239,7 +241,7 @@ impl<S: Read + Write> WebSocket<S> {
         set_timeout: Option<SetTimeout<S>>,
     ) -> Result<WebSocket<S>, Error> {
         let connection = Connection::client(handshake, config, Instant::now())
-            .map_err(|error| Error::Url(error.to_string()))?;
+            .map_err(|error| Error::from(ErrorKind::Url(error.to_string())))?;
         let mut ws = WebSocket::new(stream, connection);
         ws.set_timeout = set_timeout;
         match ws.next_handshake_event()? {
@@ -356,7 +358,7 @@ impl<S: Read + Write> WebSocket<S> {
     }
 
     /// Writes everything queued. While the peer takes nothing the deadlines run (see the
-    /// module docs); output given up at one is an [`Error::Ended`].
+    /// module docs); output given up at one is an [`ErrorKind::Ended`].
     pub fn flush(&mut self) -> Result<(), Error> {
         self.output.clear();
         if self.connection.poll_transmit(&mut self.output) == 0 {
@@ -366,7 +368,7 @@ impl<S: Read + Write> WebSocket<S> {
         while written < self.output.len() {
             self.set_timeouts()?;
             let timed_out = match self.io.write(&self.output[written..]) {
-                Ok(0) => return Err(io::Error::from(ErrorKind::WriteZero).into()),
+                Ok(0) => return Err(io::Error::from(io::ErrorKind::WriteZero).into()),
                 Ok(wrote) => {
                     written += wrote;
                     // A peer that takes a trickle keeps each write short of the timeout:
@@ -374,8 +376,8 @@ impl<S: Read + Write> WebSocket<S> {
                     written < self.output.len() && self.deadline_passed()
                 }
                 Err(error) => match error.kind() {
-                    ErrorKind::WouldBlock | ErrorKind::TimedOut => true,
-                    ErrorKind::Interrupted => false,
+                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => true,
+                    io::ErrorKind::Interrupted => false,
                     _ => return Err(error.into()),
                 },
             };
@@ -387,7 +389,7 @@ impl<S: Read + Write> WebSocket<S> {
                     if std::mem::replace(&mut self.end_reported, true) {
                         return Ok(());
                     }
-                    return Err(Error::Ended(closed));
+                    return Err(Error::from(ErrorKind::Ended(closed)));
                 }
             }
         }
@@ -459,11 +461,13 @@ impl<S: Read + Write> WebSocket<S> {
         match self.next_event() {
             Some(Ok(event)) => Ok(event),
             Some(Err(error)) => Err(error),
-            None => Err(Error::Ended(self.connection.closed().unwrap_or(Closed {
-                code: CloseCode::ABNORMAL_CLOSURE,
-                clean: false,
-                cause: CloseCause::TransportEnded,
-            }))),
+            None => {
+                Err(Error::from(ErrorKind::Ended(self.connection.closed().unwrap_or(Closed {
+                    code: CloseCode::ABNORMAL_CLOSURE,
+                    clean: false,
+                    cause: CloseCause::TransportEnded,
+                }))))
+            }
         }
     }
 
@@ -508,7 +512,7 @@ impl<S: Read + Write> WebSocket<S> {
         self.end_reported = true;
         match closed.cause {
             CloseCause::ProtocolError | CloseCause::HandshakeFailed => None,
-            _ => Some(Error::Ended(closed)),
+            _ => Some(Error::from(ErrorKind::Ended(closed))),
         }
     }
 
@@ -549,13 +553,15 @@ impl<S: Read + Write> WebSocket<S> {
                     self.input.resize(2 * read, 0);
                 }
             }
-            Err(error) if matches!(error.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
+            Err(error)
+                if matches!(error.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) =>
+            {
                 // Nothing arrived before a deadline: the connection is quiet, and its
                 // buffers (the output is written) go back until it is not.
                 self.input = Vec::new();
                 self.output = Vec::new();
             }
-            Err(error) if error.kind() == ErrorKind::Interrupted => {}
+            Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
             Err(error) => return Err(error.into()),
         }
         self.connection.handle_timeout(Instant::now());

@@ -26,7 +26,7 @@
 //!
 //! While more than the high-water mark waits for a peer that takes nothing, nothing more is
 //! read, and a waiting `send` or `flush` keeps the deadlines: the keepalive Ping goes
-//! unanswered and the wait ends with [`Error::Ended`] at [`Config::pong_timeout`].
+//! unanswered and the wait ends with [`ErrorKind::Ended`] at [`Config::pong_timeout`].
 //!
 //! # Cancellation
 //!
@@ -61,7 +61,7 @@ mod tls;
 #[cfg(feature = "hyper")]
 mod upgrade;
 
-pub use crate::adapter::{Answer, Error, IncomingRef};
+pub use crate::adapter::{Answer, Error, ErrorKind, IncomingRef};
 use sending::{Receiving, Sending};
 pub use split::{ReadHalf, WriteHalf};
 #[cfg(feature = "rustls")]
@@ -129,13 +129,13 @@ pub struct WebSocket<S> {
     shut_down: bool,
     /// An unclean end was reported as an error already.
     end_reported: bool,
-    /// A protocol error, returned once the Close it calls for is written (boxed: rare).
-    pending_error: Option<Box<Error>>,
+    /// A protocol error, returned once the Close it calls for is written.
+    pending_error: Option<Error>,
 }
 
 /// Accepts a WebSocket on `stream` with the default [`Config`]: reads the client's opening
 /// handshake, answers it with the 101, and returns once the response is written. A plain HTTP
-/// request is answered with 426 and reported as [`Error::NotWebSocket`].
+/// request is answered with 426 and reported as [`ErrorKind::NotWebSocket`].
 ///
 /// ```no_run
 /// # async fn run() -> Result<(), wsmachine::tokio::Error> {
@@ -159,7 +159,7 @@ pub fn accept<S: AsyncRead + AsyncWrite + Unpin>(
     Box::pin(async move {
         match serve_handshake(stream, Config::default(), |_| Answer::accept()).await? {
             Accepted::WebSocket(ws) => Ok(ws),
-            Accepted::Http(request) => Err(Error::NotWebSocket(request)),
+            Accepted::Http(request) => Err(Error::from(ErrorKind::NotWebSocket(*request))),
             Accepted::Rejected(_) => unreachable!("the callback accepts every upgrade"),
         }
     })
@@ -256,9 +256,9 @@ async fn serve_handshake<S: AsyncRead + AsyncWrite + Unpin>(
 pub async fn connect(url: &str) -> Result<WebSocket<::tokio::net::TcpStream>, Error> {
     let (uri, tcp) = dial(url).await?;
     if uri.is_secure() {
-        return Err(Error::Url(format!(
+        return Err(Error::from(ErrorKind::Url(format!(
             "{url}: wss:// needs the rustls feature (or connect_with)"
-        )));
+        ))));
     }
     connect_with(tcp, ClientHandshake::for_uri(uri), Config::default()).await
 }
@@ -297,7 +297,7 @@ pub async fn connect_tls(
 
 /// Parses `url` and connects over TCP to its host and port.
 async fn dial(url: &str) -> Result<(WsUri, ::tokio::net::TcpStream), Error> {
-    let uri = WsUri::parse(url).map_err(|error| Error::Url(error.to_string()))?;
+    let uri = WsUri::parse(url).map_err(|error| Error::from(ErrorKind::Url(error.to_string())))?;
     let tcp = dial_uri(&uri).await?;
     Ok((uri, tcp))
 }
@@ -341,7 +341,7 @@ pub fn connect_with<S: AsyncRead + AsyncWrite + Unpin>(
     // On the heap from the call on, as `accept_with`'s.
     Box::pin(async move {
         let connection = Connection::client(handshake, config, now())
-            .map_err(|error| Error::Url(error.to_string()))?;
+            .map_err(|error| Error::from(ErrorKind::Url(error.to_string())))?;
         let mut ws = WebSocket::new(stream, connection);
         match ws.next_handshake_event().await? {
             Event::Accepted(_) => {
@@ -492,7 +492,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
         match next {
             Ok(Event::Closed(closed)) => self.ended = Some(closed),
             Ok(event) => return Some(event),
-            Err(error) => self.pending_error = Some(Box::new(Error::from_protocol(error))),
+            Err(error) => self.pending_error = Some(Error::from_protocol(error)),
         }
         None
     }
@@ -584,7 +584,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
                 match next {
                     Ok((EventRef::Other(Event::Closed(closed)), _)) => self.ended = Some(closed),
                     Ok((event, sender)) => handler(event, sender)?,
-                    Err(error) => self.pending_error = Some(Box::new(Error::from_protocol(error))),
+                    Err(error) => self.pending_error = Some(Error::from_protocol(error)),
                 }
             }
             if self.pending_error.is_some() {
@@ -597,7 +597,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
                     match next {
                         Ok((EventRef::Other(Event::Closed(closed)), _)) => ended = Some(closed),
                         Ok((event, sender)) => handler(event, sender)?,
-                        Err(error) => pending_error = Some(Box::new(Error::from_protocol(error))),
+                        Err(error) => pending_error = Some(Error::from_protocol(error)),
                     }
                 }
                 Ok(())
@@ -681,11 +681,13 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
         match poll_fn(|cx| self.poll_event(cx)).await {
             Some(Ok(event)) => Ok(event),
             Some(Err(error)) => Err(error),
-            None => Err(Error::Ended(self.connection.closed().unwrap_or(Closed {
-                code: CloseCode::ABNORMAL_CLOSURE,
-                clean: false,
-                cause: CloseCause::TransportEnded,
-            }))),
+            None => {
+                Err(Error::from(ErrorKind::Ended(self.connection.closed().unwrap_or(Closed {
+                    code: CloseCode::ABNORMAL_CLOSURE,
+                    clean: false,
+                    cause: CloseCause::TransportEnded,
+                }))))
+            }
         }
     }
 
@@ -731,7 +733,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
                         self.ended = self.connection.closed();
                     }
                     Ok(lendable) => return Poll::Ready(Some(Ok(lendable))),
-                    Err(error) => self.pending_error = Some(Box::new(Error::from_protocol(error))),
+                    Err(error) => self.pending_error = Some(Error::from_protocol(error)),
                 }
                 continue;
             }
@@ -753,7 +755,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
         }
         // A write error changes nothing: the protocol error is what to report.
         let _ = ready!(self.poll_drain(cx, 0));
-        Poll::Ready(self.pending_error.take().map(|error| *error))
+        Poll::Ready(self.pending_error.take())
     }
 
     /// After the end: an unclean end is an error, once (unless the error that caused it was
@@ -766,7 +768,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
         self.end_reported = true;
         match closed.cause {
             CloseCause::ProtocolError | CloseCause::HandshakeFailed => None,
-            _ => Some(Error::Ended(closed)),
+            _ => Some(Error::from(ErrorKind::Ended(closed))),
         }
     }
 
@@ -938,9 +940,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
     /// Writes until at most `limit` bytes are left queued (0: all of it, and the stream
     /// flushed). The deadlines run while the peer takes nothing: it gets the keepalive Ping,
     /// and when that goes unanswered ([`Config::pong_timeout`]) the wait ends with
-    /// [`Error::Ended`]. Once the connection is over, what is left gets the linger of
+    /// [`ErrorKind::Ended`]. Once the connection is over, what is left gets the linger of
     /// [`poll_linger`](WebSocket::poll_linger), then the transport is shut down; output given
-    /// up is an `Error::Ended`.
+    /// up is an `ErrorKind::Ended`.
     fn poll_drain(&mut self, cx: &mut Context<'_>, limit: usize) -> Poll<Result<(), Error>> {
         loop {
             if self.connection.should_close_transport() {
@@ -954,7 +956,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
                     clean: false,
                     cause: CloseCause::TransportEnded,
                 });
-                return Poll::Ready(Err(Error::Ended(closed)));
+                return Poll::Ready(Err(Error::from(ErrorKind::Ended(closed))));
             }
             if self.poll_write_out(cx)?.is_ready() {
                 return Poll::Ready(Ok(()));

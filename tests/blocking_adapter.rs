@@ -9,7 +9,9 @@ use std::net::{TcpListener, TcpStream};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use wsmachine::blocking::{accept, accept_with, connect, Accepted, Answer, Error, IncomingRef};
+use wsmachine::blocking::{
+    accept, accept_with, connect, Accepted, Answer, Error, ErrorKind, IncomingRef,
+};
 use wsmachine::frame::CloseCode;
 use wsmachine::handshake::Rejection;
 use wsmachine::{CloseCause, Config, Message};
@@ -74,7 +76,10 @@ fn a_rejection_and_a_plain_http_request_are_answered_and_reported() {
         (matches!(first, Accepted::Rejected(_)), matches!(second, Accepted::Http(_)))
     });
     let error = connect(&url).map(|_| ()).unwrap_err();
-    assert!(matches!(&error, Error::Rejected(rejection) if rejection.status() == 403), "{error}");
+    assert!(
+        matches!(error.kind(), ErrorKind::Rejected(rejection) if rejection.status() == 403),
+        "{error}"
+    );
     let mut page =
         TcpStream::connect(url.trim_start_matches("ws://").trim_end_matches('/')).unwrap();
     page.write_all(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n").unwrap();
@@ -199,8 +204,8 @@ fn a_peer_that_never_reads_is_dropped_through_the_write_timeout() {
         assert!(sent < 100_000, "the server never stopped reading");
     }
     let (end, echoed, elapsed) = server.join().unwrap();
-    match end {
-        Some(Error::Ended(closed)) => assert_eq!(closed.cause, CloseCause::PongTimeout),
+    match end.map(Error::into_kind) {
+        Some(ErrorKind::Ended(closed)) => assert_eq!(closed.cause, CloseCause::PongTimeout),
         other => panic!("{other:?}"),
     }
     assert!(echoed < sent, "{echoed} of {sent}");
@@ -250,8 +255,8 @@ fn a_write_the_peer_takes_a_trickle_of_still_ends_at_the_pong_deadline() {
     // 20,000 bytes at a byte a millisecond would take 20 s.
     let sent = ws.send(Message::Binary(vec![7; 20_000].into()));
     let elapsed = started.elapsed();
-    match sent {
-        Err(Error::Ended(closed)) => assert_eq!(closed.cause, CloseCause::PongTimeout),
+    match sent.map_err(Error::into_kind) {
+        Err(ErrorKind::Ended(closed)) => assert_eq!(closed.cause, CloseCause::PongTimeout),
         other => panic!("{other:?}"),
     }
     // Keepalive 50 ms + Pong 50 ms + the last 100 ms the output gets after a deadline.

@@ -18,7 +18,7 @@ use tokio::sync::mpsc;
 use wsmachine::frame::CloseCode;
 use wsmachine::handshake::{ClientHandshake, Offer, Rejection};
 use wsmachine::tokio::http2::Client;
-use wsmachine::tokio::{upgrade_with, Answer, Error};
+use wsmachine::tokio::{upgrade_with, Answer, ErrorKind};
 use wsmachine::{Config, Message};
 
 /// A server's view of the test: TCP connections accepted, and one line per WebSocket that
@@ -175,7 +175,8 @@ async fn without_the_setting_the_client_is_told_to_use_http1_and_that_works_on_t
     let h2 = client(server.address).await;
     assert!(!h2.accepts_websockets());
     let url = format!("ws://{}/echo", server.address);
-    assert!(matches!(h2.connect(&url).await, Err(Error::NoExtendedConnect)));
+    let refused = h2.connect(&url).await.unwrap_err();
+    assert!(matches!(refused.kind(), ErrorKind::NoExtendedConnect), "{refused}");
     // The fall-back: HTTP/1.1 on a connection of its own, same port, same handler.
     let tcp = tokio::net::TcpStream::connect(server.address).await.unwrap();
     let handshake = ClientHandshake::new(&url).unwrap();
@@ -192,7 +193,10 @@ async fn the_handler_refuses_and_chooses_over_http2_as_over_http1() {
     let url = format!("ws://{}/echo", server.address);
     let evil = ClientHandshake::new(&url).unwrap().origin("http://evil.example");
     match h2.connect_with(evil, Config::default()).await {
-        Err(Error::Rejected(rejection)) => assert_eq!(rejection.status(), 403),
+        Err(error) => match error.into_kind() {
+            ErrorKind::Rejected(rejection) => assert_eq!(rejection.status(), 403),
+            other => panic!("expected a 403, got {other:?}"),
+        },
         other => panic!("expected a 403, got {other:?}"),
     }
     let echo = ClientHandshake::new(&url).unwrap().protocol("other").protocol("echo");
@@ -340,15 +344,14 @@ async fn dial_opens_wss_websockets_on_one_tls_connection_or_says_to_use_http1() 
         assert_eq!(ws.recv().await.unwrap().unwrap(), Message::from(text));
         ws.close(CloseCode::NORMAL, "").await.unwrap();
     }
-    assert!(matches!(
-        Client::dial_tls(&format!("ws://localhost:{}/", address.port()), trust).await,
-        Err(Error::Url(_))
-    ));
+    let cleartext = Client::dial_tls(&format!("ws://localhost:{}/", address.port()), trust).await;
+    assert!(matches!(cleartext.unwrap_err().kind(), ErrorKind::Url(_)));
 
     // A server that speaks only HTTP/1.1: dialing says so, and HTTP/1.1 works.
     let (address, trust) = serve_tls(&[b"http/1.1"]).await;
     let url = format!("wss://localhost:{}/echo", address.port());
-    assert!(matches!(Client::dial_tls(&url, trust.clone()).await, Err(Error::NoExtendedConnect)));
+    let http1_only = Client::dial_tls(&url, trust.clone()).await.unwrap_err();
+    assert!(matches!(http1_only.kind(), ErrorKind::NoExtendedConnect), "{http1_only}");
     let mut ws = wsmachine::tokio::connect_tls(&url, trust).await.unwrap();
     ws.send("over HTTP/1.1".into()).await.unwrap();
     assert_eq!(ws.recv().await.unwrap().unwrap(), Message::from("over HTTP/1.1"));

@@ -12,7 +12,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt, DuplexStream};
 use wsmachine::frame::{apply_mask, CloseCode, FrameHeader, Opcode};
 use wsmachine::handshake::{ClientHandshake, Rejection};
 use wsmachine::tokio::{
-    accept, accept_with, connect_with, Accepted, Answer, Error, IncomingRef, WebSocket,
+    accept, accept_with, connect_with, Accepted, Answer, Error, ErrorKind, IncomingRef, WebSocket,
 };
 use wsmachine::{CloseCause, Config, Message, PreparedMessage};
 
@@ -358,7 +358,7 @@ async fn a_rejected_handshake_reports_its_status_and_plain_http_is_reported() {
     let handshake = ClientHandshake::new("ws://a/").unwrap();
     let error = connect_with(client_io, handshake, Config::default()).await.unwrap_err();
     assert!(
-        matches!(&error, Error::Rejected(rejection) if rejection.status() == 403 && rejection.body() == b"no\n")
+        matches!(error.kind(), ErrorKind::Rejected(rejection) if rejection.status() == 403 && rejection.body() == b"no\n")
     );
     assert_eq!(error.to_string(), "handshake rejected with status 403");
     assert!(server.await.unwrap());
@@ -509,8 +509,8 @@ fn flood_without_reading(client_io: DuplexStream) -> tokio::task::JoinHandle<Dup
 }
 
 fn assert_ended_by_pong_timeout(outcome: Result<(), Error>) {
-    match outcome {
-        Err(Error::Ended(closed)) => assert_eq!(closed.cause, CloseCause::PongTimeout),
+    match outcome.map_err(Error::into_kind) {
+        Err(ErrorKind::Ended(closed)) => assert_eq!(closed.cause, CloseCause::PongTimeout),
         other => panic!("{other:?}"),
     }
 }

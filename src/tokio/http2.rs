@@ -11,7 +11,7 @@ use std::task::{ready, Context, Poll};
 use bytes::{Buf, Bytes};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
-use super::{now, Error, WebSocket};
+use super::{now, Error, ErrorKind, WebSocket};
 use crate::handshake::{ClientHandshake, H2ResponseError, Header, Rejection};
 use crate::{Config, Connection, Role};
 
@@ -74,12 +74,12 @@ impl Client {
     /// same roots as [`connect`](super::connect) (feature `rustls`), and starts HTTP/2 on it;
     /// then [`connect`](Client::connect) opens WebSockets on that one connection. A server
     /// that does not speak HTTP/2, or does not take WebSockets over it, is
-    /// [`Error::NoExtendedConnect`]: open them over HTTP/1.1 with
+    /// [`ErrorKind::NoExtendedConnect`]: open them over HTTP/1.1 with
     /// [`tokio::connect`](super::connect) instead.
     ///
     /// ```no_run
     /// # async fn run() -> Result<(), wsmachine::tokio::Error> {
-    /// use wsmachine::tokio::{http2::Client, Error};
+    /// use wsmachine::tokio::{http2::Client, ErrorKind};
     ///
     /// match Client::dial("wss://example.com/").await {
     ///     Ok(h2) => {
@@ -88,7 +88,7 @@ impl Client {
     ///         feed.send("hello".into()).await?;
     ///         # let _ = chat.recv().await;
     ///     }
-    ///     Err(Error::NoExtendedConnect) => {
+    ///     Err(error) if matches!(error.kind(), ErrorKind::NoExtendedConnect) => {
     ///         let mut feed = wsmachine::tokio::connect("wss://example.com/feed").await?;
     ///         feed.send("hello".into()).await?;
     ///     }
@@ -108,13 +108,13 @@ impl Client {
         url: &str,
         config: std::sync::Arc<tokio_rustls::rustls::ClientConfig>,
     ) -> Result<Client, Error> {
-        let uri =
-            crate::handshake::WsUri::parse(url).map_err(|error| Error::Url(error.to_string()))?;
+        let uri = crate::handshake::WsUri::parse(url)
+            .map_err(|error| Error::from(ErrorKind::Url(error.to_string())))?;
         if !uri.is_secure() {
-            return Err(Error::Url(format!(
+            return Err(Error::from(ErrorKind::Url(format!(
                 "{url}: HTTP/2 is chosen in the TLS handshake, so dialing needs wss:// \
                  (for cleartext HTTP/2 with prior knowledge, use Client::handshake)"
-            )));
+            ))));
         }
         let mut config = (*config).clone();
         // `http/1.1` too: a server that knows only that may refuse the handshake otherwise
@@ -123,16 +123,16 @@ impl Client {
         let tcp = tokio::net::TcpStream::connect((uri.host(), uri.port())).await?;
         tcp.set_nodelay(true)?;
         let name = tokio_rustls::rustls::pki_types::ServerName::try_from(uri.host().to_owned())
-            .map_err(|error| Error::Url(format!("{}: {error}", uri.host())))?;
+            .map_err(|error| Error::from(ErrorKind::Url(format!("{}: {error}", uri.host()))))?;
         let tls = tokio_rustls::TlsConnector::from(std::sync::Arc::new(config))
             .connect(name, tcp)
             .await?;
         if tls.get_ref().1.alpn_protocol() != Some(b"h2") {
-            return Err(Error::NoExtendedConnect);
+            return Err(Error::from(ErrorKind::NoExtendedConnect));
         }
         let client = Client::handshake(tls).await?;
         if !client.accepts_websockets() {
-            return Err(Error::NoExtendedConnect);
+            return Err(Error::from(ErrorKind::NoExtendedConnect));
         }
         Ok(client)
     }
@@ -151,7 +151,7 @@ impl Client {
 
     /// Opens a WebSocket on a new stream with `handshake` (subprotocols, `Origin`, headers) and
     /// `config` (permessage-deflate is offered when it is set); returns once the server
-    /// accepted. [`Error::NoExtendedConnect`] if the server does not take WebSockets over
+    /// accepted. [`ErrorKind::NoExtendedConnect`] if the server does not take WebSockets over
     /// HTTP/2.
     pub async fn connect_with(
         &self,
@@ -170,7 +170,7 @@ impl Client {
         config: Config,
     ) -> Result<(Stream, Connection), Error> {
         if !self.accepts_websockets() {
-            return Err(Error::NoExtendedConnect);
+            return Err(Error::from(ErrorKind::NoExtendedConnect));
         }
         #[cfg(feature = "deflate")]
         let handshake = match config.deflate {
@@ -193,9 +193,9 @@ impl Client {
                             rejection = rejection.with_header(header);
                         }
                     }
-                    Error::Rejected(Box::new(rejection))
+                    Error::from(ErrorKind::Rejected(rejection))
                 }
-                other => Error::Http2Response(other),
+                other => Error::from(ErrorKind::Http2Response(other)),
             },
         )?;
         let connection = Connection::open(Role::Client, negotiated, config, now());
@@ -243,7 +243,7 @@ impl Connector {
     ) -> Result<Connector, Error> {
         let http2 = match Client::dial_tls(url, tls.clone()).await {
             Ok(client) => Some(client),
-            Err(Error::NoExtendedConnect) => None,
+            Err(error) if matches!(error.kind(), ErrorKind::NoExtendedConnect) => None,
             Err(error) => return Err(error),
         };
         Ok(Connector { http2, tls })
@@ -288,13 +288,14 @@ impl Connector {
 
 /// A handshake for `url`, or why it cannot be one.
 fn handshake_for(url: &str) -> Result<ClientHandshake, Error> {
-    ClientHandshake::new(url).map_err(|error| Error::Url(error.to_string()))
+    ClientHandshake::new(url).map_err(|error| Error::from(ErrorKind::Url(error.to_string())))
 }
 
 /// The extended CONNECT for `handshake`, as the h2 crate takes it: the pseudo-header fields
 /// in the method, the URI and the `Protocol` extension.
 fn extended_connect(handshake: &ClientHandshake) -> Result<http::Request<()>, Error> {
-    let fields = handshake.h2_fields().map_err(|error| Error::Url(error.to_string()))?;
+    let fields =
+        handshake.h2_fields().map_err(|error| Error::from(ErrorKind::Url(error.to_string())))?;
     let field = |name: &str| {
         fields.iter().find(|(field, _)| field == name).map_or("", |(_, value)| value.as_str())
     };
@@ -307,7 +308,7 @@ fn extended_connect(handshake: &ClientHandshake) -> Result<http::Request<()>, Er
     for (name, value) in fields.iter().filter(|(name, _)| !name.starts_with(':')) {
         request = request.header(name.as_str(), value.as_str());
     }
-    request.body(()).map_err(|error| Error::Url(error.to_string()))
+    request.body(()).map_err(|error| Error::from(ErrorKind::Url(error.to_string())))
 }
 
 /// One HTTP/2 stream as the byte stream a [`WebSocket`] runs on: reads take the DATA frames
@@ -390,7 +391,7 @@ impl AsyncWrite for Stream {
 
 /// An h2 error as the adapter's error: I/O errors as they are, the rest wrapped.
 fn h2_error(error: h2::Error) -> Error {
-    Error::Io(into_io(error))
+    Error::from(ErrorKind::Io(into_io(error)))
 }
 
 fn into_io(error: h2::Error) -> io::Error {

@@ -22,7 +22,7 @@ use ::tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
 use ::tokio::sync::{mpsc, watch};
 use ::tokio::time::Sleep;
 
-use super::{now, Error, WebSocket, READ_BUFFER};
+use super::{now, Error, ErrorKind, WebSocket, READ_BUFFER};
 use crate::frame::CloseCode;
 use crate::{
     CloseCause, CloseFrame, Closed, Command, CommandError, Event, Message, Receiver, Reply, Sender,
@@ -177,7 +177,7 @@ impl WriteHalf {
 
 /// The write task is gone: the stream failed or the connection ended.
 fn gone() -> Error {
-    Error::Io(std::io::Error::new(std::io::ErrorKind::BrokenPipe, "the write task has ended"))
+    Error::from(std::io::Error::new(std::io::ErrorKind::BrokenPipe, "the write task has ended"))
 }
 
 /// What the write task listens to.
@@ -342,7 +342,7 @@ impl<R: AsyncRead + Unpin> ReadHalf<R> {
         match closed.cause {
             _ if closed.clean => None,
             CloseCause::ProtocolError | CloseCause::HandshakeFailed => None,
-            _ => Some(Err(Error::Ended(closed))),
+            _ => Some(Err(Error::from(ErrorKind::Ended(closed)))),
         }
     }
 

@@ -18,7 +18,7 @@ use tokio_rustls::rustls::pki_types::ServerName;
 use tokio_rustls::rustls::{ClientConfig, RootCertStore};
 use tokio_rustls::TlsConnector;
 
-use super::Error;
+use super::{Error, ErrorKind};
 
 /// The stream [`connect`](super::connect) opens: plain TCP for `ws://`, TLS over TCP for
 /// `wss://`; and with the feature `http2`, a stream of an HTTP/2 connection that
@@ -57,7 +57,7 @@ pub(super) async fn handshake(
     config: Arc<ClientConfig>,
 ) -> Result<Stream, Error> {
     let name = ServerName::try_from(host.to_owned())
-        .map_err(|error| Error::Url(format!("{host}: {error}")))?;
+        .map_err(|error| Error::from(ErrorKind::Url(format!("{host}: {error}"))))?;
     let tls = TlsConnector::from(config).connect(name, tcp).await?;
     Ok(Stream::Tls(Box::new(tls)))
 }

@@ -122,7 +122,7 @@ impl Upgrading {
     /// example's HTTPS front end does) rather than through [`WebSocket`].
     pub async fn into_parts(mut self) -> Result<(Upgraded, Connection), Error> {
         let upgraded =
-            (&mut self.on_upgrade).await.map_err(|error| Error::Io(io::Error::other(error)))?;
+            (&mut self.on_upgrade).await.map_err(|error| Error::from(io::Error::other(error)))?;
         let connection = self.connection.take().expect("taken only here or by poll");
         Ok((TokioIo::new(upgraded), connection))
     }
@@ -133,7 +133,7 @@ impl Future for Upgrading {
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let upgraded = ready!(Pin::new(&mut self.on_upgrade).poll(cx))
-            .map_err(|error| Error::Io(io::Error::other(error)))?;
+            .map_err(|error| Error::from(io::Error::other(error)))?;
         let connection = self.connection.take().expect("Upgrading polled after it completed");
         Poll::Ready(Ok(WebSocket::new(TokioIo::new(upgraded), connection)))
     }
