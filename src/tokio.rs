@@ -45,11 +45,11 @@
 use std::cell::RefCell;
 use std::future::{poll_fn, Future};
 use std::io;
-use std::pin::Pin;
+use std::pin::{pin, Pin};
 use std::task::{ready, Context, Poll};
 use std::time::Instant;
 
-use ::tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use ::tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, ReadBuf};
 use ::tokio::time::Sleep;
 
 #[cfg(feature = "http2")]
@@ -84,12 +84,15 @@ use crate::{
 const READ_BUFFER_LEN: usize = 256 * 1024;
 /// Queued output above which [`WebSocket::send`] and [`WebSocket::feed`] wait for the socket.
 const DEFAULT_HIGH_WATER: usize = 64 * 1024;
+/// The room a busy connection's receive buffer gets for each read straight into it (more
+/// while a long frame needs it): small, as the buffer is kept until the keepalive deadline.
+const DIRECT_READ_LEN: usize = 16 * 1024;
 /// Output buffer capacity kept between writes; a larger one is given back once written.
 const KEEP_OUTPUT_CAPACITY: usize = 2 * READ_BUFFER_LEN;
 
 thread_local! {
-    /// Where every `WebSocket` on the thread reads: borrowed only within one poll, so a
-    /// connection holds no read buffer of its own while it waits.
+    /// Where every `WebSocket` on the thread reads while it holds no receive buffer: borrowed
+    /// only within one poll, so an idle connection holds no read buffer of its own.
     static READ_BUFFER: RefCell<Box<[u8]>> = RefCell::new(vec![0; READ_BUFFER_LEN].into_boxed_slice());
 }
 
@@ -451,12 +454,16 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
     /// frame is a whole message short enough to be held inline ([`Payload`](crate::Payload))
     /// hands that message out from the read buffer: only what follows it is copied into the
     /// connection, so a connection that gets one short message per read never holds a
-    /// receive buffer (the idle memory of the owned loop).
+    /// receive buffer (the idle memory of the owned loop). A connection that holds one reads
+    /// straight into it (see [`poll_io_with`](WebSocket::poll_io_with)).
     #[inline(never)]
     fn poll_recv_slow(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Message, Error>>> {
         loop {
             if let Some(error) = ready!(self.poll_pending_error(cx)) {
                 return Poll::Ready(Some(Err(error)));
+            }
+            if let Some(message) = self.connection.poll_short_message() {
+                return Poll::Ready(Some(Ok(message)));
             }
             if let Some(next) = self.connection.poll_event() {
                 if let Some(event) = self.take_event(next) {
@@ -470,7 +477,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
                 continue;
             }
             let mut inline = None;
-            let polled = self.poll_io_with(cx, |connection, bytes| {
+            let polled = self.poll_io_with(cx, false, |connection, bytes| {
                 inline = connection.receive_in_place(bytes).poll_inline_message();
                 Ok(())
             });
@@ -591,7 +598,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
                 continue;
             }
             let (mut ended, mut pending_error) = (None, None);
-            let polled = self.poll_io_with(cx, |connection, bytes| {
+            let polled = self.poll_io_with(cx, true, |connection, bytes| {
                 let mut input = connection.receive_in_place(bytes);
                 while let Some(next) = input.poll_event_ref() {
                     match next {
@@ -775,20 +782,23 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
     /// One round of I/O: write the output, keep the deadlines, read (copying what arrives
     /// into the connection).
     fn poll_io(&mut self, cx: &mut Context<'_>) -> Poll<Result<bool, Error>> {
-        self.poll_io_with(cx, |connection, bytes| {
+        self.poll_io_with(cx, false, |connection, bytes| {
             connection.receive(bytes);
             Ok(())
         })
     }
 
-    /// One round of I/O: write the output, keep the deadlines, read, handing what arrives to
-    /// `on_read` with the connection. `Ready(Ok(true))` when something happened that may
+    /// One round of I/O: write the output, keep the deadlines, read. A busy connection reads
+    /// straight into its receive buffer unless `in_place`; every other read goes into the
+    /// thread's shared buffer, and what arrives is handed to `on_read` with the connection.
+    /// `Ready(Ok(true))` when something happened that may
     /// have brought an event; `Ready(Ok(false))` once the connection is over and the
     /// transport shut down; `Pending` when waiting on the socket or the clock.
     fn poll_io_with(
         &mut self,
         cx: &mut Context<'_>,
-        mut on_read: impl FnMut(&mut Connection, &mut [u8]) -> Result<(), Error>,
+        in_place: bool,
+        on_read: impl FnOnce(&mut Connection, &mut [u8]) -> Result<(), Error>,
     ) -> Poll<Result<bool, Error>> {
         let written = self.poll_write_out(cx)?;
         if self.connection.should_close_transport() {
@@ -822,7 +832,50 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
             // keepalive Ping, stuck behind that output, ends the connection if it never does.
             return Poll::Pending;
         }
-        let read = READ_BUFFER.with_borrow_mut(|buffer| {
+        let direct = if in_place { None } else { self.connection.receive_buffer() };
+        let read = if let Some(buffer) = direct {
+            // A busy connection (one that holds a receive buffer, which a read that left
+            // input over allocated) reads straight into it, saving the copy out of the shared
+            // buffer. It keeps the buffer until the keepalive deadline gives it back with the
+            // rest (`Connection::release_buffers`), so a burst after a burst allocates
+            // nothing. (A reader of borrowed events reads in place instead: only what follows
+            // the last whole frame of a read is copied.)
+            buffer.reserve(DIRECT_READ_LEN);
+            match pin!(self.io.read_buf(buffer)).poll(cx) {
+                Poll::Ready(Ok(0)) => {
+                    self.read_closed = true;
+                    self.connection.receive_eof();
+                    Poll::Ready(Ok(()))
+                }
+                Poll::Ready(Ok(_)) => {
+                    self.connection.note_input();
+                    Poll::Ready(Ok(()))
+                }
+                Poll::Ready(Err(error)) => Poll::Ready(Err(error.into())),
+                Poll::Pending => Poll::Pending,
+            }
+        } else {
+            self.read_shared(cx, on_read)
+        };
+        match read {
+            Poll::Ready(Ok(())) => {
+                // Dates the input, so that the idle deadline is exact.
+                self.connection.handle_timeout(now());
+                Poll::Ready(Ok(true))
+            }
+            Poll::Ready(Err(error)) => Poll::Ready(Err(error)),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+
+    /// Reads into the buffer every `WebSocket` on the thread shares and hands what arrived to
+    /// `on_read` with the connection.
+    fn read_shared(
+        &mut self,
+        cx: &mut Context<'_>,
+        on_read: impl FnOnce(&mut Connection, &mut [u8]) -> Result<(), Error>,
+    ) -> Poll<Result<(), Error>> {
+        READ_BUFFER.with_borrow_mut(|buffer| {
             let mut buf = ReadBuf::new(buffer);
             match Pin::new(&mut self.io).poll_read(cx, &mut buf) {
                 Poll::Ready(Ok(())) if buf.filled().is_empty() => {
@@ -837,16 +890,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
                 Poll::Ready(Err(error)) => Poll::Ready(Err(error.into())),
                 Poll::Pending => Poll::Pending,
             }
-        });
-        match read {
-            Poll::Ready(Ok(())) => {
-                // Dates the input, so that the idle deadline is exact.
-                self.connection.handle_timeout(now());
-                Poll::Ready(Ok(true))
-            }
-            Poll::Ready(Err(error)) => Poll::Ready(Err(error)),
-            Poll::Pending => Poll::Pending,
-        }
+        })
     }
 
     /// Sets the sleep to the connection's next deadline; true if it passed.
@@ -1051,5 +1095,84 @@ mod tests {
             assert_eq!(ws.output.capacity(), 0);
             assert_eq!(ws.connection.buffer_capacities(), (0, 0));
         }
+    }
+
+    /// A masked client frame.
+    fn client_frame(opcode: crate::frame::Opcode, fin: bool, payload: &[u8]) -> Vec<u8> {
+        let key = [9, 8, 7, 6];
+        let header = crate::frame::FrameHeader::new(opcode, payload.len() as u64)
+            .with_fin(fin)
+            .with_mask(key);
+        let mut out = vec![0; header.encoded_len()];
+        header.encode(&mut out).unwrap();
+        let start = out.len();
+        out.extend_from_slice(payload);
+        crate::frame::apply_mask(&mut out[start..], key);
+        out
+    }
+
+    /// Once a read leaves input over, the connection reads straight into its own receive
+    /// buffer (no copy out of the shared one); every message still comes out whole and in
+    /// order whatever the reads cut, and the keepalive deadline frees the buffer.
+    #[::tokio::test(start_paused = true)]
+    async fn a_busy_connection_reads_into_its_own_buffer_until_the_keepalive_frees_it() {
+        use crate::frame::Opcode;
+        use ::tokio::io::AsyncWriteExt;
+
+        // Short messages (inline and shared), a fragmented one, a Ping and a long one, cut by
+        // a pipe of 1,000 bytes into reads that end anywhere.
+        let mut expected = Vec::new();
+        let mut wire = Vec::new();
+        for i in 0..400_usize {
+            let payload: Vec<u8> = (0..(i * 7) % 140).map(|j| (i + j) as u8).collect();
+            wire.extend(client_frame(Opcode::Binary, true, &payload));
+            expected.push(Message::Binary(payload.into()));
+            if i % 50 == 7 {
+                let text = format!("message {i} in three pieces");
+                let (first, rest) = text.as_bytes().split_at(8);
+                let (second, third) = rest.split_at(5);
+                wire.extend(client_frame(Opcode::Text, false, first));
+                wire.extend(client_frame(Opcode::Ping, true, b"ping"));
+                wire.extend(client_frame(Opcode::Continuation, false, second));
+                wire.extend(client_frame(Opcode::Continuation, true, third));
+                expected.push(Message::Ping(bytes::Bytes::from_static(b"ping")));
+                expected.push(Message::from(text.as_str()));
+            }
+            if i == 200 {
+                let long = vec![0x5a; 70_000];
+                wire.extend(client_frame(Opcode::Binary, true, &long));
+                expected.push(Message::Binary(long.into()));
+            }
+        }
+        let (mut client_io, server_io) = ::tokio::io::duplex(1000);
+        let server = ::tokio::spawn(accept(server_io));
+        let handshake = ClientHandshake::new("ws://localhost/chat").unwrap();
+        let mut client = Connection::client(handshake, Config::default(), now()).unwrap();
+        let mut request = Vec::new();
+        client.poll_transmit(&mut request);
+        client_io.write_all(&request).await.unwrap();
+        let writer = ::tokio::spawn(async move {
+            let mut response = [0; 1024];
+            let read = ::tokio::io::AsyncReadExt::read(&mut client_io, &mut response).await;
+            assert!(read.unwrap() > 0);
+            client_io.write_all(&wire).await.unwrap();
+            client_io
+        });
+        let mut ws = server.await.unwrap().unwrap();
+        for (n, want) in expected.iter().enumerate() {
+            let got = ws.recv().await.unwrap().unwrap();
+            assert_eq!(&got, want, "message {n}");
+            if n == 0 {
+                assert!(ws.connection.buffer_capacities().0 > 0, "the first read left input over");
+            }
+        }
+        let _client_io = writer.await.unwrap();
+        let keepalive = Config::default().keepalive_interval.unwrap();
+        let waited = ::tokio::time::timeout(keepalive / 2, ws.recv()).await;
+        assert!(waited.is_err());
+        assert!(ws.connection.buffer_capacities().0 > 0, "kept for the next burst");
+        let waited = ::tokio::time::timeout(keepalive, ws.recv()).await;
+        assert!(waited.is_err(), "the Ping is unanswered, but its deadline is later");
+        assert_eq!(ws.connection.buffer_capacities().0, 0, "given back at the keepalive");
     }
 }

@@ -461,6 +461,24 @@ impl<R: RandomSource, T: Timestamp> Connection<R, T> {
         }
     }
 
+    /// The receive buffer, for an adapter to read into directly while the connection is busy
+    /// (it holds a receive buffer, which an idle connection does not): what it appends must be
+    /// bytes that arrived, and [`note_input`](Connection::note_input) must follow. `None` once
+    /// input is no longer read (the connection is over, or the transport ended).
+    #[cfg(feature = "tokio")]
+    pub(crate) fn receive_buffer(&mut self) -> Option<&mut bytes::BytesMut> {
+        if self.sender.lifecycle().is_over() {
+            return None;
+        }
+        self.reader.buffer_for_input()
+    }
+
+    /// Notes that bytes were appended to the [`receive_buffer`](Connection::receive_buffer).
+    #[cfg(feature = "tokio")]
+    pub(crate) fn note_input(&mut self) {
+        self.clock.note_input();
+    }
+
     /// Records that the peer closed the transport. Without a closing handshake first, the end
     /// is reported as abnormal closure (1006, §7.1.5) once the frames before it are read.
     pub fn receive_eof(&mut self) {

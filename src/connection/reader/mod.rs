@@ -182,6 +182,19 @@ impl Reader {
         }
     }
 
+    /// The receive buffer, settled, for bytes that arrive to be appended to it where a
+    /// caller can read straight into it; `None` when it holds no allocation (an idle
+    /// connection holds none: its reads go through a buffer the caller shares) or after the
+    /// end of input.
+    #[cfg(feature = "tokio")]
+    pub(crate) fn buffer_for_input(&mut self) -> Option<&mut BytesMut> {
+        if self.eof || self.buf.capacity() == 0 {
+            return None;
+        }
+        self.settle();
+        Some(&mut self.buf)
+    }
+
     /// Records that the peer closed its side of the transport (EOF).
     pub(crate) fn receive_eof(&mut self) {
         self.eof = true;
