@@ -779,8 +779,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
         }
     }
 
-    /// One round of I/O: write the output, keep the deadlines, read (copying what arrives
-    /// into the connection).
+    /// One round of I/O: write the output, keep the deadlines, read into the connection
+    /// (straight into its receive buffer when it holds one, else copied from the shared one).
     fn poll_io(&mut self, cx: &mut Context<'_>) -> Poll<Result<bool, Error>> {
         self.poll_io_with(cx, false, |connection, bytes| {
             connection.receive(bytes);
@@ -791,9 +791,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
     /// One round of I/O: write the output, keep the deadlines, read. A busy connection reads
     /// straight into its receive buffer unless `in_place`; every other read goes into the
     /// thread's shared buffer, and what arrives is handed to `on_read` with the connection.
-    /// `Ready(Ok(true))` when something happened that may
-    /// have brought an event; `Ready(Ok(false))` once the connection is over and the
-    /// transport shut down; `Pending` when waiting on the socket or the clock.
+    /// `Ready(Ok(true))` when something happened that may have brought an event;
+    /// `Ready(Ok(false))` once the connection is over and the transport shut down; `Pending`
+    /// when waiting on the socket or the clock.
     fn poll_io_with(
         &mut self,
         cx: &mut Context<'_>,
