@@ -462,9 +462,6 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
             if let Some(error) = ready!(self.poll_pending_error(cx)) {
                 return Poll::Ready(Some(Err(error)));
             }
-            if let Some(message) = self.connection.poll_short_message() {
-                return Poll::Ready(Some(Ok(message)));
-            }
             if let Some(next) = self.connection.poll_event() {
                 if let Some(event) = self.take_event(next) {
                     match Message::from_event(event) {
@@ -485,7 +482,13 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
                 return Poll::Ready(Some(Ok(message)));
             }
             match polled {
-                Poll::Ready(Ok(true)) => continue,
+                // What a read straight into the connection brought: its first message by the
+                // fast path.
+                Poll::Ready(Ok(true)) => {
+                    if let Some(message) = self.connection.poll_short_message() {
+                        return Poll::Ready(Some(Ok(message)));
+                    }
+                }
                 Poll::Ready(Ok(false)) => return Poll::Ready(self.end().map(Err)),
                 Poll::Ready(Err(error)) => return Poll::Ready(Some(Err(error))),
                 Poll::Pending => return Poll::Pending,
@@ -843,8 +846,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
             buffer.reserve(DIRECT_READ_LEN);
             match pin!(self.io.read_buf(buffer)).poll(cx) {
                 Poll::Ready(Ok(0)) => {
-                    self.read_closed = true;
-                    self.connection.receive_eof();
+                    self.input_ended();
                     Poll::Ready(Ok(()))
                 }
                 Poll::Ready(Ok(_)) => {
@@ -879,8 +881,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
             let mut buf = ReadBuf::new(buffer);
             match Pin::new(&mut self.io).poll_read(cx, &mut buf) {
                 Poll::Ready(Ok(())) if buf.filled().is_empty() => {
-                    self.read_closed = true;
-                    self.connection.receive_eof();
+                    self.input_ended();
                     Poll::Ready(Ok(()))
                 }
                 Poll::Ready(Ok(())) => {
@@ -891,6 +892,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
                 Poll::Pending => Poll::Pending,
             }
         })
+    }
+
+    /// A read found the end of the stream (EOF): nothing more is read.
+    fn input_ended(&mut self) {
+        self.read_closed = true;
+        self.connection.receive_eof();
     }
 
     /// Sets the sleep to the connection's next deadline; true if it passed.
