@@ -122,6 +122,10 @@ pub struct WebSocket<S> {
     /// After the end, when output the peer is not taking is given up (see `poll_linger`).
     linger_until: Option<Instant>,
     high_water: usize,
+    /// The length of the last large frame (16 KiB or more) that a read had to complete: what
+    /// a read into an empty receive buffer takes, so that a stream of large frames is read a
+    /// frame a read, each ending where its frame ends (see `poll_io_with`). 0 until one comes.
+    large_frame_len: usize,
     /// The stream gave EOF.
     read_closed: bool,
     /// The peer's Close, once it came (boxed: rare, and an idle connection stays small).
@@ -370,6 +374,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
             timer: None,
             linger_until: None,
             high_water: DEFAULT_HIGH_WATER,
+            large_frame_len: 0,
             read_closed: false,
             peer_close: None,
             ended: None,
@@ -836,15 +841,37 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
             return Poll::Pending;
         }
         let direct = if in_place { None } else { self.connection.receive_buffer() };
-        let read = if let Some(buffer) = direct {
+        let read = if let Some((buffer, missing)) = direct {
             // A busy connection (one that holds a receive buffer, which a read that left
             // input over allocated) reads straight into it, saving the copy out of the shared
             // buffer. It keeps the buffer until the keepalive deadline gives it back with the
             // rest (`Connection::release_buffers`), so a burst after a burst allocates
             // nothing. (A reader of borrowed events reads in place instead: only what follows
             // the last whole frame of a read is copied.)
-            buffer.reserve(DIRECT_READ_LEN);
-            match pin!(self.io.read_buf(buffer)).poll(cx) {
+            //
+            // The rest of a large frame is read alone, up to where the frame ends: the frame
+            // then comes out whole, with no next frame's head after it to be moved to the
+            // front of the buffer (or into a new one) to make room for its tail, a copy of
+            // nearly the whole frame each time. For the same reason a read into an empty
+            // buffer takes no more than the last large frame, from the buffer's front when no
+            // message still holds part of it (room for it there is made without a copy).
+            let limit = if missing > 0 && buffer.len() + missing >= DIRECT_READ_LEN {
+                self.large_frame_len = buffer.len() + missing;
+                missing
+            } else if buffer.is_empty() {
+                self.large_frame_len
+            } else {
+                0
+            };
+            let limit = limit.min(READ_BUFFER_LEN);
+            let read = if limit == 0 {
+                buffer.reserve(DIRECT_READ_LEN);
+                pin!(self.io.read_buf(buffer)).poll(cx)
+            } else {
+                buffer.reserve(limit);
+                pin!(self.io.read_buf(&mut bytes::BufMut::limit(buffer, limit))).poll(cx)
+            };
+            match read {
                 Poll::Ready(Ok(0)) => {
                     self.input_ended();
                     Poll::Ready(Ok(()))
@@ -1181,5 +1208,116 @@ mod tests {
         let waited = ::tokio::time::timeout(keepalive, ws.recv()).await;
         assert!(waited.is_err(), "the Ping is unanswered, but its deadline is later");
         assert_eq!(ws.connection.buffer_capacities().0, 0, "given back at the keepalive");
+    }
+
+    /// A stream whose reader has every byte of `input` ready and gives as many as each read
+    /// asks for, recording how many that was; what is written to it is dropped.
+    struct EagerStream {
+        input: Vec<u8>,
+        at: usize,
+        reads: Vec<usize>,
+    }
+
+    impl AsyncRead for EagerStream {
+        fn poll_read(
+            mut self: Pin<&mut Self>,
+            _cx: &mut Context<'_>,
+            buf: &mut ReadBuf<'_>,
+        ) -> Poll<io::Result<()>> {
+            let this = &mut *self;
+            if this.at == this.input.len() {
+                return Poll::Pending;
+            }
+            let len = buf.remaining().min(this.input.len() - this.at);
+            buf.put_slice(&this.input[this.at..this.at + len]);
+            this.at += len;
+            this.reads.push(len);
+            Poll::Ready(Ok(()))
+        }
+    }
+
+    impl AsyncWrite for EagerStream {
+        fn poll_write(
+            self: Pin<&mut Self>,
+            _cx: &mut Context<'_>,
+            buf: &[u8],
+        ) -> Poll<io::Result<usize>> {
+            Poll::Ready(Ok(buf.len()))
+        }
+
+        fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+            Poll::Ready(Ok(()))
+        }
+
+        fn poll_shutdown(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+            Poll::Ready(Ok(()))
+        }
+    }
+
+    /// With a stream of large frames ready at once, reads end where frames end: once the
+    /// first large frame has been completed, each read takes exactly one frame, and each
+    /// message is cut from the front of the same buffer (nothing is moved or copied to
+    /// make room for a frame's tail), which the message echoed gives back before the next.
+    #[::tokio::test]
+    async fn large_frames_are_read_a_frame_a_read_into_one_buffer() {
+        use crate::frame::Opcode;
+
+        const PAYLOAD: usize = 65_536;
+        const MESSAGES: usize = 12;
+        let payloads: Vec<Vec<u8>> =
+            (0..MESSAGES).map(|i| (0..PAYLOAD).map(|j| (i * 31 + j) as u8).collect()).collect();
+        // A short frame first, so that the buffer is the connection's own from then on.
+        let mut input = client_frame(Opcode::Binary, true, b"first");
+        let mut frame_starts = Vec::new();
+        for payload in &payloads {
+            frame_starts.push(input.len());
+            input.extend(client_frame(Opcode::Binary, true, payload));
+        }
+        let frame_len = input.len() - frame_starts[MESSAGES - 1];
+        let io = EagerStream { input, at: 0, reads: Vec::new() };
+        let connection =
+            Connection::open(crate::Role::Server, Negotiated::default(), Config::default(), now());
+        let mut ws = WebSocket::new(io, connection);
+        let first = ws.recv().await.unwrap().unwrap();
+        assert_eq!(first, Message::from(&b"first"[..]));
+        let mut starts = Vec::new();
+        for (i, payload) in payloads.iter().enumerate() {
+            let message = ws.recv().await.unwrap().unwrap();
+            let Message::Binary(got) = &message else { panic!("message {i}: {message:?}") };
+            assert_eq!(&got[..], &payload[..], "message {i}");
+            starts.push(got.as_ptr() as usize);
+            ws.send(message).await.unwrap();
+        }
+        // The reads: where each one ended in the input.
+        let ends: Vec<usize> = ws
+            .io
+            .reads
+            .iter()
+            .scan(0, |at, len| {
+                *at += len;
+                Some(*at)
+            })
+            .collect();
+        let first_aligned = ends
+            .iter()
+            .position(|end| frame_starts.contains(end))
+            .expect("no read ended where a frame ends");
+        for (end, read) in ends[first_aligned..].iter().zip(&ws.io.reads[first_aligned..]) {
+            assert!(
+                frame_starts.contains(end) || *end == ws.io.input.len(),
+                "a read ended inside a frame: {:?}",
+                ws.io.reads
+            );
+            assert!(*read <= frame_len, "a read ran past one frame: {:?}", ws.io.reads);
+        }
+        assert!(first_aligned <= 3, "reads: {:?}", ws.io.reads);
+        // Once the reads are in step with the frames (the first read, through the shared
+        // buffer, took several), messages are cut from a few places in one buffer, taken in
+        // turn, rather than each from a new one.
+        let mut places = starts[4..].to_vec();
+        places.sort_unstable();
+        places.dedup();
+        assert!(places.len() <= 3, "{starts:x?}");
+        assert!(places[places.len() - 1] - places[0] < 4 * frame_len, "{starts:x?}");
     }
 }

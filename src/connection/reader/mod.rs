@@ -183,16 +183,44 @@ impl Reader {
     }
 
     /// The receive buffer, settled, for bytes that arrive to be appended to it where a
-    /// caller can read straight into it; `None` when it holds no allocation (an idle
-    /// connection holds none: its reads go through a buffer the caller shares) or after the
-    /// end of input.
+    /// caller can read straight into it, with how many more bytes the frame at its front
+    /// needs (see [`front_frame_missing`](Reader::front_frame_missing)); `None` when it holds
+    /// no allocation (an idle connection holds none: its reads go through a buffer the caller
+    /// shares) or after the end of input.
     #[cfg(feature = "tokio")]
-    pub(crate) fn buffer_for_input(&mut self) -> Option<&mut BytesMut> {
+    pub(crate) fn buffer_for_input(&mut self) -> Option<(&mut BytesMut, usize)> {
         if self.eof || self.buf.capacity() == 0 {
             return None;
         }
         self.settle();
-        Some(&mut self.buf)
+        let missing = self.front_frame_missing();
+        Some((&mut self.buf, missing))
+    }
+
+    /// How many bytes the long frame (an extended length: more than 125 payload bytes) at
+    /// the front of the (settled) buffer still lacks: 0 when it is whole, when the front
+    /// frame is short, when its header has not all arrived or is invalid (the frame loop
+    /// reports that), or while a streamed frame's payload is delivered as it arrives.
+    ///
+    /// A reader that reads no further than this ends a large frame's read exactly where the
+    /// frame ends, so that the next frame starts at the front of an empty buffer. A read
+    /// that runs past the end takes the next frame's head with it, and room for the rest of
+    /// that frame then means moving the head to the front of the buffer, or into a new one:
+    /// a copy of nearly the whole frame for every large message.
+    #[cfg_attr(not(feature = "tokio"), allow(dead_code))]
+    pub(crate) fn front_frame_missing(&self) -> usize {
+        // A short frame is never worth a read of its own: the quick test keeps a stream of
+        // them from parsing a header a read.
+        let long = self.buf.get(1).is_some_and(|second| second & 0x7f >= 126);
+        if !long || self.message.as_ref().is_some_and(|message| message.partial.is_some()) {
+            return 0;
+        }
+        match FrameHeader::parse(&self.buf, &self.rules) {
+            Ok(Status::Complete((header, header_len))) => usize::try_from(header.payload_len)
+                .map_or(usize::MAX, |payload_len| payload_len.saturating_add(header_len))
+                .saturating_sub(self.buf.len()),
+            _ => 0,
+        }
     }
 
     /// Records that the peer closed its side of the transport (EOF).
