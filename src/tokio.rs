@@ -84,8 +84,9 @@ use crate::{
 const READ_BUFFER_LEN: usize = 256 * 1024;
 /// Queued output above which [`WebSocket::send`] and [`WebSocket::feed`] wait for the socket.
 const DEFAULT_HIGH_WATER: usize = 64 * 1024;
-/// The room a busy connection's receive buffer gets for each read straight into it (more
-/// while a long frame needs it): small, as the buffer is kept until the keepalive deadline.
+/// The room a busy connection's receive buffer gets for each read straight into it: small, as
+/// the buffer is kept until the keepalive deadline. A frame this long or longer is read up to
+/// its end instead, in reads of its own (see `poll_io_with`).
 const DIRECT_READ_LEN: usize = 16 * 1024;
 /// Output buffer capacity kept between writes; a larger one is given back once written.
 const KEEP_OUTPUT_CAPACITY: usize = 2 * READ_BUFFER_LEN;
