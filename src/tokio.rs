@@ -125,7 +125,8 @@ pub struct WebSocket<S> {
     high_water: usize,
     /// The length of the last large frame (16 KiB or more) that a read had to complete: what
     /// a read into an empty receive buffer takes, so that a stream of large frames is read a
-    /// frame a read, each ending where its frame ends (see `poll_io_with`). 0 until one comes.
+    /// frame a read, each ending where its frame ends (see `poll_io_with`). 0 until one comes,
+    /// and again from each deadline on (when the buffers are given back).
     large_frame_len: usize,
     /// The stream gave EOF.
     read_closed: bool,
@@ -829,6 +830,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
             // output's buffer back, as the connection gives back its own: rare, so a busy
             // connection hardly notices, and an idle one holds none.
             self.release_written_output();
+            self.large_frame_len = 0;
             return Poll::Ready(Ok(true));
         }
         if self.read_closed {
@@ -856,10 +858,18 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
             // nearly the whole frame each time. For the same reason a read into an empty
             // buffer takes no more than the last large frame, from the buffer's front when no
             // message still holds part of it (room for it there is made without a copy).
+            //
+            // The room for a frame's rest is no more than what has come of it (or the usual
+            // room): a peer that sends a long frame's header and little else gets no more
+            // memory for it than it has sent.
             let limit = if missing > 0 && buffer.len() + missing >= DIRECT_READ_LEN {
                 self.large_frame_len = buffer.len() + missing;
-                missing
+                missing.min(buffer.len().max(DIRECT_READ_LEN))
             } else if buffer.is_empty() {
+                // Room for all of a frame as long as the last large one, from the buffer's
+                // front if it is not there after the last frame (an empty buffer moves
+                // nothing); no allocation for a frame that has not come.
+                let _fits = buffer.try_reclaim(self.large_frame_len);
                 self.large_frame_len
             } else {
                 0
@@ -1320,5 +1330,29 @@ mod tests {
         places.dedup();
         assert!(places.len() <= 3, "{starts:x?}");
         assert!(places[places.len() - 1] - places[0] < 4 * frame_len, "{starts:x?}");
+    }
+
+    /// A peer that sends a long frame's header and a few bytes of it gets no more room for
+    /// the frame than the usual read's: the rest of a frame is read up to its end, but never
+    /// into more memory than has come of it.
+    #[::tokio::test(start_paused = true)]
+    async fn a_long_frames_header_alone_gets_no_more_room_than_a_read() {
+        use crate::frame::{FrameHeader, Opcode};
+
+        let mut input = client_frame(Opcode::Binary, true, b"first");
+        let header = FrameHeader::new(Opcode::Binary, 1_000_000).with_mask([1, 2, 3, 4]);
+        let start = input.len();
+        input.resize(start + header.encoded_len(), 0);
+        header.encode(&mut input[start..]).unwrap();
+        input.extend_from_slice(&[0x55; 100]);
+        let io = EagerStream { input, at: 0, reads: Vec::new() };
+        let connection =
+            Connection::open(crate::Role::Server, Negotiated::default(), Config::default(), now());
+        let mut ws = WebSocket::new(io, connection);
+        assert_eq!(ws.recv().await.unwrap().unwrap(), Message::from(&b"first"[..]));
+        let waited = ::tokio::time::timeout(std::time::Duration::from_millis(10), ws.recv()).await;
+        assert!(waited.is_err(), "the frame is not all there");
+        let held = ws.connection.buffer_capacities().0;
+        assert!(held > 0 && held < 2 * DIRECT_READ_LEN, "{held} bytes held for 114 received");
     }
 }
