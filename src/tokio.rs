@@ -856,8 +856,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
             // then comes out whole, with no next frame's head after it to be moved to the
             // front of the buffer (or into a new one) to make room for its tail, a copy of
             // nearly the whole frame each time. For the same reason a read into an empty
-            // buffer takes no more than the last large frame, from the buffer's front when no
-            // message still holds part of it (room for it there is made without a copy).
+            // buffer takes no more than the last large frame.
             //
             // The room for a frame's rest is no more than what has come of it (or the usual
             // room): a peer that sends a long frame's header and little else gets no more
@@ -1266,9 +1265,9 @@ mod tests {
     }
 
     /// With a stream of large frames ready at once, reads end where frames end: once the
-    /// first large frame has been completed, each read takes exactly one frame, and each
-    /// message is cut from the front of the same buffer (nothing is moved or copied to
-    /// make room for a frame's tail), which the message echoed gives back before the next.
+    /// first large frame has been completed, each read takes at most one frame, and the
+    /// messages are cut from a few places in one buffer, which each message echoed gives
+    /// back before the next (nothing is moved or copied to make room for a frame's tail).
     #[::tokio::test]
     async fn large_frames_are_read_a_frame_a_read_into_one_buffer() {
         use crate::frame::Opcode;

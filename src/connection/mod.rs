@@ -463,7 +463,8 @@ impl<R: RandomSource, T: Timestamp> Connection<R, T> {
 
     /// The receive buffer, for an adapter to read into directly while the connection is busy
     /// (it holds a receive buffer, which an idle connection does not), with how many more
-    /// bytes the frame at its front needs (0 when that is not known): what it appends must be
+    /// bytes a long frame at its front needs (0 for a short or whole one, or when that is not
+    /// known): what it appends must be
     /// bytes that arrived, and [`note_input`](Connection::note_input) must follow. `None` once
     /// input is no longer read (the connection is over, or the transport ended).
     #[cfg(feature = "tokio")]
