@@ -86,7 +86,7 @@ const READ_BUFFER_LEN: usize = 256 * 1024;
 const DEFAULT_HIGH_WATER: usize = 64 * 1024;
 /// The room a busy connection's receive buffer gets for each read straight into it: small, as
 /// the buffer is kept until the keepalive deadline. A frame this long or longer is read up to
-/// its end instead, in reads of its own (see `poll_io_with`).
+/// its end instead, in reads of its own (see `Reader::buffer_for_input`).
 const DIRECT_READ_LEN: usize = 16 * 1024;
 /// Output buffer capacity kept between writes; a larger one is given back once written.
 const KEEP_OUTPUT_CAPACITY: usize = 2 * READ_BUFFER_LEN;
@@ -123,11 +123,6 @@ pub struct WebSocket<S> {
     /// After the end, when output the peer is not taking is given up (see `poll_linger`).
     linger_until: Option<Instant>,
     high_water: usize,
-    /// The length of the last large frame (16 KiB or more) that a read had to complete: what
-    /// a read into an empty receive buffer takes, so that a stream of large frames is read a
-    /// frame a read, each ending where its frame ends (see `poll_io_with`). 0 until one comes,
-    /// and again from each deadline on (when the buffers are given back).
-    large_frame_len: usize,
     /// The stream gave EOF.
     read_closed: bool,
     /// The peer's Close, once it came (boxed: rare, and an idle connection stays small).
@@ -376,7 +371,6 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
             timer: None,
             linger_until: None,
             high_water: DEFAULT_HIGH_WATER,
-            large_frame_len: 0,
             read_closed: false,
             peer_close: None,
             ended: None,
@@ -830,7 +824,6 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
             // output's buffer back, as the connection gives back its own: rare, so a busy
             // connection hardly notices, and an idle one holds none.
             self.release_written_output();
-            self.large_frame_len = 0;
             return Poll::Ready(Ok(true));
         }
         if self.read_closed {
@@ -843,44 +836,20 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
             // keepalive Ping, stuck behind that output, ends the connection if it never does.
             return Poll::Pending;
         }
-        let direct = if in_place { None } else { self.connection.receive_buffer() };
-        let read = if let Some((buffer, missing)) = direct {
+        let direct = if in_place {
+            None
+        } else {
+            self.connection.receive_buffer(DIRECT_READ_LEN, READ_BUFFER_LEN)
+        };
+        let read = if let Some((buffer, limit)) = direct {
             // A busy connection (one that holds a receive buffer, which a read that left
             // input over allocated) reads straight into it, saving the copy out of the shared
             // buffer. It keeps the buffer until the keepalive deadline gives it back with the
             // rest (`Connection::release_buffers`), so a burst after a burst allocates
             // nothing. (A reader of borrowed events reads in place instead: only what follows
-            // the last whole frame of a read is copied.)
-            //
-            // The rest of a large frame is read alone, up to where the frame ends: the frame
-            // then comes out whole, with no next frame's head after it to be moved to the
-            // front of the buffer (or into a new one) to make room for its tail, a copy of
-            // nearly the whole frame each time. For the same reason a read into an empty
-            // buffer takes no more than the last large frame.
-            //
-            // The room for a frame's rest is no more than what has come of it (or the usual
-            // room): a peer that sends a long frame's header and little else gets no more
-            // memory for it than it has sent.
-            let limit = if missing > 0 && buffer.len() + missing >= DIRECT_READ_LEN {
-                self.large_frame_len = buffer.len() + missing;
-                missing.min(buffer.len().max(DIRECT_READ_LEN))
-            } else if buffer.is_empty() {
-                // Room for all of a frame as long as the last large one, from the buffer's
-                // front if it is not there after the last frame (an empty buffer moves
-                // nothing); no allocation for a frame that has not come.
-                let _fits = buffer.try_reclaim(self.large_frame_len);
-                self.large_frame_len
-            } else {
-                0
-            };
-            let limit = limit.min(READ_BUFFER_LEN);
-            let read = if limit == 0 {
-                buffer.reserve(DIRECT_READ_LEN);
-                pin!(self.io.read_buf(buffer)).poll(cx)
-            } else {
-                buffer.reserve(limit);
-                pin!(self.io.read_buf(&mut bytes::BufMut::limit(buffer, limit))).poll(cx)
-            };
+            // the last whole frame of a read is copied.) The read ends where a large frame
+            // does (see `Reader::buffer_for_input`).
+            let read = pin!(self.io.read_buf(&mut bytes::BufMut::limit(buffer, limit))).poll(cx);
             match read {
                 Poll::Ready(Ok(0)) => {
                     self.input_ended();

@@ -462,17 +462,21 @@ impl<R: RandomSource, T: Timestamp> Connection<R, T> {
     }
 
     /// The receive buffer, for an adapter to read into directly while the connection is busy
-    /// (it holds a receive buffer, which an idle connection does not), with how many more
-    /// bytes a long frame at its front needs (0 for a short or whole one, or when that is not
-    /// known): what it appends must be
-    /// bytes that arrived, and [`note_input`](Connection::note_input) must follow. `None` once
-    /// input is no longer read (the connection is over, or the transport ended).
+    /// (it holds a receive buffer, which an idle connection does not), with room in it and the
+    /// most the read should take (`usize::MAX`: no limit; see `Reader::buffer_for_input` for
+    /// `room`, `max_read` and the limit): what it appends must be bytes that arrived, and
+    /// [`note_input`](Connection::note_input) must follow. `None` once input is no longer read
+    /// (the connection is over, or the transport ended).
     #[cfg(feature = "tokio")]
-    pub(crate) fn receive_buffer(&mut self) -> Option<(&mut bytes::BytesMut, usize)> {
+    pub(crate) fn receive_buffer(
+        &mut self,
+        room: usize,
+        max_read: usize,
+    ) -> Option<(&mut bytes::BytesMut, usize)> {
         if self.sender.lifecycle().is_over() {
             return None;
         }
-        self.reader.buffer_for_input()
+        self.reader.buffer_for_input(room, max_read)
     }
 
     /// Notes that bytes were appended to the [`receive_buffer`](Connection::receive_buffer).

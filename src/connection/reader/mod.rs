@@ -126,6 +126,11 @@ pub(crate) struct Reader {
     /// (Reader::settle), which every other path calls first, so that a run of short frames
     /// costs one cut of the buffer rather than one a frame.
     lent: usize,
+    /// The length of the last large frame a read had to complete (see
+    /// [`buffer_for_input`](Reader::buffer_for_input)), at most `u32::MAX`; 0 until one comes
+    /// and again once the buffer is given back.
+    #[cfg(feature = "tokio")]
+    large_frame_len: u32,
     /// The longest payload [`whole_short_frame`](Reader::whole_short_frame) takes: 125 or
     /// less under the limits; `None` when the limits leave no room for it.
     short_frame_limit: Option<u8>,
@@ -158,6 +163,8 @@ impl Reader {
             utf8: None,
             held: None,
             checked: 0,
+            #[cfg(feature = "tokio")]
+            large_frame_len: 0,
             lent: 0,
             short_frame_limit: short_frame_limit(config),
             #[cfg(feature = "deflate")]
@@ -182,33 +189,61 @@ impl Reader {
         }
     }
 
-    /// The receive buffer, settled, for bytes that arrive to be appended to it where a
-    /// caller can read straight into it, with how many more bytes the frame at its front
-    /// needs (see [`front_frame_missing`](Reader::front_frame_missing)); `None` when it holds
-    /// no allocation (an idle connection holds none: its reads go through a buffer the caller
-    /// shares) or after the end of input.
+    /// The receive buffer, settled and with room in it, for bytes that arrive to be appended
+    /// to it where a caller can read straight into it, with the most the read should take
+    /// (`usize::MAX`: no limit); `None` when it holds no allocation (an idle connection holds
+    /// none: its reads go through a buffer the caller shares) or after the end of input.
+    ///
+    /// A read gets `room` bytes, except that the rest of a frame of `room` bytes or more is
+    /// read alone, up to where the frame ends: the frame then comes out whole, with no next
+    /// frame's head after it to be moved to the front of the buffer (or into a new one) to
+    /// make room for its tail, a copy of nearly the whole frame each time. For the same
+    /// reason a read into an empty buffer takes no more than the last large frame, from the
+    /// buffer's front if need be (an empty buffer moves nothing). The room for a frame's rest
+    /// is no more than what has come of it (or `room`), so that a peer that sends a long
+    /// frame's header and little else gets no more memory than a read's. No read is limited
+    /// to more than `max_read`.
     #[cfg(feature = "tokio")]
-    pub(crate) fn buffer_for_input(&mut self) -> Option<(&mut BytesMut, usize)> {
+    pub(crate) fn buffer_for_input(
+        &mut self,
+        room: usize,
+        max_read: usize,
+    ) -> Option<(&mut BytesMut, usize)> {
         if self.eof || self.buf.capacity() == 0 {
             return None;
         }
         self.settle();
         let missing = self.front_frame_missing();
-        Some((&mut self.buf, missing))
+        let limit = if missing > 0 && self.buf.len() + missing >= room {
+            self.large_frame_len = u32::try_from(self.buf.len() + missing).unwrap_or(u32::MAX);
+            missing.min(self.buf.len().max(room))
+        } else if self.buf.is_empty() {
+            let last = self.large_frame_len as usize;
+            // No allocation for a frame that has not come: only room already held.
+            let _fits = self.buf.try_reclaim(last);
+            last
+        } else {
+            0
+        };
+        let limit = match limit.min(max_read) {
+            0 => {
+                self.buf.reserve(room);
+                usize::MAX
+            }
+            limit => {
+                self.buf.reserve(limit);
+                limit
+            }
+        };
+        Some((&mut self.buf, limit))
     }
 
     /// How many bytes the long frame (an extended length: more than 125 payload bytes) at
     /// the front of the (settled) buffer still lacks: 0 when it is whole, when the front
     /// frame is short, when its header has not all arrived or is invalid (the frame loop
     /// reports that), or while a streamed frame's payload is delivered as it arrives.
-    ///
-    /// A reader that reads no further than this ends a large frame's read exactly where the
-    /// frame ends, so that the next frame starts at the front of an empty buffer. A read
-    /// that runs past the end takes the next frame's head with it, and room for the rest of
-    /// that frame then means moving the head to the front of the buffer, or into a new one:
-    /// a copy of nearly the whole frame for every large message.
-    #[cfg_attr(not(feature = "tokio"), allow(dead_code))]
-    pub(crate) fn front_frame_missing(&self) -> usize {
+    #[cfg(feature = "tokio")]
+    fn front_frame_missing(&self) -> usize {
         // A short frame is never worth a read of its own: the quick test keeps a stream of
         // them from parsing a header a read.
         let long = self.buf.get(1).is_some_and(|second| second & 0x7f >= 126);
@@ -234,6 +269,10 @@ impl Reader {
         self.settle();
         if self.buf.is_empty() {
             self.buf = BytesMut::new();
+            #[cfg(feature = "tokio")]
+            {
+                self.large_frame_len = 0;
+            }
         }
         if self.message.is_none() && self.checked == 0 {
             self.utf8 = None;
