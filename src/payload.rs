@@ -293,6 +293,7 @@ impl fmt::Debug for Payload {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use alloc::format;
 
     #[test]
     fn a_payload_takes_no_more_room_than_a_tagged_bytes() {
@@ -340,6 +341,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg(feature = "std")] // RandomState
     fn equality_and_hash_look_at_the_bytes_only() {
         use core::hash::BuildHasher;
         let inline = Payload::copy_from_slice(b"same");

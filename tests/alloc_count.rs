@@ -5,6 +5,7 @@
 //! Allocations are counted by a global allocator that forwards to [`System`] and counts the
 //! `alloc`, `alloc_zeroed` and `realloc` calls made by the thread being measured.
 
+#![cfg(feature = "std")]
 // The counting allocator needs `unsafe impl GlobalAlloc`; Cargo.toml denies (rather than
 // forbids) unsafe code outside the library so that this file can allow it.
 #![allow(unsafe_code)]

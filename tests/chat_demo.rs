@@ -2,6 +2,8 @@
 //! clients in memory play the browsers, and the test owns the clock. The browser itself is
 //! tested by `scripts/browser_test.sh`.
 
+#![cfg(feature = "std")]
+
 #[path = "../examples/chat/room.rs"]
 mod room;
 

@@ -1,6 +1,8 @@
 //! Conversations with one `Connection`: exact bytes in, exact events and bytes out, for every
 //! rule of RFC 6455 §5.4 (fragmentation), §5.5 (control frames), §7 (closing) and §8.1 (UTF-8).
 
+#![cfg(feature = "std")]
+
 mod common;
 
 use common::{events, output, receive_and_poll, Polling};

@@ -2,6 +2,8 @@
 //! input is chunked, two connections joined in memory deliver exactly what each other sent, and
 //! no input makes a connection panic or misreport a protocol error.
 
+#![cfg(feature = "std")]
+
 mod common;
 
 use common::{receive_and_poll, Polling};

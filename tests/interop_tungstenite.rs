@@ -3,6 +3,8 @@
 //! pings both ways and a clean close. Every socket has read and write timeouts, so a stuck
 //! exchange fails instead of hanging.
 
+#![cfg(feature = "std")]
+
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::thread;

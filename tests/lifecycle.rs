@@ -2,6 +2,8 @@
 //! once, and the deadlines the connection keeps on the caller's clock. The first five tests
 //! are the cases that found the need for one lifecycle value (issue 14), kept as regressions.
 
+#![cfg(feature = "std")]
+
 mod common;
 
 use std::time::Duration;

@@ -12,6 +12,8 @@
 //!   each, every Close received answered (unless one was sent already), and a failure's Close
 //!   carries the error's code.
 
+#![cfg(feature = "std")]
+
 mod common;
 
 use std::time::Duration;

@@ -3,6 +3,8 @@
 //! share one copy of the frames; the shared compressor carries nothing from one connection's
 //! messages into another's; and the commands a state forbids stay errors.
 
+#![cfg(feature = "std")]
+
 mod common;
 
 use common::{output, pair};

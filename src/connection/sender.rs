@@ -851,6 +851,7 @@ fn push_header(
 mod tests {
     use super::*;
     use crate::frame::FrameHeader;
+    use alloc::vec;
     use proptest::prelude::*;
 
     /// The frame as the plain path writes it: [`FrameHeader::encode`], then the payload.
